@@ -1,0 +1,498 @@
+//! NumPy `.npy` files: memory-mapped reading (zero-copy when the payload is aligned) and
+//! atomic writing.
+//!
+//! The header is parsed by the `npyz` crate; the mapping, the validation and the error
+//! messages are ours. Supported: little-endian `f4`, `f8` (features, kernels) and `i4`, `i8`
+//! (labels), C order, any number of dimensions (the caller checks the one it needs).
+
+use std::fs::File;
+use std::io::{BufWriter, Cursor, Write};
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+use npyz::{DType, NpyHeader, Order, TypeChar};
+
+use crate::error::{Error, Result};
+
+/// The element types this reader accepts.
+pub const SUPPORTED_DTYPES: &str = "float32 (<f4), float64 (<f8), int32 (<i4), int64 (<i8)";
+
+/// An element type of a supported `.npy` file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dtype {
+    /// Little-endian `f4`.
+    F32,
+    /// Little-endian `f8`.
+    F64,
+    /// Little-endian `i4`.
+    I32,
+    /// Little-endian `i8`.
+    I64,
+}
+
+impl Dtype {
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            Dtype::F32 | Dtype::I32 => 4,
+            Dtype::F64 | Dtype::I64 => 8,
+        }
+    }
+
+    fn descr(self) -> &'static str {
+        match self {
+            Dtype::F32 => "<f4",
+            Dtype::F64 => "<f8",
+            Dtype::I32 => "<i4",
+            Dtype::I64 => "<i8",
+        }
+    }
+}
+
+/// An opened, validated `.npy` file, its payload memory-mapped.
+pub struct NpyFile {
+    path: PathBuf,
+    shape: Vec<usize>,
+    dtype: Dtype,
+    map: Option<Mmap>,
+    offset: usize,
+}
+
+impl std::fmt::Debug for NpyFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NpyFile")
+            .field("path", &self.path)
+            .field("shape", &self.shape)
+            .field("dtype", &self.dtype)
+            .finish()
+    }
+}
+
+impl NpyFile {
+    /// Opens and maps `path`, parses and checks the header against the file's length.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::open(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let len = file
+            .metadata()
+            .map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?
+            .len();
+        if len == 0 {
+            return Err(Error::npy(
+                &path,
+                "the file is empty (expected a .npy array)",
+            ));
+        }
+        // SAFETY: the map is read-only and private to this value. Another process
+        // truncating the file while it is mapped could raise SIGBUS; that is the documented
+        // hazard of every memory map and the reason the file's length is checked against the
+        // header before any element is read.
+        let map = unsafe { Mmap::map(&file) }.map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Self::from_map(path, map)
+    }
+
+    fn from_map(path: PathBuf, map: Mmap) -> Result<Self> {
+        let bytes: &[u8] = &map;
+        if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+            return Err(Error::npy(
+                &path,
+                "bad magic: not a .npy file (expected the bytes \\x93NUMPY)",
+            ));
+        }
+        let mut cursor = Cursor::new(bytes);
+        let header = NpyHeader::from_reader(&mut cursor)
+            .map_err(|e| Error::npy(&path, format!("unreadable header: {e}")))?;
+        let offset = cursor.position() as usize;
+        let dtype = match header.dtype() {
+            DType::Plain(ts) => {
+                let little = !matches!(ts.endianness(), npyz::Endianness::Big);
+                match (ts.type_char(), ts.size_field(), little) {
+                    (TypeChar::Float, 4, true) => Dtype::F32,
+                    (TypeChar::Float, 8, true) => Dtype::F64,
+                    (TypeChar::Int, 4, true) => Dtype::I32,
+                    (TypeChar::Int, 8, true) => Dtype::I64,
+                    _ => {
+                        return Err(Error::npy(
+                            &path,
+                            format!("unsupported dtype `{ts}`: supported are {SUPPORTED_DTYPES}"),
+                        ));
+                    }
+                }
+            }
+            other => {
+                return Err(Error::npy(
+                    &path,
+                    format!(
+                        "unsupported dtype `{}`: supported are {SUPPORTED_DTYPES}",
+                        other.descr()
+                    ),
+                ));
+            }
+        };
+        let shape: Vec<usize> = header.shape().iter().map(|&s| s as usize).collect();
+        if header.order() == Order::Fortran && shape.iter().filter(|&&s| s > 1).count() > 1 {
+            return Err(Error::npy(
+                &path,
+                "Fortran-ordered array: expected C order (save it with np.ascontiguousarray)",
+            ));
+        }
+        let count = shape
+            .iter()
+            .try_fold(1usize, |acc, &s| acc.checked_mul(s))
+            .and_then(|c| c.checked_mul(dtype.size()))
+            .ok_or_else(|| Error::npy(&path, format!("shape {shape:?} overflows")))?;
+        let have = bytes.len() - offset;
+        if have < count {
+            return Err(Error::npy(
+                &path,
+                format!(
+                    "truncated: the header promises {count} bytes of data (shape {shape:?}, {}), \
+                     the file has {have}",
+                    dtype.descr()
+                ),
+            ));
+        }
+        Ok(NpyFile {
+            path,
+            shape,
+            dtype,
+            map: Some(map),
+            offset,
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The array's shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// `true` when the array has no element.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn payload(&self) -> &[u8] {
+        let map = self.map.as_ref().map(|m| &m[..]).unwrap_or(&[]);
+        &map[self.offset..self.offset + self.len() * self.dtype.size()]
+    }
+
+    /// The payload as `f32` without copying, when it is `f32` and aligned.
+    pub fn as_f32(&self) -> Option<&[f32]> {
+        if self.dtype != Dtype::F32 {
+            return None;
+        }
+        cast_slice::<f32>(self.payload())
+    }
+
+    /// The payload as `f64` without copying, when it is `f64` and aligned.
+    pub fn as_f64(&self) -> Option<&[f64]> {
+        if self.dtype != Dtype::F64 {
+            return None;
+        }
+        cast_slice::<f64>(self.payload())
+    }
+
+    /// The elements converted to `f64` (a copy; integers are converted exactly up to 2⁵³).
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        let p = self.payload();
+        match self.dtype {
+            Dtype::F32 => p
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap_or([0; 4])) as f64)
+                .collect(),
+            Dtype::F64 => p
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect(),
+            Dtype::I32 => p
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes(c.try_into().unwrap_or([0; 4])) as f64)
+                .collect(),
+            Dtype::I64 => p
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f64)
+                .collect(),
+        }
+    }
+
+    /// Checks that the array is 2-D with at least one row and one column, and returns
+    /// `(rows, cols)`.
+    pub fn expect_2d(&self) -> Result<(usize, usize)> {
+        match self.shape[..] {
+            [r, c] if r > 0 && c > 0 => Ok((r, c)),
+            [r, c] => Err(Error::npy(
+                &self.path,
+                format!("empty array of shape ({r}, {c}): expected at least one row and column"),
+            )),
+            _ => Err(Error::npy(
+                &self.path,
+                format!(
+                    "{}-D array of shape {:?}: expected a 2-D array (rows × features)",
+                    self.shape.len(),
+                    self.shape
+                ),
+            )),
+        }
+    }
+}
+
+/// Reinterprets little-endian bytes as `T` when aligned (this engine runs on little-endian
+/// targets only; see the compile-time check below).
+fn cast_slice<T: Copy>(bytes: &[u8]) -> Option<&[T]> {
+    let size = core::mem::size_of::<T>();
+    if bytes.len() % size != 0 || (bytes.as_ptr() as usize) % core::mem::align_of::<T>() != 0 {
+        return None;
+    }
+    // SAFETY: the pointer is aligned for T (checked above), the length is a whole number of
+    // T, the bytes live as long as the borrow, and T is f32 or f64, for which every bit
+    // pattern is a valid value.
+    Some(unsafe { core::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), bytes.len() / size) })
+}
+
+#[cfg(not(target_endian = "little"))]
+compile_error!("ntk reads .npy payloads in place and supports little-endian targets only");
+
+/// The `.npy` v1.0 header for a C-ordered array, padded so the payload starts on a
+/// 64-byte boundary.
+pub fn header_bytes(dtype: Dtype, shape: &[usize]) -> Vec<u8> {
+    let dims = match shape {
+        [n] => format!("({n},)"),
+        _ => {
+            let s: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+            format!("({})", s.join(", "))
+        }
+    };
+    let mut dict = format!(
+        "{{'descr': '{}', 'fortran_order': False, 'shape': {dims}, }}",
+        dtype.descr()
+    );
+    let unpadded = 10 + dict.len() + 1;
+    dict.extend(std::iter::repeat_n(
+        ' ',
+        unpadded.next_multiple_of(64) - unpadded,
+    ));
+    dict.push('\n');
+    let mut out = Vec::with_capacity(10 + dict.len());
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    out.extend_from_slice(dict.as_bytes());
+    out
+}
+
+/// Element types that [`write`] accepts.
+pub trait NpyElement: Copy {
+    /// The file's dtype.
+    const DTYPE: Dtype;
+    /// Little-endian bytes.
+    fn write_le(self, out: &mut impl Write) -> std::io::Result<()>;
+}
+
+impl NpyElement for f32 {
+    const DTYPE: Dtype = Dtype::F32;
+    fn write_le(self, out: &mut impl Write) -> std::io::Result<()> {
+        out.write_all(&self.to_le_bytes())
+    }
+}
+
+impl NpyElement for f64 {
+    const DTYPE: Dtype = Dtype::F64;
+    fn write_le(self, out: &mut impl Write) -> std::io::Result<()> {
+        out.write_all(&self.to_le_bytes())
+    }
+}
+
+/// Writes `values` (C order, `shape`) to `path` atomically: into a temporary file in the
+/// same directory, renamed over `path` only once complete. On any error the temporary file
+/// is removed and `path` is left as it was.
+pub fn write<T: NpyElement>(
+    path: impl AsRef<Path>,
+    shape: &[usize],
+    values: impl IntoIterator<Item = T>,
+) -> Result<()> {
+    let path = path.as_ref();
+    let expected: usize = shape.iter().product();
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(Error::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("output directory {} does not exist", dir.display()),
+            ),
+        });
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let result = (|| -> Result<()> {
+        let file = File::create(&tmp).map_err(io)?;
+        let mut w = BufWriter::with_capacity(1 << 20, file);
+        w.write_all(&header_bytes(T::DTYPE, shape)).map_err(io)?;
+        let mut count = 0usize;
+        for v in values {
+            v.write_le(&mut w).map_err(io)?;
+            count += 1;
+        }
+        if count != expected {
+            return Err(Error::DimensionMismatch {
+                what: format!("values written to {}", path.display()),
+                expected,
+                got: count,
+            });
+        }
+        let file = w.into_inner().map_err(|e| io(e.into_error()))?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_f32_and_f64_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.npy");
+        write(&p, &[2, 3], (0..6).map(|i| i as f32 * 0.5)).unwrap();
+        let f = NpyFile::open(&p).unwrap();
+        assert_eq!(f.shape(), &[2, 3]);
+        assert_eq!(f.as_f32().unwrap(), &[0.0, 0.5, 1.0, 1.5, 2.0, 2.5]);
+        assert_eq!(f.expect_2d().unwrap(), (2, 3));
+        let q = dir.path().join("b.npy");
+        write(&q, &[4], [1.0f64, -2.0, 3.5, 1e-300]).unwrap();
+        let g = NpyFile::open(&q).unwrap();
+        assert_eq!(g.as_f64().unwrap(), &[1.0, -2.0, 3.5, 1e-300]);
+        assert!(g.expect_2d().unwrap_err().to_string().contains("1-D"));
+        // No temporary file is left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn header_is_aligned_to_64_bytes() {
+        for shape in [&[1usize][..], &[1797, 64], &[1024, 1024, 3, 3]] {
+            let h = header_bytes(Dtype::F64, shape);
+            assert_eq!(h.len() % 64, 0);
+            assert_eq!(*h.last().unwrap(), b'\n');
+        }
+    }
+
+    /// Replaces the first occurrence of `from` (same length as `to`) in a header.
+    fn replace(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+        let mut out = bytes.to_vec();
+        let at = out
+            .windows(from.len())
+            .position(|w| w == from)
+            .expect("pattern");
+        out[at..at + to.len()].copy_from_slice(to);
+        out
+    }
+
+    #[test]
+    fn bad_files_are_named_and_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.npy");
+        let e = NpyFile::open(&missing).unwrap_err().to_string();
+        assert!(e.contains("missing.npy"), "{e}");
+
+        let empty = dir.path().join("empty.npy");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(
+            NpyFile::open(&empty)
+                .unwrap_err()
+                .to_string()
+                .contains("empty")
+        );
+
+        let magic = dir.path().join("magic.npy");
+        std::fs::write(&magic, b"PK\x03\x04 this is a zip").unwrap();
+        assert!(
+            NpyFile::open(&magic)
+                .unwrap_err()
+                .to_string()
+                .contains("magic")
+        );
+
+        let trunc = dir.path().join("trunc.npy");
+        let mut bytes = header_bytes(Dtype::F64, &[10, 10]);
+        bytes.extend_from_slice(&[0u8; 80]);
+        std::fs::write(&trunc, &bytes).unwrap();
+        let e = NpyFile::open(&trunc).unwrap_err().to_string();
+        assert!(e.contains("truncated") && e.contains("800"), "{e}");
+
+        let header_cut = dir.path().join("cut.npy");
+        std::fs::write(&header_cut, &header_bytes(Dtype::F64, &[3, 3])[..30]).unwrap();
+        let e = NpyFile::open(&header_cut).unwrap_err().to_string();
+        assert!(e.contains("cut.npy") && e.contains("header"), "{e}");
+
+        let fortran = dir.path().join("f.npy");
+        let mut h = replace(&header_bytes(Dtype::F64, &[2, 2]), b"False", b"True ");
+        h.extend_from_slice(&[0u8; 32]);
+        std::fs::write(&fortran, &h).unwrap();
+        let e = NpyFile::open(&fortran).unwrap_err().to_string();
+        assert!(e.contains("Fortran"), "{e}");
+
+        let complex = dir.path().join("c.npy");
+        let mut b = replace(&header_bytes(Dtype::F64, &[2]), b"<f8", b"<c8");
+        b.extend_from_slice(&[0u8; 16]);
+        std::fs::write(&complex, &b).unwrap();
+        let e = NpyFile::open(&complex).unwrap_err().to_string();
+        assert!(
+            e.contains("unsupported dtype") && e.contains("float32"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn writing_into_a_missing_directory_fails_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("no/such/dir/k.npy");
+        let e = write(&p, &[1], [1.0f64]).unwrap_err().to_string();
+        assert!(e.contains("does not exist"), "{e}");
+    }
+
+    #[test]
+    fn a_short_iterator_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.npy");
+        assert!(write(&p, &[3], [1.0f64, 2.0]).is_err());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

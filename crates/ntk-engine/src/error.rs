@@ -1,0 +1,88 @@
+//! The engine's typed errors. Each variant carries what a user needs to fix the input: the
+//! file, the value, and what was expected.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the engine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A `.npy` file is unreadable, malformed or of an unsupported kind.
+    #[error("{path}: {reason}")]
+    Npy {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An I/O error on a named file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Two sizes that must agree do not.
+    #[error("{what}: expected {expected}, got {got}")]
+    DimensionMismatch {
+        /// What was compared (names the file or argument).
+        what: String,
+        /// The size required.
+        expected: usize,
+        /// The size found.
+        got: usize,
+    },
+    /// A value that is NaN or infinite where finite numbers are needed.
+    #[error("{what}: non-finite value {value} at row {row}, column {col}")]
+    NonFinite {
+        /// Where (names the file or argument).
+        what: String,
+        /// Row of the first offending entry.
+        row: usize,
+        /// Column of the first offending entry.
+        col: usize,
+        /// The value found.
+        value: f64,
+    },
+    /// An argument or model setting out of its domain.
+    #[error("invalid {name} `{value}`: expected {expected}")]
+    InvalidArgument {
+        /// The argument.
+        name: String,
+        /// The value given.
+        value: String,
+        /// What is accepted.
+        expected: String,
+    },
+    /// A capability that this build of the engine does not have.
+    #[error("not implemented: {0}")]
+    NotImplemented(String),
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidArgument`].
+    pub fn invalid(
+        name: impl Into<String>,
+        value: impl ToString,
+        expected: impl Into<String>,
+    ) -> Self {
+        Error::InvalidArgument {
+            name: name.into(),
+            value: value.to_string(),
+            expected: expected.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Npy`].
+    pub fn npy(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Npy {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The engine's result type.
+pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -1,0 +1,147 @@
+//! The per-layer factors of the empirical NTK for a block of points: the layer inputs
+//! `h_l` and the back-propagated `δ_l = ∂f/∂z_l`, from one forward and one backward pass.
+
+use faer::Mat;
+
+use super::tile::gemm;
+use crate::model::Mlp;
+use crate::params::Params;
+use crate::scalar::Real;
+
+/// One dense layer in the compute precision, with its forward scales.
+pub struct LayerT<T: Real> {
+    /// `W_l`, `fan_in × fan_out`.
+    pub w: Mat<T>,
+    /// `b_l`.
+    pub b: Vec<T>,
+    /// `s_W`.
+    pub s_w: f64,
+    /// `s_b`.
+    pub s_b: f64,
+}
+
+/// Converts stored parameters to `T` with the model's forward scales attached.
+pub fn layers_in<T: Real>(model: &Mlp, params: &Params) -> Vec<LayerT<T>> {
+    params
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(l, d)| {
+            let (s_w, s_b) = model.forward_scales(l);
+            LayerT {
+                w: Mat::from_fn(d.w.nrows(), d.w.ncols(), |i, j| T::of(d.w[(i, j)])),
+                b: d.b.iter().map(|&v| T::of(v)).collect(),
+                s_w,
+                s_b,
+            }
+        })
+        .collect()
+}
+
+/// `h_0..h_L` and `δ_0..δ_{L−1}` (one matrix per output) for a block of `r` points.
+pub struct BlockFeatures<T: Real> {
+    /// `acts[l]` = `h_l`, `r × m_l` (`h_0 = x`).
+    pub acts: Vec<Mat<T>>,
+    /// `deltas[l][a]` = `∂f_a/∂z_l`, `r × m_{l+1}`, for hidden layers `l < L`.
+    pub deltas: Vec<Vec<Mat<T>>>,
+}
+
+/// `z = s_W·h·W + s_b·b`, then `h ← φ(z)` in place and `φ'(z)` into `dz`.
+pub fn dense_forward<T: Real>(
+    model: &Mlp,
+    h: &Mat<T>,
+    w: faer::MatRef<'_, T>,
+    b: &[T],
+    s_w: f64,
+    s_b: f64,
+) -> (Mat<T>, Mat<T>) {
+    let (r, c) = (h.nrows(), w.ncols());
+    let mut z = Mat::<T>::zeros(r, c);
+    gemm(z.as_mut(), h.as_ref(), w, T::of(s_w));
+    let mut dz = Mat::<T>::zeros(r, c);
+    let sb = T::of(s_b);
+    for j in 0..c {
+        let bias = sb * b[j];
+        let zc = z.col_as_slice_mut(j);
+        for v in zc.iter_mut() {
+            *v += bias;
+        }
+        model
+            .activation
+            .forward_in_place(zc, dz.col_as_slice_mut(j));
+    }
+    (z, dz)
+}
+
+/// Forward and backward pass for the block `x` (`r × d`). `deltas` are computed only when
+/// `with_deltas` (the NNGP needs only the last layer's features).
+pub fn block_features<T: Real>(
+    model: &Mlp,
+    layers: &[LayerT<T>],
+    x: Mat<T>,
+    with_deltas: bool,
+) -> BlockFeatures<T> {
+    let depth = model.depth();
+    let k = model.outputs;
+    let r = x.nrows();
+    let mut acts = Vec::with_capacity(depth + 1);
+    let mut dphi = Vec::with_capacity(depth);
+    acts.push(x);
+    for layer in &layers[..depth] {
+        let (h, dz) = dense_forward(
+            model,
+            &acts[acts.len() - 1],
+            layer.w.as_ref(),
+            &layer.b,
+            layer.s_w,
+            layer.s_b,
+        );
+        acts.push(h);
+        if with_deltas {
+            dphi.push(dz);
+        }
+    }
+    let mut deltas: Vec<Vec<Mat<T>>> = Vec::with_capacity(depth);
+    if with_deltas && depth > 0 {
+        // δ_{L−1}[a] = s_W(L)·W_L[:, a]ᵀ ⊙ φ'(z_{L−1}), column by column.
+        let read = &layers[depth];
+        let d_last = &dphi[depth - 1];
+        let m = d_last.ncols();
+        let top: Vec<Mat<T>> = (0..k)
+            .map(|a| {
+                Mat::from_fn(r, m, |i, u| {
+                    T::of(read.s_w) * read.w[(u, a)] * d_last[(i, u)]
+                })
+            })
+            .collect();
+        deltas.push(top);
+        // δ_{l−1}[a] = (s_W(l)·δ_l[a]·W_lᵀ) ⊙ φ'(z_{l−1}).
+        for l in (1..depth).rev() {
+            let layer = &layers[l];
+            let prev = &dphi[l - 1];
+            let above = &deltas[deltas.len() - 1];
+            let next: Vec<Mat<T>> = above
+                .iter()
+                .map(|d| {
+                    let mut out = Mat::<T>::zeros(r, prev.ncols());
+                    gemm(
+                        out.as_mut(),
+                        d.as_ref(),
+                        layer.w.transpose(),
+                        T::of(layer.s_w),
+                    );
+                    for j in 0..prev.ncols() {
+                        let o = out.col_as_slice_mut(j);
+                        for (v, g) in o.iter_mut().zip(prev.col_as_slice(j)) {
+                            *v *= *g;
+                        }
+                    }
+                    out
+                })
+                .collect();
+            deltas.push(next);
+        }
+        deltas.reverse();
+    }
+    BlockFeatures { acts, deltas }
+}

@@ -1,0 +1,355 @@
+//! Empirical (finite-width) NTK and NNGP Gram matrices, never forming a Jacobian.
+//!
+//! A dense layer's Jacobian is an outer product, so its share of the NTK factorises into two
+//! Gram matrices of activations (Novak, Sohl-Dickstein & Schoenholz 2022, "Fast Finite Width
+//! Neural Tangent Kernel", the "structured derivatives" rule for dense layers):
+//!
+//! ```text
+//! Θ(x, x')[a, b] = Σ_{l=0..L} (s_W(l)²·h_l(x)·h_l(x') + s_b(l)²) · δ_l(x)[a]·δ_l(x')[b]
+//! ```
+//!
+//! with `h_l` the layer's input, `δ_l = ∂f/∂z_l` back-propagated through the same scales,
+//! and `δ_L = I` for the readout. The empirical NNGP is the output covariance over the
+//! readout's initialisation given the last hidden features,
+//! `K̂(x, x') = W_std²·h_L(x)·h_L(x')/m_L + b_std²`.
+//!
+//! Two schedules compute the same sums ([`stored`] and [`streamed`]): both cut the output
+//! into tiles fixed by the problem size and reduce over neurons in fixed blocks
+//! ([`tile::REDUCE_BLOCK`]), so results are bit-identical for any number of threads.
+
+pub mod features;
+pub mod stored;
+pub mod streamed;
+pub mod tile;
+
+use faer::Mat;
+
+use crate::data::Points;
+use crate::error::{Error, Result};
+use crate::model::Mlp;
+use crate::parallel::Parallelism;
+use crate::params::Params;
+
+/// Which kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum KernelKind {
+    /// The neural tangent kernel.
+    #[default]
+    Ntk,
+    /// The NNGP kernel (output covariance at initialisation).
+    Nngp,
+}
+
+impl core::str::FromStr for KernelKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "ntk" => Ok(KernelKind::Ntk),
+            "nngp" => Ok(KernelKind::Nngp),
+            _ => Err(Error::invalid("kind", s, "ntk or nngp")),
+        }
+    }
+}
+
+/// The precision of the inner products. `F32` accumulates each neuron block's partial sums
+/// in `f64`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// Single precision products, `f64` accumulation.
+    #[default]
+    F32,
+    /// Double precision throughout.
+    F64,
+}
+
+impl core::str::FromStr for Precision {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "f32" | "float32" => Ok(Precision::F32),
+            "f64" | "float64" => Ok(Precision::F64),
+            _ => Err(Error::invalid("dtype", s, "f32 or f64")),
+        }
+    }
+}
+
+/// The weights of the network: drawn from a seed (regenerable chunk by chunk), or given.
+#[derive(Clone, Copy, Debug)]
+pub enum Weights<'a> {
+    /// The seeded initialisation of [`crate::init`].
+    Seeded(u64),
+    /// Explicit parameters (checked against the model).
+    Explicit(&'a Params),
+}
+
+/// Which schedule computes the sums.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Schedule {
+    /// [`Schedule::Streamed`] for one hidden layer, [`Schedule::Stored`] otherwise.
+    #[default]
+    Auto,
+    /// Every layer's features of every point held in memory.
+    Stored,
+    /// One hidden layer only: the width is walked in chunks, weights regenerated per chunk;
+    /// memory `O(n1·n2 + (n1 + n2)·c + c·d)` whatever the width.
+    Streamed,
+}
+
+/// Options of [`empirical`].
+#[derive(Clone, Copy, Debug)]
+pub struct EmpiricalOptions {
+    /// NTK or NNGP.
+    pub kind: KernelKind,
+    /// The full `n1 × n2 × k × k` kernel instead of the traced mean over outputs.
+    pub full: bool,
+    /// Precision of the products.
+    pub precision: Precision,
+    /// Threads.
+    pub parallelism: Parallelism,
+    /// Schedule.
+    pub schedule: Schedule,
+    /// Rows per output tile (and per forward block). Part of the problem's definition: the
+    /// bits of the result may change with it (not with the thread count).
+    pub tile: usize,
+    /// Neurons per streamed chunk, a multiple of [`tile::REDUCE_BLOCK`]; only memory and
+    /// scheduling depend on it, never the result.
+    pub chunk: usize,
+}
+
+impl Default for EmpiricalOptions {
+    fn default() -> Self {
+        EmpiricalOptions {
+            kind: KernelKind::Ntk,
+            full: false,
+            precision: Precision::F32,
+            parallelism: Parallelism::default(),
+            schedule: Schedule::Auto,
+            tile: 128,
+            chunk: 4096,
+        }
+    }
+}
+
+/// A Gram matrix: `n1 × n2` (traced NTK or NNGP) or `n1 × n2 × k × k` (full), row-major
+/// in `f64`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Kernel {
+    /// Rows (points of `x1`).
+    pub n1: usize,
+    /// Columns (points of `x2`).
+    pub n2: usize,
+    /// Outputs per point in the layout (1 unless full).
+    pub k: usize,
+    /// Values, index `((i·n2 + j)·k + a)·k + b`.
+    pub data: Vec<f64>,
+}
+
+impl Kernel {
+    /// The array shape: `[n1, n2]` or `[n1, n2, k, k]`.
+    pub fn shape(&self) -> Vec<usize> {
+        if self.k == 1 {
+            vec![self.n1, self.n2]
+        } else {
+            vec![self.n1, self.n2, self.k, self.k]
+        }
+    }
+
+    /// Entry `[i, j, a, b]`.
+    pub fn get(&self, i: usize, j: usize, a: usize, b: usize) -> f64 {
+        self.data[((i * self.n2 + j) * self.k + a) * self.k + b]
+    }
+
+    /// The traced kernel `Σ_a Θ[i, j, a, a]/k` (itself when already traced).
+    pub fn traced(&self) -> Kernel {
+        let k = self.k;
+        let data = (0..self.n1 * self.n2)
+            .map(|p| (0..k).map(|a| self.data[(p * k + a) * k + a]).sum::<f64>() / k as f64)
+            .collect();
+        Kernel {
+            n1: self.n1,
+            n2: self.n2,
+            k: 1,
+            data,
+        }
+    }
+}
+
+/// The empirical NTK or NNGP of `model` with `weights` between the rows of `x1` and `x2`
+/// (`x1 × x1` when `x2` is `None`: one triangle of tiles, mirrored).
+pub fn empirical(
+    model: &Mlp,
+    weights: Weights<'_>,
+    x1: &Points<'_>,
+    x2: Option<&Points<'_>>,
+    opts: &EmpiricalOptions,
+) -> Result<Kernel> {
+    model.validate()?;
+    for (name, x) in [("x1", Some(x1)), ("x2", x2)] {
+        if let Some(x) = x
+            && x.cols() != model.input_dim
+        {
+            return Err(Error::DimensionMismatch {
+                what: format!("feature dimension of {name} (the model's input dimension)"),
+                expected: model.input_dim,
+                got: x.cols(),
+            });
+        }
+    }
+    if opts.tile == 0 {
+        return Err(Error::invalid("tile", 0, "at least 1 row"));
+    }
+    if opts.chunk == 0 || opts.chunk % tile::REDUCE_BLOCK != 0 {
+        return Err(Error::invalid(
+            "chunk",
+            opts.chunk,
+            format!("a positive multiple of {}", tile::REDUCE_BLOCK),
+        ));
+    }
+    if let Weights::Explicit(p) = weights {
+        p.check(model)?;
+    }
+    let streamed = match opts.schedule {
+        Schedule::Auto => model.depth() == 1,
+        Schedule::Stored => false,
+        Schedule::Streamed => {
+            if model.depth() != 1 {
+                return Err(Error::invalid(
+                    "schedule",
+                    "streamed",
+                    format!("one hidden layer (the model has {})", model.depth()),
+                ));
+            }
+            true
+        }
+    };
+    opts.parallelism
+        .install(|| match (streamed, opts.precision) {
+            (true, Precision::F32) => streamed::run::<f32>(model, weights, x1, x2, opts),
+            (true, Precision::F64) => streamed::run::<f64>(model, weights, x1, x2, opts),
+            (false, Precision::F32) => stored::run::<f32>(model, weights, x1, x2, opts),
+            (false, Precision::F64) => stored::run::<f64>(model, weights, x1, x2, opts),
+        })?
+}
+
+/// The output tiles: all `(I, J)` pairs, or `J ≤ I` for a symmetric kernel.
+pub(crate) fn tile_pairs(
+    n1_blocks: usize,
+    n2_blocks: usize,
+    symmetric: bool,
+) -> Vec<(usize, usize)> {
+    let mut pairs = Vec::new();
+    for bi in 0..n1_blocks {
+        for bj in 0..n2_blocks {
+            if !symmetric || bj <= bi {
+                pairs.push((bi, bj));
+            }
+        }
+    }
+    pairs
+}
+
+/// Number of matrices per tile: `k²` for the full NTK, else 1.
+pub(crate) fn entries(model: &Mlp, opts: &EmpiricalOptions) -> usize {
+    if opts.full && opts.kind == KernelKind::Ntk {
+        model.outputs * model.outputs
+    } else {
+        1
+    }
+}
+
+/// Adds one layer's term `(s_W²·GA + s_b²) ⊙ GD` to the tile. `gd = None` is the readout's
+/// `δ = I`: the term lands on the output diagonal (`a = b`, or once in the traced mean).
+pub(crate) fn add_layer_term(
+    out: &mut [Mat<f64>],
+    ga: &Mat<f64>,
+    gd: Option<&[Mat<f64>]>,
+    s_w: f64,
+    s_b: f64,
+    k: usize,
+) {
+    let (sw2, sb2) = (s_w * s_w, s_b * s_b);
+    let (ri, rj) = (ga.nrows(), ga.ncols());
+    let full = out.len() > 1;
+    for (e, o) in out.iter_mut().enumerate() {
+        let diag = !full || e / k == e % k;
+        for j in 0..rj {
+            let a = ga.col_as_slice(j);
+            let oc = o.col_as_slice_mut(j);
+            match gd {
+                Some(gd) => {
+                    let d = gd[e].col_as_slice(j);
+                    for i in 0..ri {
+                        oc[i] += (sw2 * a[i] + sb2) * d[i];
+                    }
+                }
+                None if diag => {
+                    for i in 0..ri {
+                        oc[i] += sw2 * a[i] + sb2;
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+/// The empirical NNGP of a tile from the Gram of the last hidden features.
+pub(crate) fn nngp_tile(model: &Mlp, ga_last: &Mat<f64>) -> Mat<f64> {
+    let m = model.width(model.depth()) as f64;
+    let (w2, b2) = (model.w_std * model.w_std / m, model.b_std * model.b_std);
+    Mat::from_fn(ga_last.nrows(), ga_last.ncols(), |i, j| {
+        w2 * ga_last[(i, j)] + b2
+    })
+}
+
+/// Writes finished tiles into the kernel; for a symmetric kernel only the entries with
+/// `i ≥ j` are taken and mirrored (`Θ[j, i, b, a] = Θ[i, j, a, b]`), so the result is exactly
+/// symmetric.
+pub(crate) fn scatter(
+    kernel: &mut Kernel,
+    tiles: Vec<((usize, usize), Vec<Mat<f64>>)>,
+    rows1: &[core::ops::Range<usize>],
+    rows2: &[core::ops::Range<usize>],
+    symmetric: bool,
+    nngp_full_k: usize,
+) {
+    let (n2, k) = (kernel.n2, kernel.k);
+    for ((bi, bj), out) in tiles {
+        let (r1, r2) = (&rows1[bi], &rows2[bj]);
+        for (e, m) in out.iter().enumerate() {
+            // A full NNGP is `K ⊗ I_k`: one matrix placed on every output diagonal.
+            let pairs: Vec<(usize, usize)> = if nngp_full_k > 1 {
+                (0..nngp_full_k).map(|a| (a, a)).collect()
+            } else {
+                vec![(e / k, e % k)]
+            };
+            for jj in 0..r2.len() {
+                let j = r2.start + jj;
+                for ii in 0..r1.len() {
+                    let i = r1.start + ii;
+                    if symmetric && i < j {
+                        continue;
+                    }
+                    let v = m[(ii, jj)];
+                    for &(a, b) in &pairs {
+                        kernel.data[((i * n2 + j) * k + a) * k + b] = v;
+                        if symmetric {
+                            kernel.data[((j * n2 + i) * k + b) * k + a] = v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An all-zero kernel of the right shape for `opts`.
+pub(crate) fn empty_kernel(model: &Mlp, n1: usize, n2: usize, opts: &EmpiricalOptions) -> Kernel {
+    let k = if opts.full { model.outputs } else { 1 };
+    Kernel {
+        n1,
+        n2,
+        k,
+        data: vec![0.0; n1 * n2 * k * k],
+    }
+}

@@ -1,0 +1,142 @@
+//! The stored schedule: every layer's `h_l` and `δ_l` for every point in memory (computed
+//! per row block), then each output tile summed layer by layer. Any depth.
+
+use faer::Mat;
+use rayon::prelude::*;
+
+use super::features::{BlockFeatures, block_features, layers_in};
+use super::tile::{Scratch, add_gram, row_blocks};
+use super::{
+    EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, empty_kernel, entries,
+    nngp_tile, scatter, tile_pairs,
+};
+use crate::data::Points;
+use crate::error::Result;
+use crate::model::Mlp;
+use crate::params::Params;
+use crate::scalar::Real;
+
+/// Runs the stored schedule in precision `T` (inside the caller's thread pool).
+pub fn run<T: Real>(
+    model: &Mlp,
+    weights: Weights<'_>,
+    x1: &Points<'_>,
+    x2: Option<&Points<'_>>,
+    opts: &EmpiricalOptions,
+) -> Result<Kernel> {
+    let seeded;
+    let params = match weights {
+        Weights::Explicit(p) => p,
+        Weights::Seeded(seed) => {
+            seeded = Params::seeded(model, seed)?;
+            &seeded
+        }
+    };
+    let layers = layers_in::<T>(model, params);
+    let with_deltas = opts.kind == KernelKind::Ntk;
+    let features = |x: &Points<'_>| -> Vec<BlockFeatures<T>> {
+        row_blocks(x.rows(), opts.tile)
+            .into_par_iter()
+            .map(|r| block_features(model, &layers, x.to_mat::<T>(r.start, r.end), with_deltas))
+            .collect()
+    };
+    let f1 = features(x1);
+    let f2 = x2.map(features);
+    let symmetric = x2.is_none();
+    let f2r = f2.as_ref().unwrap_or(&f1);
+    let rows1 = row_blocks(x1.rows(), opts.tile);
+    let rows2 = row_blocks(x2.map_or(x1.rows(), |x| x.rows()), opts.tile);
+    let pairs = tile_pairs(rows1.len(), rows2.len(), symmetric);
+    let n_entries = entries(model, opts);
+    let tiles: Vec<_> = pairs
+        .into_par_iter()
+        .map(|(bi, bj)| {
+            let out = tile(model, opts, &f1[bi], &f2r[bj], n_entries);
+            ((bi, bj), out)
+        })
+        .collect();
+    let mut kernel = empty_kernel(
+        model,
+        rows1.last().map_or(0, |r| r.end),
+        rows2.last().map_or(0, |r| r.end),
+        opts,
+    );
+    let nngp_full_k = if opts.full && opts.kind == KernelKind::Nngp {
+        model.outputs
+    } else {
+        1
+    };
+    scatter(&mut kernel, tiles, &rows1, &rows2, symmetric, nngp_full_k);
+    Ok(kernel)
+}
+
+/// One output tile from two blocks' features.
+fn tile<T: Real>(
+    model: &Mlp,
+    opts: &EmpiricalOptions,
+    a: &BlockFeatures<T>,
+    b: &BlockFeatures<T>,
+    n_entries: usize,
+) -> Vec<Mat<f64>> {
+    let depth = model.depth();
+    let k = model.outputs;
+    let (ri, rj) = (a.acts[0].nrows(), b.acts[0].nrows());
+    let mut scratch = Scratch::<T>::new(ri, rj);
+    if opts.kind == KernelKind::Nngp {
+        let mut ga = Mat::<f64>::zeros(ri, rj);
+        add_gram(
+            &mut ga,
+            a.acts[depth].as_ref(),
+            b.acts[depth].as_ref(),
+            1.0,
+            &mut scratch,
+        );
+        return vec![nngp_tile(model, &ga)];
+    }
+    let mut out = vec![Mat::<f64>::zeros(ri, rj); n_entries];
+    for l in 0..=depth {
+        let (s_w, s_b) = model.forward_scales(l);
+        let mut ga = Mat::<f64>::zeros(ri, rj);
+        add_gram(
+            &mut ga,
+            a.acts[l].as_ref(),
+            b.acts[l].as_ref(),
+            1.0,
+            &mut scratch,
+        );
+        if l == depth {
+            add_layer_term(&mut out, &ga, None, s_w, s_b, k);
+            continue;
+        }
+        let (da, db) = (&a.deltas[l], &b.deltas[l]);
+        let gd: Vec<Mat<f64>> = if n_entries == 1 {
+            let mut g = Mat::<f64>::zeros(ri, rj);
+            for o in 0..k {
+                add_gram(
+                    &mut g,
+                    da[o].as_ref(),
+                    db[o].as_ref(),
+                    1.0 / k as f64,
+                    &mut scratch,
+                );
+            }
+            vec![g]
+        } else {
+            (0..n_entries)
+                .map(|e| {
+                    let mut g = Mat::<f64>::zeros(ri, rj);
+                    add_gram(
+                        &mut g,
+                        da[e / k].as_ref(),
+                        db[e % k].as_ref(),
+                        1.0,
+                        &mut scratch,
+                    );
+                    g
+                })
+                .collect()
+        };
+        add_layer_term(&mut out, &ga, Some(&gd), s_w, s_b, k);
+    }
+    out
+}

@@ -1,0 +1,227 @@
+//! The streamed schedule for one hidden layer: the width is walked in chunks of neurons
+//! whose weights are regenerated from the seed (or sliced from explicit weights), each
+//! chunk's Gram contributions added to per-tile `f64` accumulators, then dropped.
+//!
+//! Memory is `O(n1·n2 + (n1 + n2)·c + c·d)` whatever the width `m` (DESIGN.md §2, "Very wide
+//! networks"). With `h_0 = x`, `δ_0[a] = s_W(1)·W_1[:, a] ⊙ φ'(z_0)` and `h_1 = φ(z_0)`:
+//!
+//! ```text
+//! Θ = (s_W(0)²·x·x' + s_b(0)²) ⊙ Σ_chunks δ_0·δ_0'  +  (s_W(1)²·Σ_chunks h_1·h_1' + s_b(1)²)·I
+//! ```
+
+use core::ops::Range;
+
+use faer::Mat;
+use rayon::prelude::*;
+
+use super::features::dense_forward;
+use super::tile::{REDUCE_BLOCK, Scratch, add_gram, row_blocks};
+use super::{
+    EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, empty_kernel, entries,
+    nngp_tile, scatter, tile_pairs,
+};
+use crate::data::Points;
+use crate::error::Result;
+use crate::init;
+use crate::model::Mlp;
+use crate::scalar::Real;
+
+/// One chunk's weights in `T`: `W` (`d × c`), `b` (`c`), readout rows (`c × k`).
+struct ChunkWeights<T: Real> {
+    w: Mat<T>,
+    b: Vec<T>,
+    readout: Mat<T>,
+}
+
+fn chunk_weights<T: Real>(
+    model: &Mlp,
+    weights: Weights<'_>,
+    cols: Range<usize>,
+) -> ChunkWeights<T> {
+    let (d, k, c) = (model.input_dim, model.outputs, cols.len());
+    match weights {
+        Weights::Explicit(p) => {
+            let (w0, w1) = (&p.layers[0], &p.layers[1]);
+            ChunkWeights {
+                w: Mat::from_fn(d, c, |i, j| T::of(w0.w[(i, cols.start + j)])),
+                b: cols.clone().map(|j| T::of(w0.b[j])).collect(),
+                readout: Mat::from_fn(c, k, |u, a| T::of(w1.w[(cols.start + u, a)])),
+            }
+        }
+        Weights::Seeded(seed) => {
+            // One stream block per task: the same values whatever the chunking.
+            let parts: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> = (cols.start..cols.end)
+                .step_by(init::STREAM_BLOCK)
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .map(|lo| {
+                    let r = lo..(lo + init::STREAM_BLOCK).min(cols.end);
+                    let (w, b) = init::hidden_columns(model, seed, 0, r.clone());
+                    (w, b, init::readout_rows(model, seed, r))
+                })
+                .collect();
+            let mut w = Vec::with_capacity(d * c);
+            let mut b = Vec::with_capacity(c);
+            let mut rd = Vec::with_capacity(c * k);
+            for (pw, pb, pr) in parts {
+                w.extend(pw);
+                b.extend(pb);
+                rd.extend(pr);
+            }
+            ChunkWeights {
+                w: Mat::from_fn(d, c, |i, j| T::of(w[j * d + i])),
+                b: b.into_iter().map(T::of).collect(),
+                readout: Mat::from_fn(c, k, |u, a| T::of(rd[u * k + a])),
+            }
+        }
+    }
+}
+
+/// `h_1` and `δ_0[a]` of one row block for one chunk. The forward GEMM runs per
+/// [`REDUCE_BLOCK`] columns so that its shape, hence its bits, never depend on the chunk.
+fn chunk_features<T: Real>(
+    model: &Mlp,
+    x: &Mat<T>,
+    cw: &ChunkWeights<T>,
+    with_deltas: bool,
+) -> (Mat<T>, Vec<Mat<T>>) {
+    let (r, c) = (x.nrows(), cw.w.ncols());
+    let (s_w0, s_b0) = model.forward_scales(0);
+    let (s_w1, _) = model.forward_scales(1);
+    let mut h = Mat::<T>::zeros(r, c);
+    let mut dphi = Mat::<T>::zeros(r, c);
+    let mut start = 0;
+    while start < c {
+        let w = REDUCE_BLOCK.min(c - start);
+        let (hb, db) = dense_forward(
+            model,
+            x,
+            cw.w.as_ref().subcols(start, w),
+            &cw.b[start..start + w],
+            s_w0,
+            s_b0,
+        );
+        h.as_mut().subcols_mut(start, w).copy_from(hb.as_ref());
+        dphi.as_mut().subcols_mut(start, w).copy_from(db.as_ref());
+        start += w;
+    }
+    let deltas = if with_deltas {
+        (0..model.outputs)
+            .map(|a| Mat::from_fn(r, c, |i, u| T::of(s_w1) * cw.readout[(u, a)] * dphi[(i, u)]))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    (h, deltas)
+}
+
+/// Per-tile accumulators: `Σ h_1·h_1'` and `Σ δ_0·δ_0'` (one per output pair, or traced).
+struct Acc {
+    h: Mat<f64>,
+    d: Vec<Mat<f64>>,
+}
+
+/// Runs the streamed schedule in precision `T` (inside the caller's thread pool).
+pub fn run<T: Real>(
+    model: &Mlp,
+    weights: Weights<'_>,
+    x1: &Points<'_>,
+    x2: Option<&Points<'_>>,
+    opts: &EmpiricalOptions,
+) -> Result<Kernel> {
+    let k = model.outputs;
+    let m = model.width(1);
+    let ntk = opts.kind == KernelKind::Ntk;
+    let symmetric = x2.is_none();
+    let rows1 = row_blocks(x1.rows(), opts.tile);
+    let rows2 = row_blocks(x2.map_or(x1.rows(), |x| x.rows()), opts.tile);
+    let xs1: Vec<Mat<T>> = rows1
+        .iter()
+        .map(|r| x1.to_mat::<T>(r.start, r.end))
+        .collect();
+    let xs2: Option<Vec<Mat<T>>> = x2.map(|x| {
+        rows2
+            .iter()
+            .map(|r| x.to_mat::<T>(r.start, r.end))
+            .collect()
+    });
+    let xs2r = xs2.as_ref().unwrap_or(&xs1);
+    let pairs = tile_pairs(rows1.len(), rows2.len(), symmetric);
+    let n_entries = entries(model, opts);
+    let mut accs: Vec<Acc> = pairs
+        .iter()
+        .map(|&(bi, bj)| {
+            let (ri, rj) = (rows1[bi].len(), rows2[bj].len());
+            Acc {
+                h: Mat::zeros(ri, rj),
+                d: if ntk {
+                    vec![Mat::zeros(ri, rj); n_entries]
+                } else {
+                    Vec::new()
+                },
+            }
+        })
+        .collect();
+    let mut c0 = 0;
+    while c0 < m {
+        let cols = c0..(c0 + opts.chunk).min(m);
+        let cw = chunk_weights::<T>(model, weights, cols.clone());
+        let feats = |xs: &Vec<Mat<T>>| -> Vec<(Mat<T>, Vec<Mat<T>>)> {
+            xs.par_iter()
+                .map(|x| chunk_features(model, x, &cw, ntk))
+                .collect()
+        };
+        let f1 = feats(&xs1);
+        let f2 = xs2.as_ref().map(feats);
+        let f2r = f2.as_ref().unwrap_or(&f1);
+        pairs
+            .par_iter()
+            .zip(accs.par_iter_mut())
+            .for_each(|(&(bi, bj), acc)| {
+                let ((ha, da), (hb, db)) = (&f1[bi], &f2r[bj]);
+                let mut scratch = Scratch::<T>::new(ha.nrows(), hb.nrows());
+                add_gram(&mut acc.h, ha.as_ref(), hb.as_ref(), 1.0, &mut scratch);
+                if ntk {
+                    if n_entries == 1 {
+                        for a in 0..k {
+                            add_gram(
+                                &mut acc.d[0],
+                                da[a].as_ref(),
+                                db[a].as_ref(),
+                                1.0 / k as f64,
+                                &mut scratch,
+                            );
+                        }
+                    } else {
+                        for (e, g) in acc.d.iter_mut().enumerate() {
+                            add_gram(g, da[e / k].as_ref(), db[e % k].as_ref(), 1.0, &mut scratch);
+                        }
+                    }
+                }
+            });
+        c0 = cols.end;
+    }
+    let tiles: Vec<_> = pairs
+        .par_iter()
+        .zip(accs.into_par_iter())
+        .map(|(&(bi, bj), acc)| {
+            if !ntk {
+                return ((bi, bj), vec![nngp_tile(model, &acc.h)]);
+            }
+            let (xa, xb) = (&xs1[bi], &xs2r[bj]);
+            let mut scratch = Scratch::<T>::new(xa.nrows(), xb.nrows());
+            let mut gx = Mat::<f64>::zeros(xa.nrows(), xb.nrows());
+            add_gram(&mut gx, xa.as_ref(), xb.as_ref(), 1.0, &mut scratch);
+            let mut out = vec![Mat::<f64>::zeros(xa.nrows(), xb.nrows()); n_entries];
+            let (s_w0, s_b0) = model.forward_scales(0);
+            let (s_w1, s_b1) = model.forward_scales(1);
+            add_layer_term(&mut out, &gx, Some(&acc.d), s_w0, s_b0, k);
+            add_layer_term(&mut out, &acc.h, None, s_w1, s_b1, k);
+            ((bi, bj), out)
+        })
+        .collect();
+    let mut kernel = empty_kernel(model, x1.rows(), x2.map_or(x1.rows(), |x| x.rows()), opts);
+    let nngp_full_k = if opts.full && !ntk { k } else { 1 };
+    scatter(&mut kernel, tiles, &rows1, &rows2, symmetric, nngp_full_k);
+    Ok(kernel)
+}
