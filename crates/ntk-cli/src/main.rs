@@ -1,1 +1,60 @@
-fn main() {}
+//! `ntk`: neural tangent kernels from `.npy` files.
+//!
+//! Exit codes: 0 on success, 2 on bad input or usage (one line on stderr), and no output
+//! file is left behind on failure.
+
+mod kernel;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Neural tangent kernels (empirical and analytic) of MLPs, from .npy files.
+#[derive(Parser, Debug)]
+#[command(name = "ntk", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Compute an NTK or NNGP Gram matrix and write it as .npy.
+    Kernel(kernel::KernelArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // One clear line: clap's first line names the problem.
+            let text = e.render().to_string();
+            let line: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!(
+                "ntk: {} (see ntk --help)",
+                line.join(" ").trim_start_matches("error: ")
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Kernel(args) => kernel::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ntk: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

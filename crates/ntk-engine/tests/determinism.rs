@@ -15,9 +15,17 @@ fn bits(v: &[f64]) -> Vec<u64> {
 fn threads_and_chunks_do_not_change_a_bit() {
     let (n1, n2, d) = (70, 33, 12);
     let (x1, x2) = (points(n1, d, 5), points(n2, d, 6));
-    let (p1, p2) = (Points::from_f64(&x1, n1, d).unwrap(), Points::from_f64(&x2, n2, d).unwrap());
+    let (p1, p2) = (
+        Points::from_f64(&x1, n1, d).unwrap(),
+        Points::from_f64(&x2, n2, d).unwrap(),
+    );
     let cases = [
-        (Mlp::new(d, &[1300], Activation::Relu).with_outputs(2).with_b_std(0.2), Schedule::Streamed),
+        (
+            Mlp::new(d, &[1300], Activation::Relu)
+                .with_outputs(2)
+                .with_b_std(0.2),
+            Schedule::Streamed,
+        ),
         (Mlp::new(d, &[300, 200], Activation::Erf), Schedule::Stored),
     ];
     for (model, schedule) in cases {
@@ -34,7 +42,11 @@ fn threads_and_chunks_do_not_change_a_bit() {
                             tile: 16,
                             chunk,
                         };
-                        bits(&empirical(&model, Weights::Seeded(42), &p1, x2, &opts).unwrap().data)
+                        bits(
+                            &empirical(&model, Weights::Seeded(42), &p1, x2, &opts)
+                                .unwrap()
+                                .data,
+                        )
                     };
                     let base = run(1, 256);
                     assert_eq!(base, run(2, 256), "{model} threads");
@@ -53,10 +65,19 @@ fn streamed_and_stored_schedules_agree() {
     let (n, d) = (40, 7);
     let x = points(n, d, 8);
     let p = Points::from_f64(&x, n, d).unwrap();
-    let model = Mlp::new(d, &[1000], Activation::Gelu).with_outputs(3).with_b_std(0.1);
+    let model = Mlp::new(d, &[1000], Activation::Gelu)
+        .with_outputs(3)
+        .with_b_std(0.1);
     let run = |schedule| {
-        let opts = EmpiricalOptions { full: true, precision: Precision::F64, schedule, ..Default::default() };
-        empirical(&model, Weights::Seeded(3), &p, None, &opts).unwrap().data
+        let opts = EmpiricalOptions {
+            full: true,
+            precision: Precision::F64,
+            schedule,
+            ..Default::default()
+        };
+        empirical(&model, Weights::Seeded(3), &p, None, &opts)
+            .unwrap()
+            .data
     };
     let err = common::rel_frob(&run(Schedule::Streamed), &run(Schedule::Stored));
     assert!(err < 1e-12, "{err:e}");

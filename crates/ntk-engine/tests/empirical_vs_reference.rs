@@ -26,7 +26,11 @@ fn nets() -> Vec<Mlp> {
     let widths: [&[usize]; 4] = [&[9], &[7, 5], &[6, 6, 4], &[5, 8, 3, 6]];
     for (i, act) in ACTIVATIONS.iter().enumerate() {
         for (j, w) in widths.iter().enumerate() {
-            let param = if (i + j) % 2 == 0 { Parameterization::Ntk } else { Parameterization::Standard };
+            let param = if (i + j) % 2 == 0 {
+                Parameterization::Ntk
+            } else {
+                Parameterization::Standard
+            };
             let k = if (i + j) % 3 == 0 { 3 } else { 1 };
             out.push(
                 Mlp::new(4, w, *act)
@@ -43,18 +47,31 @@ fn nets() -> Vec<Mlp> {
 #[test]
 fn fast_paths_match_the_jacobian_reference() {
     let (x1, x2) = (points(5, 4, 1), points(3, 4, 2));
-    let (p1, p2) = (Points::from_f64(&x1, 5, 4).unwrap(), Points::from_f64(&x2, 3, 4).unwrap());
+    let (p1, p2) = (
+        Points::from_f64(&x1, 5, 4).unwrap(),
+        Points::from_f64(&x2, 3, 4).unwrap(),
+    );
     for (s, model) in nets().iter().enumerate() {
         let params = Params::seeded(model, s as u64).unwrap();
         let want = reference::ntk(model, &params, &x1, &x2);
         let want11 = reference::ntk(model, &params, &x1, &x1);
         let want_nngp = reference::nngp(model, &params, &x1, &x2);
         for seeded in [false, true] {
-            let w = if seeded { Weights::Seeded(s as u64) } else { Weights::Explicit(&params) };
-            let schedules: &[Schedule] =
-                if model.depth() == 1 { &[Schedule::Stored, Schedule::Streamed] } else { &[Schedule::Stored] };
+            let w = if seeded {
+                Weights::Seeded(s as u64)
+            } else {
+                Weights::Explicit(&params)
+            };
+            let schedules: &[Schedule] = if model.depth() == 1 {
+                &[Schedule::Stored, Schedule::Streamed]
+            } else {
+                &[Schedule::Stored]
+            };
             for &schedule in schedules {
-                for (precision, t) in [(Precision::F64, tol::F64_VS_REFERENCE), (Precision::F32, tol::F32_GOLDEN)] {
+                for (precision, t) in [
+                    (Precision::F64, tol::F64_VS_REFERENCE),
+                    (Precision::F32, tol::F32_GOLDEN),
+                ] {
                     let opts = |kind, full| EmpiricalOptions {
                         kind,
                         full,
@@ -64,13 +81,16 @@ fn fast_paths_match_the_jacobian_reference() {
                         ..EmpiricalOptions::default()
                     };
                     let what = format!("{model} seeded={seeded} {schedule:?} {precision:?}");
-                    let full = empirical(model, w, &p1, Some(&p2), &opts(KernelKind::Ntk, true)).unwrap();
+                    let full =
+                        empirical(model, w, &p1, Some(&p2), &opts(KernelKind::Ntk, true)).unwrap();
                     assert_close(&full.data, &want.data, t, &what);
                     let sym = empirical(model, w, &p1, None, &opts(KernelKind::Ntk, true)).unwrap();
                     assert_close(&sym.data, &want11.data, t, &what);
-                    let traced = empirical(model, w, &p1, Some(&p2), &opts(KernelKind::Ntk, false)).unwrap();
+                    let traced =
+                        empirical(model, w, &p1, Some(&p2), &opts(KernelKind::Ntk, false)).unwrap();
                     assert_close(&traced.data, &want.traced().data, t, &what);
-                    let nngp = empirical(model, w, &p1, Some(&p2), &opts(KernelKind::Nngp, false)).unwrap();
+                    let nngp = empirical(model, w, &p1, Some(&p2), &opts(KernelKind::Nngp, false))
+                        .unwrap();
                     assert_close(&nngp.data, &want_nngp.data, t, &what);
                 }
             }
@@ -124,10 +144,21 @@ fn symmetric_kernels_are_exactly_symmetric_and_psd() {
     let n = 23;
     let x = points(n, 6, 9);
     let p = Points::from_f64(&x, n, 6).unwrap();
-    for (act, depth) in [(Activation::Relu, 1), (Activation::Tanh, 2), (Activation::Gelu, 3)] {
-        let model = Mlp::new(6, &vec![64; depth], act).with_b_std(0.3).with_outputs(2);
+    for (act, depth) in [
+        (Activation::Relu, 1),
+        (Activation::Tanh, 2),
+        (Activation::Gelu, 3),
+    ] {
+        let model = Mlp::new(6, &vec![64; depth], act)
+            .with_b_std(0.3)
+            .with_outputs(2);
         for kind in [KernelKind::Ntk, KernelKind::Nngp] {
-            let opts = EmpiricalOptions { kind, precision: Precision::F64, tile: 5, ..Default::default() };
+            let opts = EmpiricalOptions {
+                kind,
+                precision: Precision::F64,
+                tile: 5,
+                ..Default::default()
+            };
             let k = empirical(&model, Weights::Seeded(4), &p, None, &opts).unwrap();
             for i in 0..n {
                 for j in 0..n {
@@ -136,7 +167,10 @@ fn symmetric_kernels_are_exactly_symmetric_and_psd() {
             }
             let trace: f64 = (0..n).map(|i| k.data[i * n + i]).sum();
             let lmin = min_eigenvalue(k.data.clone(), n);
-            assert!(lmin >= -1e-12 * trace, "{act} depth {depth} {kind:?}: λmin {lmin}");
+            assert!(
+                lmin >= -1e-12 * trace,
+                "{act} depth {depth} {kind:?}: λmin {lmin}"
+            );
         }
     }
 }
@@ -151,7 +185,10 @@ fn f32_with_f64_accumulation_is_accurate_at_large_width() {
     let p = Points::from_f64(&x, n, d).unwrap();
     let model = Mlp::new(d, &[65536], Activation::Relu).with_b_std(0.1);
     let run = |precision| {
-        let opts = EmpiricalOptions { precision, ..Default::default() };
+        let opts = EmpiricalOptions {
+            precision,
+            ..Default::default()
+        };
         empirical(&model, Weights::Seeded(1), &p, None, &opts).unwrap()
     };
     let err = rel_frob(&run(Precision::F32).data, &run(Precision::F64).data);

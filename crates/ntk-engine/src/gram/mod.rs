@@ -17,6 +17,7 @@
 //! into tiles fixed by the problem size and reduce over neurons in fixed blocks
 //! ([`tile::REDUCE_BLOCK`]), so results are bit-identical for any number of threads.
 
+pub mod cost;
 pub mod features;
 pub mod stored;
 pub mod streamed;
