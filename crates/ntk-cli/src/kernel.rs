@@ -153,7 +153,7 @@ fn summary(args: &KernelArgs, model: &Mlp, k: &Kernel, seconds: f64, flops: Opti
     let min = vals.iter().copied().fold(f64::INFINITY, f64::min);
     let max = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let entries = (k.n1 * k.n2) as f64;
-    println!("{} {:?} kernel of {model}", args.method, args.kind,);
+    println!("{} {} kernel of {model}", args.method, format!("{:?}", args.kind).to_lowercase());
     println!(
         "  shape {:?} ({}) -> {}",
         k.shape(),
