@@ -153,20 +153,19 @@ fn summary(args: &KernelArgs, model: &Mlp, k: &Kernel, seconds: f64, flops: Opti
     let min = vals.iter().copied().fold(f64::INFINITY, f64::min);
     let max = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let entries = (k.n1 * k.n2) as f64;
-    println!("{} {} kernel of {model}", args.method, format!("{:?}", args.kind).to_lowercase());
-    println!(
-        "  shape {:?} ({}) -> {}",
-        k.shape(),
-        if args.full { "full" } else { "traced" },
-        args.out.display()
-    );
     let mut rate = format!("{:.3e} entries/s", entries / seconds);
     if let Some(f) = flops {
         rate.push_str(&format!(", {:.1} GFLOP/s", f / seconds / 1e9));
     }
-    println!("  time {seconds:.3} s, {rate}");
-    println!(
-        "  {} mean {mean:.6}, min {min:.6}, max {max:.6}",
-        if sym { "diagonal" } else { "entries" }
+    let text = format!(
+        "{} {} kernel of {model}\n  shape {:?} ({}) -> {}\n  time {seconds:.3} s, {rate}\n  {} mean {mean:.6}, min {min:.6}, max {max:.6}\n",
+        args.method,
+        format!("{:?}", args.kind).to_lowercase(),
+        k.shape(),
+        if args.full { "full" } else { "traced" },
+        args.out.display(),
+        if sym { "diagonal" } else { "entries" },
     );
+    // A closed pipe (`ntk … | head`) is not an error of the computation.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
 }
