@@ -184,7 +184,30 @@ pub fn empirical(
     x2: Option<&Points<'_>>,
     opts: &EmpiricalOptions,
 ) -> Result<Kernel> {
+    empirical_rows(model, weights, x1, x2, 0..x1.rows(), opts)
+}
+
+/// The rows `rows` of [`empirical`]'s kernel, bit for bit, as a `rows.len() × n2` kernel:
+/// the unit of work of the out-of-core writer. `rows.start` must be a multiple of
+/// `opts.tile`. For a symmetric kernel a band below the first computes the tiles right of
+/// its diagonal block again (as transposes), so a run in bands does up to twice the Gram
+/// work of one in-memory run.
+pub fn empirical_rows(
+    model: &Mlp,
+    weights: Weights<'_>,
+    x1: &Points<'_>,
+    x2: Option<&Points<'_>>,
+    rows: core::ops::Range<usize>,
+    opts: &EmpiricalOptions,
+) -> Result<Kernel> {
     model.validate()?;
+    if rows.start > rows.end || rows.end > x1.rows() || (opts.tile > 0 && rows.start % opts.tile != 0) {
+        return Err(Error::invalid(
+            "row band",
+            format!("{}..{}", rows.start, rows.end),
+            format!("a range within 0..{} starting at a multiple of the tile ({})", x1.rows(), opts.tile),
+        ));
+    }
     for (name, x) in [("x1", Some(x1)), ("x2", x2)] {
         if let Some(x) = x
             && x.cols() != model.input_dim
@@ -225,28 +248,41 @@ pub fn empirical(
     };
     opts.parallelism
         .install(|| match (streamed, opts.precision) {
-            (true, Precision::F32) => streamed::run::<f32>(model, weights, x1, x2, opts),
-            (true, Precision::F64) => streamed::run::<f64>(model, weights, x1, x2, opts),
-            (false, Precision::F32) => stored::run::<f32>(model, weights, x1, x2, opts),
-            (false, Precision::F64) => stored::run::<f64>(model, weights, x1, x2, opts),
+            (true, Precision::F32) => streamed::run::<f32>(model, weights, x1, x2, rows.clone(), opts),
+            (true, Precision::F64) => streamed::run::<f64>(model, weights, x1, x2, rows.clone(), opts),
+            (false, Precision::F32) => stored::run::<f32>(model, weights, x1, x2, rows.clone(), opts),
+            (false, Precision::F64) => stored::run::<f64>(model, weights, x1, x2, rows.clone(), opts),
         })?
 }
 
-/// The output tiles: all `(I, J)` pairs, or `J ≤ I` for a symmetric kernel.
+/// The output tiles `(P, Q)` (left block of `x1`, right block of `x2`) needed for the row
+/// blocks `band`: every `Q` for `P ∈ band`; for a symmetric kernel only `Q ≤ P`, with either
+/// block in the band (a tile above the diagonal is the transpose of one below it).
 pub(crate) fn tile_pairs(
     n1_blocks: usize,
     n2_blocks: usize,
     symmetric: bool,
+    band: core::ops::Range<usize>,
 ) -> Vec<(usize, usize)> {
     let mut pairs = Vec::new();
-    for bi in 0..n1_blocks {
-        for bj in 0..n2_blocks {
-            if !symmetric || bj <= bi {
-                pairs.push((bi, bj));
+    for p in 0..n1_blocks {
+        for q in 0..n2_blocks {
+            let wanted = if symmetric {
+                q <= p && (band.contains(&p) || band.contains(&q))
+            } else {
+                band.contains(&p)
+            };
+            if wanted {
+                pairs.push((p, q));
             }
         }
     }
     pairs
+}
+
+/// The row blocks of the band `rows` (which must start on a tile boundary).
+pub(crate) fn band_blocks(rows: &core::ops::Range<usize>, tile: usize) -> core::ops::Range<usize> {
+    rows.start / tile..rows.end.div_ceil(tile)
 }
 
 /// Number of matrices per tile: `k²` for the full NTK, else 1.
@@ -303,20 +339,23 @@ pub(crate) fn nngp_tile(model: &Mlp, ga_last: &Mat<f64>) -> Mat<f64> {
     })
 }
 
-/// Writes finished tiles into the kernel; for a symmetric kernel only the entries with
-/// `i ≥ j` are taken and mirrored (`Θ[j, i, b, a] = Θ[i, j, a, b]`), so the result is exactly
-/// symmetric.
+/// Writes finished tiles into the kernel, whose rows are the band `band` of the full
+/// matrix. For a symmetric kernel only the entries with `i ≥ j` of a tile are taken, written
+/// at `[i, j]` and mirrored to `[j, i]` (`Θ[j, i, b, a] = Θ[i, j, a, b]`), each where it falls
+/// inside the band, so the result is exactly symmetric and the same bits whatever the band.
 pub(crate) fn scatter(
     kernel: &mut Kernel,
     tiles: Vec<((usize, usize), Vec<Mat<f64>>)>,
     rows1: &[core::ops::Range<usize>],
     rows2: &[core::ops::Range<usize>],
     symmetric: bool,
+    band: core::ops::Range<usize>,
     nngp_full_k: usize,
 ) {
     let (n2, k) = (kernel.n2, kernel.k);
+    let r0 = band.start;
     for ((bi, bj), out) in tiles {
-        let (r1, r2) = (&rows1[bi], &rows2[bj]);
+        let (ra, rb) = (&rows1[bi], &rows2[bj]);
         for (e, m) in out.iter().enumerate() {
             // A full NNGP is `K ⊗ I_k`: one matrix placed on every output diagonal.
             let pairs: Vec<(usize, usize)> = if nngp_full_k > 1 {
@@ -324,18 +363,20 @@ pub(crate) fn scatter(
             } else {
                 vec![(e / k, e % k)]
             };
-            for jj in 0..r2.len() {
-                let j = r2.start + jj;
-                for ii in 0..r1.len() {
-                    let i = r1.start + ii;
+            for jj in 0..rb.len() {
+                let j = rb.start + jj;
+                for ii in 0..ra.len() {
+                    let i = ra.start + ii;
                     if symmetric && i < j {
                         continue;
                     }
                     let v = m[(ii, jj)];
                     for &(a, b) in &pairs {
-                        kernel.data[((i * n2 + j) * k + a) * k + b] = v;
-                        if symmetric {
-                            kernel.data[((j * n2 + i) * k + b) * k + a] = v;
+                        if band.contains(&i) {
+                            kernel.data[(((i - r0) * n2 + j) * k + a) * k + b] = v;
+                        }
+                        if symmetric && band.contains(&j) {
+                            kernel.data[(((j - r0) * n2 + i) * k + b) * k + a] = v;
                         }
                     }
                 }

@@ -1,14 +1,17 @@
 //! The stored schedule: every layer's `h_l` and `δ_l` for every point in memory (computed
 //! per row block), then each output tile summed layer by layer. Any depth.
 
+use std::collections::BTreeSet;
+use std::ops::Range;
+
 use faer::Mat;
 use rayon::prelude::*;
 
 use super::features::{BlockFeatures, block_features, layers_in};
 use super::tile::{Scratch, add_gram, row_blocks};
 use super::{
-    EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, empty_kernel, entries,
-    nngp_tile, scatter, tile_pairs,
+    EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, band_blocks, empty_kernel,
+    entries, nngp_tile, scatter, tile_pairs,
 };
 use crate::data::Points;
 use crate::error::Result;
@@ -22,6 +25,7 @@ pub fn run<T: Real>(
     weights: Weights<'_>,
     x1: &Points<'_>,
     x2: Option<&Points<'_>>,
+    band: Range<usize>,
     opts: &EmpiricalOptions,
 ) -> Result<Kernel> {
     let seeded;
@@ -34,39 +38,49 @@ pub fn run<T: Real>(
     };
     let layers = layers_in::<T>(model, params);
     let with_deltas = opts.kind == KernelKind::Ntk;
-    let features = |x: &Points<'_>| -> Vec<BlockFeatures<T>> {
-        row_blocks(x.rows(), opts.tile)
-            .into_par_iter()
-            .map(|r| block_features(model, &layers, x.to_mat::<T>(r.start, r.end), with_deltas))
-            .collect()
-    };
-    let f1 = features(x1);
-    let f2 = x2.map(features);
     let symmetric = x2.is_none();
-    let f2r = f2.as_ref().unwrap_or(&f1);
     let rows1 = row_blocks(x1.rows(), opts.tile);
     let rows2 = row_blocks(x2.map_or(x1.rows(), |x| x.rows()), opts.tile);
-    let pairs = tile_pairs(rows1.len(), rows2.len(), symmetric);
+    let pairs = tile_pairs(rows1.len(), rows2.len(), symmetric, band_blocks(&band, opts.tile));
+    // Features of exactly the blocks the tiles need, each computed once.
+    let features = |x: &Points<'_>, rows: &[Range<usize>], need: BTreeSet<usize>| {
+        let computed: Vec<(usize, BlockFeatures<T>)> = need
+            .into_iter()
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|b| {
+                let r = &rows[b];
+                (b, block_features(model, &layers, x.to_mat::<T>(r.start, r.end), with_deltas))
+            })
+            .collect();
+        let mut out: Vec<Option<BlockFeatures<T>>> = (0..rows.len()).map(|_| None).collect();
+        for (b, f) in computed {
+            out[b] = Some(f);
+        }
+        out
+    };
+    let left: BTreeSet<usize> = pairs.iter().map(|p| p.0).collect();
+    let right: BTreeSet<usize> = pairs.iter().map(|p| p.1).collect();
+    let (f1, f2) = match x2 {
+        None => (features(x1, &rows1, left.union(&right).copied().collect()), None),
+        Some(x2) => (features(x1, &rows1, left), Some(features(x2, &rows2, right))),
+    };
+    let f2r = f2.as_ref().unwrap_or(&f1);
     let n_entries = entries(model, opts);
     let tiles: Vec<_> = pairs
         .into_par_iter()
         .map(|(bi, bj)| {
-            let out = tile(model, opts, &f1[bi], &f2r[bj], n_entries);
+            let (a, b) = (f1[bi].as_ref(), f2r[bj].as_ref());
+            let out = match (a, b) {
+                (Some(a), Some(b)) => tile(model, opts, a, b, n_entries),
+                _ => unreachable!("features of every needed block are computed above"),
+            };
             ((bi, bj), out)
         })
         .collect();
-    let mut kernel = empty_kernel(
-        model,
-        rows1.last().map_or(0, |r| r.end),
-        rows2.last().map_or(0, |r| r.end),
-        opts,
-    );
-    let nngp_full_k = if opts.full && opts.kind == KernelKind::Nngp {
-        model.outputs
-    } else {
-        1
-    };
-    scatter(&mut kernel, tiles, &rows1, &rows2, symmetric, nngp_full_k);
+    let mut kernel = empty_kernel(model, band.len(), rows2.last().map_or(0, |r| r.end), opts);
+    let nngp_full_k = if opts.full && opts.kind == KernelKind::Nngp { model.outputs } else { 1 };
+    scatter(&mut kernel, tiles, &rows1, &rows2, symmetric, band, nngp_full_k);
     Ok(kernel)
 }
 

@@ -10,6 +10,7 @@
 //! ```
 
 use core::ops::Range;
+use std::collections::BTreeSet;
 
 use faer::Mat;
 use rayon::prelude::*;
@@ -17,8 +18,8 @@ use rayon::prelude::*;
 use super::features::dense_forward;
 use super::tile::{REDUCE_BLOCK, Scratch, add_gram, row_blocks};
 use super::{
-    EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, empty_kernel, entries,
-    nngp_tile, scatter, tile_pairs,
+    EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, band_blocks, empty_kernel,
+    entries, nngp_tile, scatter, tile_pairs,
 };
 use crate::data::Points;
 use crate::error::Result;
@@ -127,6 +128,7 @@ pub fn run<T: Real>(
     weights: Weights<'_>,
     x1: &Points<'_>,
     x2: Option<&Points<'_>>,
+    band: Range<usize>,
     opts: &EmpiricalOptions,
 ) -> Result<Kernel> {
     let k = model.outputs;
@@ -135,18 +137,21 @@ pub fn run<T: Real>(
     let symmetric = x2.is_none();
     let rows1 = row_blocks(x1.rows(), opts.tile);
     let rows2 = row_blocks(x2.map_or(x1.rows(), |x| x.rows()), opts.tile);
-    let xs1: Vec<Mat<T>> = rows1
-        .iter()
-        .map(|r| x1.to_mat::<T>(r.start, r.end))
-        .collect();
-    let xs2: Option<Vec<Mat<T>>> = x2.map(|x| {
-        rows2
-            .iter()
-            .map(|r| x.to_mat::<T>(r.start, r.end))
+    let pairs = tile_pairs(rows1.len(), rows2.len(), symmetric, band_blocks(&band, opts.tile));
+    // Only the row blocks some tile needs (None elsewhere).
+    let left: BTreeSet<usize> = pairs.iter().map(|p| p.0).collect();
+    let right: BTreeSet<usize> = pairs.iter().map(|p| p.1).collect();
+    let blocks = |x: &Points<'_>, rows: &[Range<usize>], need: &BTreeSet<usize>| -> Vec<Option<Mat<T>>> {
+        rows.iter()
+            .enumerate()
+            .map(|(b, r)| need.contains(&b).then(|| x.to_mat::<T>(r.start, r.end)))
             .collect()
-    });
+    };
+    let (xs1, xs2) = match x2 {
+        None => (blocks(x1, &rows1, &left.union(&right).copied().collect()), None),
+        Some(x2) => (blocks(x1, &rows1, &left), Some(blocks(x2, &rows2, &right))),
+    };
     let xs2r = xs2.as_ref().unwrap_or(&xs1);
-    let pairs = tile_pairs(rows1.len(), rows2.len(), symmetric);
     let n_entries = entries(model, opts);
     let mut accs: Vec<Acc> = pairs
         .iter()
@@ -166,10 +171,8 @@ pub fn run<T: Real>(
     while c0 < m {
         let cols = c0..(c0 + opts.chunk).min(m);
         let cw = chunk_weights::<T>(model, weights, cols.clone());
-        let feats = |xs: &Vec<Mat<T>>| -> Vec<(Mat<T>, Vec<Mat<T>>)> {
-            xs.par_iter()
-                .map(|x| chunk_features(model, x, &cw, ntk))
-                .collect()
+        let feats = |xs: &Vec<Option<Mat<T>>>| -> Vec<Option<(Mat<T>, Vec<Mat<T>>)>> {
+            xs.par_iter().map(|x| x.as_ref().map(|x| chunk_features(model, x, &cw, ntk))).collect()
         };
         let f1 = feats(&xs1);
         let f2 = xs2.as_ref().map(feats);
@@ -178,7 +181,9 @@ pub fn run<T: Real>(
             .par_iter()
             .zip(accs.par_iter_mut())
             .for_each(|(&(bi, bj), acc)| {
-                let ((ha, da), (hb, db)) = (&f1[bi], &f2r[bj]);
+                let (Some((ha, da)), Some((hb, db))) = (&f1[bi], &f2r[bj]) else {
+                unreachable!("features of every needed block are computed above")
+            };
                 let mut scratch = Scratch::<T>::new(ha.nrows(), hb.nrows());
                 add_gram(&mut acc.h, ha.as_ref(), hb.as_ref(), 1.0, &mut scratch);
                 if ntk {
@@ -208,7 +213,9 @@ pub fn run<T: Real>(
             if !ntk {
                 return ((bi, bj), vec![nngp_tile(model, &acc.h)]);
             }
-            let (xa, xb) = (&xs1[bi], &xs2r[bj]);
+            let (Some(xa), Some(xb)) = (&xs1[bi], &xs2r[bj]) else {
+                unreachable!("inputs of every needed block are kept above")
+            };
             let mut scratch = Scratch::<T>::new(xa.nrows(), xb.nrows());
             let mut gx = Mat::<f64>::zeros(xa.nrows(), xb.nrows());
             add_gram(&mut gx, xa.as_ref(), xb.as_ref(), 1.0, &mut scratch);
@@ -220,8 +227,8 @@ pub fn run<T: Real>(
             ((bi, bj), out)
         })
         .collect();
-    let mut kernel = empty_kernel(model, x1.rows(), x2.map_or(x1.rows(), |x| x.rows()), opts);
+    let mut kernel = empty_kernel(model, band.len(), x2.map_or(x1.rows(), |x| x.rows()), opts);
     let nngp_full_k = if opts.full && !ntk { k } else { 1 };
-    scatter(&mut kernel, tiles, &rows1, &rows2, symmetric, nngp_full_k);
+    scatter(&mut kernel, tiles, &rows1, &rows2, symmetric, band, nngp_full_k);
     Ok(kernel)
 }
