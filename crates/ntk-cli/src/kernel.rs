@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use ntk_engine::data::npy;
+use ntk_engine::data::npy::Dtype;
 use ntk_engine::gram::cost::empirical_flops;
-use ntk_engine::gram::{EmpiricalOptions, Kernel, KernelKind, Precision, Weights, empirical};
+use ntk_engine::gram::out_of_core::{BandReport, default_memory_budget, write_empirical};
+use ntk_engine::gram::{EmpiricalOptions, KernelKind, Precision, Weights};
 use ntk_engine::{
     Activation, Error, Mlp, NpyFile, Parallelism, Parameterization, Params, Points, Result,
 };
@@ -62,6 +63,62 @@ pub struct KernelArgs {
     /// Threads (0 = one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Memory budget for the computation, in bytes (suffixes K, M, G allowed); the kernel is
+    /// written to disk in bands of rows that fit. Default: half of the available memory.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    memory_budget: Option<usize>,
+    /// Continue an interrupted run from the bands it already wrote.
+    #[arg(long)]
+    resume: bool,
+}
+
+/// `123`, `64K`, `512M`, `2G` (powers of 1024; `KiB`, `MB`… spellings accepted).
+fn parse_bytes(s: &str) -> std::result::Result<usize, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let scale: f64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1.0,
+        "K" | "KB" | "KIB" => 1024.0,
+        "M" | "MB" | "MIB" => 1024.0 * 1024.0,
+        "G" | "GB" | "GIB" => 1024.0 * 1024.0 * 1024.0,
+        _ => {
+            return Err(format!(
+                "`{s}` is not a size (expected bytes, e.g. 4096, 512M or 2G)"
+            ));
+        }
+    };
+    num.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .map(|v| (v * scale) as usize)
+        .ok_or_else(|| format!("`{s}` is not a size (expected bytes, e.g. 4096, 512M or 2G)"))
+}
+
+/// Everything the kernel's values depend on, for `--resume` to check.
+fn job_key(args: &KernelArgs, model: &Mlp) -> String {
+    let id = |p: &PathBuf| {
+        let meta = std::fs::metadata(p).ok();
+        let len = meta.as_ref().map_or(0, |m| m.len());
+        let mtime = meta
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        format!("{} {len} {mtime}", p.display())
+    };
+    format!(
+        "{} {:?} {model} seed={} weights={:?} full={} dtype={:?} x1={} x2={:?}",
+        args.method,
+        args.kind,
+        args.seed,
+        args.weights.as_ref().map(id),
+        args.full,
+        args.dtype,
+        id(&args.x1),
+        args.x2.as_ref().map(id),
+    )
 }
 
 /// Runs the command and prints a one-paragraph summary.
@@ -95,7 +152,7 @@ pub fn run(args: KernelArgs) -> Result<()> {
     };
     model.validate()?;
     let start = Instant::now();
-    let (kernel, flops) = match args.method.as_str() {
+    let (report, flops) = match args.method.as_str() {
         "empirical" => {
             let loaded = args
                 .weights
@@ -113,10 +170,29 @@ pub fn run(args: KernelArgs) -> Result<()> {
                 parallelism: Parallelism::threads(args.threads),
                 ..EmpiricalOptions::default()
             };
-            let k = empirical(&model, weights, &p1, p2.as_ref(), &opts)?;
+            let budget = args.memory_budget.unwrap_or_else(default_memory_budget);
+            let dtype = match args.dtype {
+                Precision::F32 => Dtype::F32,
+                Precision::F64 => Dtype::F64,
+            };
+            let key = job_key(&args, &model);
+            let report = opts.parallelism.install(|| {
+                write_empirical(
+                    &model,
+                    weights,
+                    &p1,
+                    p2.as_ref(),
+                    &opts,
+                    &args.out,
+                    dtype,
+                    budget,
+                    &key,
+                    args.resume,
+                )
+            })??;
             let n2 = p2.as_ref().map_or(p1.rows(), |p| p.rows());
             let flops = empirical_flops(&model, p1.rows(), n2, p2.is_none(), args.kind, args.full);
-            (k, Some(flops))
+            (report, Some(flops))
         }
         _ => {
             return Err(Error::NotImplemented(
@@ -126,46 +202,65 @@ pub fn run(args: KernelArgs) -> Result<()> {
         }
     };
     let seconds = start.elapsed().as_secs_f64();
-    write_kernel(&args.out, &kernel, args.dtype)?;
-    summary(&args, &model, &kernel, seconds, flops);
-    Ok(())
+    summary(&args, &model, &report, seconds, flops)
 }
 
-fn write_kernel(path: &PathBuf, k: &Kernel, dtype: Precision) -> Result<()> {
-    let shape = k.shape();
-    match dtype {
-        Precision::F32 => npy::write(path, &shape, k.data.iter().map(|&v| v as f32)),
-        Precision::F64 => npy::write(path, &shape, k.data.iter().copied()),
-    }
-}
-
-fn summary(args: &KernelArgs, model: &Mlp, k: &Kernel, seconds: f64, flops: Option<f64>) {
-    let traced = k.traced();
-    let sym = args.x2.is_none();
-    let vals: Vec<f64> = if sym {
-        (0..traced.n1)
-            .map(|i| traced.data[i * traced.n2 + i])
-            .collect()
-    } else {
-        traced.data.clone()
+/// Prints shape, time, throughput and the statistics of the diagonal (or of all entries
+/// for `x1 × x2`), read back from the written file.
+fn summary(
+    args: &KernelArgs,
+    model: &Mlp,
+    report: &BandReport,
+    seconds: f64,
+    flops: Option<f64>,
+) -> Result<()> {
+    let file = NpyFile::open(&args.out)?;
+    let shape = file.shape().to_vec();
+    let (n1, n2) = (shape[0], shape[1]);
+    let k = if shape.len() == 4 { shape[2] } else { 1 };
+    let traced = |i: usize, j: usize| {
+        (0..k)
+            .map(|a| file.get(((i * n2 + j) * k + a) * k + a))
+            .sum::<f64>()
+            / k as f64
     };
-    let mean = vals.iter().sum::<f64>() / vals.len() as f64;
-    let min = vals.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let entries = (k.n1 * k.n2) as f64;
+    let sym = args.x2.is_none();
+    let (mut sum, mut min, mut max, mut count) = (0.0, f64::INFINITY, f64::NEG_INFINITY, 0usize);
+    let mut add = |v: f64| {
+        sum += v;
+        min = min.min(v);
+        max = max.max(v);
+        count += 1;
+    };
+    if sym {
+        (0..n1).for_each(|i| add(traced(i, i)));
+    } else {
+        (0..n1).for_each(|i| (0..n2).for_each(|j| add(traced(i, j))));
+    }
+    let mean = sum / count.max(1) as f64;
+    let entries = (n1 * n2) as f64;
     let mut rate = format!("{:.3e} entries/s", entries / seconds);
     if let Some(f) = flops {
         rate.push_str(&format!(", {:.1} GFLOP/s", f / seconds / 1e9));
     }
+    let resumed = if report.resumed > 0 {
+        format!(", {} resumed", report.resumed)
+    } else {
+        String::new()
+    };
     let text = format!(
-        "{} {} kernel of {model}\n  shape {:?} ({}) -> {}\n  time {seconds:.3} s, {rate}\n  {} mean {mean:.6}, min {min:.6}, max {max:.6}\n",
+        "{} {} kernel of {model}\n  shape {shape:?} ({}) -> {}\n  time {seconds:.3} s, {rate}\n  \
+         {} band(s) of {} rows{resumed}, est. working memory {:.1} MiB\n  {} mean {mean:.6}, min {min:.6}, max {max:.6}\n",
         args.method,
         format!("{:?}", args.kind).to_lowercase(),
-        k.shape(),
         if args.full { "full" } else { "traced" },
         args.out.display(),
+        report.bands,
+        report.rows_per_band,
+        report.estimated_bytes as f64 / (1 << 20) as f64,
         if sym { "diagonal" } else { "entries" },
     );
     // A closed pipe (`ntk … | head`) is not an error of the computation.
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+    Ok(())
 }

@@ -89,19 +89,38 @@ fn row_bands_reproduce_the_whole_kernel() {
     use ntk_engine::gram::empirical_rows;
     let (n1, n2, d) = (50, 21, 6);
     let (x1, x2) = (points(n1, d, 15), points(n2, d, 16));
-    let (p1, p2) = (Points::from_f64(&x1, n1, d).unwrap(), Points::from_f64(&x2, n2, d).unwrap());
+    let (p1, p2) = (
+        Points::from_f64(&x1, n1, d).unwrap(),
+        Points::from_f64(&x2, n2, d).unwrap(),
+    );
     let models = [
-        (Mlp::new(d, &[600], Activation::Tanh).with_outputs(2).with_b_std(0.1), Schedule::Streamed),
-        (Mlp::new(d, &[40, 30], Activation::Relu).with_outputs(2), Schedule::Stored),
+        (
+            Mlp::new(d, &[600], Activation::Tanh)
+                .with_outputs(2)
+                .with_b_std(0.1),
+            Schedule::Streamed,
+        ),
+        (
+            Mlp::new(d, &[40, 30], Activation::Relu).with_outputs(2),
+            Schedule::Stored,
+        ),
     ];
     for (model, schedule) in models {
         for kind in [KernelKind::Ntk, KernelKind::Nngp] {
             for x2 in [None, Some(&p2)] {
-                let opts = EmpiricalOptions { kind, full: true, schedule, tile: 8, ..Default::default() };
+                let opts = EmpiricalOptions {
+                    kind,
+                    full: true,
+                    schedule,
+                    tile: 8,
+                    ..Default::default()
+                };
                 let whole = empirical(&model, Weights::Seeded(2), &p1, x2, &opts).unwrap();
                 let per_row = whole.data.len() / n1;
                 for band in [0..16, 16..24, 24..50, 48..50] {
-                    let part = empirical_rows(&model, Weights::Seeded(2), &p1, x2, band.clone(), &opts).unwrap();
+                    let part =
+                        empirical_rows(&model, Weights::Seeded(2), &p1, x2, band.clone(), &opts)
+                            .unwrap();
                     assert_eq!(part.n1, band.len());
                     assert_eq!(
                         bits(&part.data),

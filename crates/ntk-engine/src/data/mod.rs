@@ -1,6 +1,7 @@
 //! Data in and out: `.npy` files ([`npy`]) and the borrowed input matrices the kernels take
 //! ([`Points`]).
 
+pub mod kernel_file;
 pub mod npy;
 
 use std::borrow::Cow;

@@ -216,6 +216,23 @@ impl NpyFile {
         cast_slice::<f64>(self.payload())
     }
 
+    /// Element `i` (flat C-order index) converted to `f64`, read from the map.
+    ///
+    /// # Panics
+    /// If `i` is out of bounds.
+    pub fn get(&self, i: usize) -> f64 {
+        let size = self.dtype.size();
+        let b = &self.payload()[i * size..(i + 1) * size];
+        let mut w = [0u8; 8];
+        w[..size].copy_from_slice(b);
+        match self.dtype {
+            Dtype::F32 => f32::from_le_bytes([w[0], w[1], w[2], w[3]]) as f64,
+            Dtype::F64 => f64::from_le_bytes(w),
+            Dtype::I32 => i32::from_le_bytes([w[0], w[1], w[2], w[3]]) as f64,
+            Dtype::I64 => i64::from_le_bytes(w) as f64,
+        }
+    }
+
     /// The elements converted to `f64` (a copy; integers are converted exactly up to 2⁵³).
     pub fn to_f64_vec(&self) -> Vec<f64> {
         let p = self.payload();

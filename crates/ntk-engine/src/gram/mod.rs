@@ -19,6 +19,7 @@
 
 pub mod cost;
 pub mod features;
+pub mod out_of_core;
 pub mod stored;
 pub mod streamed;
 pub mod tile;
@@ -201,11 +202,18 @@ pub fn empirical_rows(
     opts: &EmpiricalOptions,
 ) -> Result<Kernel> {
     model.validate()?;
-    if rows.start > rows.end || rows.end > x1.rows() || (opts.tile > 0 && rows.start % opts.tile != 0) {
+    if rows.start > rows.end
+        || rows.end > x1.rows()
+        || (opts.tile > 0 && rows.start % opts.tile != 0)
+    {
         return Err(Error::invalid(
             "row band",
             format!("{}..{}", rows.start, rows.end),
-            format!("a range within 0..{} starting at a multiple of the tile ({})", x1.rows(), opts.tile),
+            format!(
+                "a range within 0..{} starting at a multiple of the tile ({})",
+                x1.rows(),
+                opts.tile
+            ),
         ));
     }
     for (name, x) in [("x1", Some(x1)), ("x2", x2)] {
@@ -248,10 +256,18 @@ pub fn empirical_rows(
     };
     opts.parallelism
         .install(|| match (streamed, opts.precision) {
-            (true, Precision::F32) => streamed::run::<f32>(model, weights, x1, x2, rows.clone(), opts),
-            (true, Precision::F64) => streamed::run::<f64>(model, weights, x1, x2, rows.clone(), opts),
-            (false, Precision::F32) => stored::run::<f32>(model, weights, x1, x2, rows.clone(), opts),
-            (false, Precision::F64) => stored::run::<f64>(model, weights, x1, x2, rows.clone(), opts),
+            (true, Precision::F32) => {
+                streamed::run::<f32>(model, weights, x1, x2, rows.clone(), opts)
+            }
+            (true, Precision::F64) => {
+                streamed::run::<f64>(model, weights, x1, x2, rows.clone(), opts)
+            }
+            (false, Precision::F32) => {
+                stored::run::<f32>(model, weights, x1, x2, rows.clone(), opts)
+            }
+            (false, Precision::F64) => {
+                stored::run::<f64>(model, weights, x1, x2, rows.clone(), opts)
+            }
         })?
 }
 

@@ -41,7 +41,12 @@ pub fn run<T: Real>(
     let symmetric = x2.is_none();
     let rows1 = row_blocks(x1.rows(), opts.tile);
     let rows2 = row_blocks(x2.map_or(x1.rows(), |x| x.rows()), opts.tile);
-    let pairs = tile_pairs(rows1.len(), rows2.len(), symmetric, band_blocks(&band, opts.tile));
+    let pairs = tile_pairs(
+        rows1.len(),
+        rows2.len(),
+        symmetric,
+        band_blocks(&band, opts.tile),
+    );
     // Features of exactly the blocks the tiles need, each computed once.
     let features = |x: &Points<'_>, rows: &[Range<usize>], need: BTreeSet<usize>| {
         let computed: Vec<(usize, BlockFeatures<T>)> = need
@@ -50,7 +55,10 @@ pub fn run<T: Real>(
             .into_par_iter()
             .map(|b| {
                 let r = &rows[b];
-                (b, block_features(model, &layers, x.to_mat::<T>(r.start, r.end), with_deltas))
+                (
+                    b,
+                    block_features(model, &layers, x.to_mat::<T>(r.start, r.end), with_deltas),
+                )
             })
             .collect();
         let mut out: Vec<Option<BlockFeatures<T>>> = (0..rows.len()).map(|_| None).collect();
@@ -62,8 +70,14 @@ pub fn run<T: Real>(
     let left: BTreeSet<usize> = pairs.iter().map(|p| p.0).collect();
     let right: BTreeSet<usize> = pairs.iter().map(|p| p.1).collect();
     let (f1, f2) = match x2 {
-        None => (features(x1, &rows1, left.union(&right).copied().collect()), None),
-        Some(x2) => (features(x1, &rows1, left), Some(features(x2, &rows2, right))),
+        None => (
+            features(x1, &rows1, left.union(&right).copied().collect()),
+            None,
+        ),
+        Some(x2) => (
+            features(x1, &rows1, left),
+            Some(features(x2, &rows2, right)),
+        ),
     };
     let f2r = f2.as_ref().unwrap_or(&f1);
     let n_entries = entries(model, opts);
@@ -79,8 +93,20 @@ pub fn run<T: Real>(
         })
         .collect();
     let mut kernel = empty_kernel(model, band.len(), rows2.last().map_or(0, |r| r.end), opts);
-    let nngp_full_k = if opts.full && opts.kind == KernelKind::Nngp { model.outputs } else { 1 };
-    scatter(&mut kernel, tiles, &rows1, &rows2, symmetric, band, nngp_full_k);
+    let nngp_full_k = if opts.full && opts.kind == KernelKind::Nngp {
+        model.outputs
+    } else {
+        1
+    };
+    scatter(
+        &mut kernel,
+        tiles,
+        &rows1,
+        &rows2,
+        symmetric,
+        band,
+        nngp_full_k,
+    );
     Ok(kernel)
 }
 

@@ -137,18 +137,27 @@ pub fn run<T: Real>(
     let symmetric = x2.is_none();
     let rows1 = row_blocks(x1.rows(), opts.tile);
     let rows2 = row_blocks(x2.map_or(x1.rows(), |x| x.rows()), opts.tile);
-    let pairs = tile_pairs(rows1.len(), rows2.len(), symmetric, band_blocks(&band, opts.tile));
+    let pairs = tile_pairs(
+        rows1.len(),
+        rows2.len(),
+        symmetric,
+        band_blocks(&band, opts.tile),
+    );
     // Only the row blocks some tile needs (None elsewhere).
     let left: BTreeSet<usize> = pairs.iter().map(|p| p.0).collect();
     let right: BTreeSet<usize> = pairs.iter().map(|p| p.1).collect();
-    let blocks = |x: &Points<'_>, rows: &[Range<usize>], need: &BTreeSet<usize>| -> Vec<Option<Mat<T>>> {
-        rows.iter()
-            .enumerate()
-            .map(|(b, r)| need.contains(&b).then(|| x.to_mat::<T>(r.start, r.end)))
-            .collect()
-    };
+    let blocks =
+        |x: &Points<'_>, rows: &[Range<usize>], need: &BTreeSet<usize>| -> Vec<Option<Mat<T>>> {
+            rows.iter()
+                .enumerate()
+                .map(|(b, r)| need.contains(&b).then(|| x.to_mat::<T>(r.start, r.end)))
+                .collect()
+        };
     let (xs1, xs2) = match x2 {
-        None => (blocks(x1, &rows1, &left.union(&right).copied().collect()), None),
+        None => (
+            blocks(x1, &rows1, &left.union(&right).copied().collect()),
+            None,
+        ),
         Some(x2) => (blocks(x1, &rows1, &left), Some(blocks(x2, &rows2, &right))),
     };
     let xs2r = xs2.as_ref().unwrap_or(&xs1);
@@ -172,7 +181,9 @@ pub fn run<T: Real>(
         let cols = c0..(c0 + opts.chunk).min(m);
         let cw = chunk_weights::<T>(model, weights, cols.clone());
         let feats = |xs: &Vec<Option<Mat<T>>>| -> Vec<Option<(Mat<T>, Vec<Mat<T>>)>> {
-            xs.par_iter().map(|x| x.as_ref().map(|x| chunk_features(model, x, &cw, ntk))).collect()
+            xs.par_iter()
+                .map(|x| x.as_ref().map(|x| chunk_features(model, x, &cw, ntk)))
+                .collect()
         };
         let f1 = feats(&xs1);
         let f2 = xs2.as_ref().map(feats);
@@ -182,8 +193,8 @@ pub fn run<T: Real>(
             .zip(accs.par_iter_mut())
             .for_each(|(&(bi, bj), acc)| {
                 let (Some((ha, da)), Some((hb, db))) = (&f1[bi], &f2r[bj]) else {
-                unreachable!("features of every needed block are computed above")
-            };
+                    unreachable!("features of every needed block are computed above")
+                };
                 let mut scratch = Scratch::<T>::new(ha.nrows(), hb.nrows());
                 add_gram(&mut acc.h, ha.as_ref(), hb.as_ref(), 1.0, &mut scratch);
                 if ntk {
@@ -229,6 +240,14 @@ pub fn run<T: Real>(
         .collect();
     let mut kernel = empty_kernel(model, band.len(), x2.map_or(x1.rows(), |x| x.rows()), opts);
     let nngp_full_k = if opts.full && !ntk { k } else { 1 };
-    scatter(&mut kernel, tiles, &rows1, &rows2, symmetric, band, nngp_full_k);
+    scatter(
+        &mut kernel,
+        tiles,
+        &rows1,
+        &rows2,
+        symmetric,
+        band,
+        nngp_full_k,
+    );
     Ok(kernel)
 }
