@@ -9,15 +9,23 @@ use ntk_engine::gram::cost::empirical_flops;
 use ntk_engine::gram::out_of_core::{BandReport, default_memory_budget, write_empirical};
 use ntk_engine::gram::{EmpiricalOptions, KernelKind, Precision, Weights};
 use ntk_engine::{
-    Activation, Error, Mlp, NpyFile, Parallelism, Parameterization, Params, Points, Result,
+    Activation, Dataset, Error, Mlp, NpyFile, Parallelism, Parameterization, Params, Points, Result,
 };
 
 /// Arguments of `ntk kernel`.
 #[derive(Args, Debug)]
 pub struct KernelArgs {
     /// Inputs, a 2-D .npy array (rows = points; f32 or f64, C order).
-    #[arg(long, value_name = "X1.npy")]
-    x1: PathBuf,
+    #[arg(
+        long,
+        value_name = "X1.npy",
+        required_unless_present = "data",
+        conflicts_with = "data"
+    )]
+    x1: Option<PathBuf>,
+    /// A bundled dataset as the inputs: digits, iris, wine or breast-cancer.
+    #[arg(long, value_name = "NAME")]
+    data: Option<String>,
     /// Second inputs; without it the kernel is x1 × x1.
     #[arg(long, value_name = "X2.npy")]
     x2: Option<PathBuf>,
@@ -109,21 +117,33 @@ fn job_key(args: &KernelArgs, model: &Mlp) -> String {
         format!("{} {len} {mtime}", p.display())
     };
     format!(
-        "{} {:?} {model} seed={} weights={:?} full={} dtype={:?} x1={} x2={:?}",
+        "{} {:?} {model} seed={} weights={:?} full={} dtype={:?} x1={:?} x2={:?}",
         args.method,
         args.kind,
         args.seed,
         args.weights.as_ref().map(id),
         args.full,
         args.dtype,
-        id(&args.x1),
+        args.x1.as_ref().map(id),
         args.x2.as_ref().map(id),
     )
 }
 
 /// Runs the command and prints a one-paragraph summary.
-pub fn run(args: KernelArgs) -> Result<()> {
-    let f1 = NpyFile::open(&args.x1)?;
+pub fn run(mut args: KernelArgs) -> Result<()> {
+    let x1 = match (&args.x1, &args.data) {
+        (Some(p), _) => p.clone(),
+        (None, Some(name)) => Dataset::bundled_path(name)?,
+        (None, None) => {
+            return Err(Error::invalid(
+                "inputs",
+                "none",
+                "--x1 X1.npy or --data NAME",
+            ));
+        }
+    };
+    args.x1 = Some(x1.clone());
+    let f1 = NpyFile::open(&x1)?;
     let p1 = Points::from_npy(&f1)?;
     let f2 = args.x2.as_ref().map(NpyFile::open).transpose()?;
     let p2 = f2.as_ref().map(Points::from_npy).transpose()?;
@@ -135,7 +155,7 @@ pub fn run(args: KernelArgs) -> Result<()> {
                 "feature dimension of {} (must equal that of {})",
                 f2.as_ref()
                     .map_or(String::new(), |f| f.path().display().to_string()),
-                args.x1.display()
+                x1.display()
             ),
             expected: p1.cols(),
             got: p2.cols(),

@@ -31,7 +31,7 @@ pub mod reference;
 pub mod scalar;
 
 pub use activation::Activation;
-pub use data::{NpyFile, Points};
+pub use data::{Dataset, NpyFile, Points};
 pub use error::{Error, Result};
 pub use gram::{EmpiricalOptions, Kernel, KernelKind, Precision, Schedule, Weights, empirical};
 pub use model::{Mlp, Parameterization};

@@ -1,6 +1,7 @@
 //! Data in and out: `.npy` files ([`npy`]) and the borrowed input matrices the kernels take
 //! ([`Points`]).
 
+pub mod dataset;
 pub mod kernel_file;
 pub mod npy;
 
@@ -10,6 +11,7 @@ use faer::Mat;
 
 use crate::error::{Error, Result};
 use crate::scalar::Real;
+pub use dataset::Dataset;
 pub use npy::NpyFile;
 
 /// The values of a [`Points`] matrix, borrowed from a memory map when possible.

@@ -342,6 +342,35 @@ impl NpyElement for f64 {
     }
 }
 
+/// Why [`write_to`] failed.
+#[derive(Debug)]
+pub enum WriteError {
+    /// The writer failed (a full disk, a closed pipe…).
+    Io(std::io::Error),
+    /// The values did not fill the shape: this many were given.
+    Count(usize),
+}
+
+/// Writes a whole `.npy` (header and `values`, C order) to any writer.
+pub fn write_to<T: NpyElement>(
+    w: &mut impl Write,
+    shape: &[usize],
+    values: impl IntoIterator<Item = T>,
+) -> core::result::Result<(), WriteError> {
+    let expected: usize = shape.iter().product();
+    w.write_all(&header_bytes(T::DTYPE, shape))
+        .map_err(WriteError::Io)?;
+    let mut count = 0usize;
+    for v in values {
+        v.write_le(w).map_err(WriteError::Io)?;
+        count += 1;
+    }
+    if count != expected {
+        return Err(WriteError::Count(count));
+    }
+    w.flush().map_err(WriteError::Io)
+}
+
 /// Writes `values` (C order, `shape`) to `path` atomically: into a temporary file in the
 /// same directory, renamed over `path` only once complete. On any error the temporary file
 /// is removed and `path` is left as it was.
@@ -377,19 +406,14 @@ pub fn write<T: NpyElement>(
     let result = (|| -> Result<()> {
         let file = File::create(&tmp).map_err(io)?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
-        w.write_all(&header_bytes(T::DTYPE, shape)).map_err(io)?;
-        let mut count = 0usize;
-        for v in values {
-            v.write_le(&mut w).map_err(io)?;
-            count += 1;
-        }
-        if count != expected {
-            return Err(Error::DimensionMismatch {
+        write_to(&mut w, shape, values).map_err(|e| match e {
+            WriteError::Io(source) => io(source),
+            WriteError::Count(got) => Error::DimensionMismatch {
                 what: format!("values written to {}", path.display()),
                 expected,
-                got: count,
-            });
-        }
+                got,
+            },
+        })?;
         let file = w.into_inner().map_err(|e| io(e.into_error()))?;
         file.sync_all().map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)
@@ -503,6 +527,34 @@ mod tests {
         let p = dir.path().join("no/such/dir/k.npy");
         let e = write(&p, &[1], [1.0f64]).unwrap_err().to_string();
         assert!(e.contains("does not exist"), "{e}");
+    }
+
+    /// A writer that accepts `room` bytes and then fails like a full disk.
+    struct FullDisk {
+        room: usize,
+    }
+
+    impl Write for FullDisk {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.room == 0 {
+                return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_full_disk_is_an_error_not_a_panic() {
+        let mut w = FullDisk { room: 100 };
+        match write_to(&mut w, &[10, 10], (0..100).map(|v| v as f64)) {
+            Err(WriteError::Io(e)) => assert_eq!(e.raw_os_error(), Some(28)),
+            other => panic!("expected ENOSPC, got {other:?}"),
+        }
     }
 
     #[test]
