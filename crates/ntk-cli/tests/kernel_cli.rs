@@ -214,6 +214,23 @@ fn bad_inputs_exit_2_with_one_line_and_no_output() {
     });
     npy::write(f.path("v.npy"), &[5], [1.0f64, 2.0, 3.0, 4.0, 5.0]).unwrap();
     std::fs::write(f.path("garbage.npy"), b"not numpy at all").unwrap();
+    std::fs::write(f.path("empty.npy"), b"").unwrap();
+    let header = npy::header_bytes(npy::Dtype::F64, &[3, 5]);
+    std::fs::write(f.path("cut-header.npy"), &header[..40]).unwrap();
+    let mut short = header.clone();
+    short.extend_from_slice(&[0u8; 8 * 14]);
+    std::fs::write(f.path("short.npy"), &short).unwrap();
+    let with = |from: &[u8], to: &[u8], extra: usize| {
+        let mut h = header.clone();
+        let at = h.windows(from.len()).position(|w| w == from).unwrap();
+        h[at..at + to.len()].copy_from_slice(to);
+        h.extend(std::iter::repeat_n(0u8, extra));
+        h
+    };
+    std::fs::write(f.path("u1.npy"), with(b"'<f8'", b"'|u1'", 15)).unwrap();
+    std::fs::write(f.path("fortran.npy"), with(b"False", b"True ", 120)).unwrap();
+    npy::write(f.path("cube.npy"), &[2, 3, 5], (0..30).map(|v| v as f64)).unwrap();
+    npy::write(f.path("norows.npy"), &[0, 5], std::iter::empty::<f64>()).unwrap();
     let out = f.path("k.npy");
     let x = f.path("x.npy");
     let cases: Vec<(Vec<String>, &[&str])> = vec![
