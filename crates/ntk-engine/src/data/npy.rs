@@ -54,8 +54,23 @@ pub struct NpyFile {
     path: PathBuf,
     shape: Vec<usize>,
     dtype: Dtype,
-    map: Option<Mmap>,
+    bytes: Backing,
     offset: usize,
+}
+
+/// Where the bytes of an [`NpyFile`] live.
+enum Backing {
+    Map(Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Backing {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Backing::Map(m) => m,
+            Backing::Owned(v) => v,
+        }
+    }
 }
 
 impl std::fmt::Debug for NpyFile {
@@ -97,11 +112,24 @@ impl NpyFile {
             path: path.clone(),
             source,
         })?;
-        Self::from_map(path, map)
+        Self::parse(path, Backing::Map(map))
     }
 
-    fn from_map(path: PathBuf, map: Mmap) -> Result<Self> {
-        let bytes: &[u8] = &map;
+    /// Parses an in-memory `.npy` image; `label` names it in errors. Used by the fuzz
+    /// target and for data that does not come from a file.
+    pub fn from_bytes(label: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<Self> {
+        let path = label.into();
+        if bytes.is_empty() {
+            return Err(Error::npy(
+                &path,
+                "the file is empty (expected a .npy array)",
+            ));
+        }
+        Self::parse(path, Backing::Owned(bytes))
+    }
+
+    fn parse(path: PathBuf, backing: Backing) -> Result<Self> {
+        let bytes: &[u8] = backing.bytes();
         if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
             return Err(Error::npy(
                 &path,
@@ -165,7 +193,7 @@ impl NpyFile {
             path,
             shape,
             dtype,
-            map: Some(map),
+            bytes: backing,
             offset,
         })
     }
@@ -196,8 +224,7 @@ impl NpyFile {
     }
 
     fn payload(&self) -> &[u8] {
-        let map = self.map.as_ref().map(|m| &m[..]).unwrap_or(&[]);
-        &map[self.offset..self.offset + self.len() * self.dtype.size()]
+        &self.bytes.bytes()[self.offset..self.offset + self.len() * self.dtype.size()]
     }
 
     /// The payload as `f32` without copying, when it is `f32` and aligned.
