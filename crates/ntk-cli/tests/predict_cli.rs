@@ -253,7 +253,9 @@ fn bad_inputs_exit_2_with_one_line_and_no_output() {
         "not_pd.npy",
     ];
     let p = |name: &str| s(&dir.path(name)).to_string();
-    let cases: Vec<(Vec<(&str, String)>, &[&str])> = vec![
+    // (flags replacing or adding to the defaults, what stderr must contain)
+    type Case<'a> = (Vec<(&'a str, String)>, &'a [&'a str]);
+    let cases: Vec<Case> = vec![
         (
             vec![("--k-test-train", p("kst_bad.npy"))],
             &["kst_bad.npy", "expected 4, got 5"],

@@ -139,7 +139,7 @@ impl Ensemble {
     pub fn predict_train(&self, times: &[f64]) -> Result<Vec<Gaussian>> {
         validate::times(times)?;
         let (fit, n) = (&self.fit, self.fit.n());
-        let coords = fit.to_eigenbasis(self.y.as_ref());
+        let coords = fit.project(self.y.as_ref());
         let vt = fit.eigen.vectors.transpose();
         Ok(times
             .iter()
@@ -152,15 +152,13 @@ impl Ensemble {
                 }
                 let s = fit.scaled(t);
                 let fitted = fit.spectrum(|l| -linalg::expm1_decay(l, s));
-                let mean = fit.from_eigenbasis(&fitted, coords.as_ref());
+                let mean = fit.unproject(&fitted, coords.as_ref());
                 let covariance = match &self.nngp_eig {
-                    None => {
-                        fit.from_eigenbasis(&fit.spectrum(|l| l * linalg::decay(l, 2.0 * s)), vt)
-                    }
+                    None => fit.unproject(&fit.spectrum(|l| l * linalg::decay(l, 2.0 * s)), vt),
                     Some(m) => {
                         let e = fit.spectrum(|l| linalg::decay(l, s));
                         let inner = Mat::from_fn(n, n, |i, j| e[i] * m[(i, j)] * e[j]);
-                        fit.from_eigenbasis(
+                        fit.unproject(
                             &vec![1.0; n],
                             linalg::mul(inner.as_ref(), vt, fit.par).as_ref(),
                         )
@@ -229,7 +227,7 @@ impl Ensemble {
         let v = fit.eigen.vectors.as_ref();
         let w = linalg::mul(v.transpose(), gst.transpose(), par); // Vᵀ K_g,train,test
         let z = linalg::mul(v.transpose(), kst.transpose(), par); // Vᵀ K_train,test
-        let coords = fit.to_eigenbasis(self.y.as_ref());
+        let coords = fit.project(self.y.as_ref());
         Ok(times
             .iter()
             .map(|&t| match &at_infinity {

@@ -88,12 +88,12 @@ impl KernelFit {
     }
 
     /// `Vᵀ·B`: coordinates in the eigenbasis.
-    pub fn to_eigenbasis(&self, b: MatRef<'_, f64>) -> Mat<f64> {
+    pub fn project(&self, b: MatRef<'_, f64>) -> Mat<f64> {
         linalg::mul(self.eigen.vectors.transpose(), b, self.par)
     }
 
     /// `V·diag(d)·C`: back from the eigenbasis, after scaling by `d`.
-    pub fn from_eigenbasis(&self, d: &[f64], c: MatRef<'_, f64>) -> Mat<f64> {
+    pub fn unproject(&self, d: &[f64], c: MatRef<'_, f64>) -> Mat<f64> {
         linalg::mul(
             self.eigen.vectors.as_ref(),
             linalg::scale_rows(d, c).as_ref(),

@@ -33,7 +33,7 @@
 //! # Layout
 //! * [`fit`]: validation of the train-train kernel, regularisation, eigendecomposition,
 //!   Cholesky factor, and the [`GradientFlow`] it builds;
-//! * [`predict`](self::predict): [`GradientFlow`]'s train and test predictions at any times;
+//! * [`predict`]: [`GradientFlow`]'s train and test predictions at any times;
 //! * [`ensemble`]: the ensemble mean and covariance;
 //! * [`Matrix`]: the small row-major matrix the API takes and returns.
 //!

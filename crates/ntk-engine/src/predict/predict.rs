@@ -44,7 +44,7 @@ impl GradientFlow {
         let f0 = self.initial_train(initial)?;
         let fit = &self.fit;
         let residual = &f0 - &self.y;
-        let coords = fit.to_eigenbasis(residual.as_ref());
+        let coords = fit.project(residual.as_ref());
         Ok(times
             .iter()
             .map(|&t| {
@@ -53,7 +53,7 @@ impl GradientFlow {
                 }
                 let s = fit.scaled(t);
                 let d = fit.spectrum(|l| linalg::expm1_decay(l, s));
-                let f = &f0 + fit.from_eigenbasis(&d, coords.as_ref());
+                let f = &f0 + fit.unproject(&d, coords.as_ref());
                 Matrix::from_faer(f.as_ref())
             })
             .collect())
@@ -102,7 +102,7 @@ impl GradientFlow {
         let (projected, coords) = if finite {
             (
                 linalg::mul(kst.as_ref(), fit.eigen.vectors.as_ref(), fit.par),
-                fit.to_eigenbasis(residual.as_ref()),
+                fit.project(residual.as_ref()),
             )
         } else {
             (Mat::zeros(0, 0), Mat::zeros(0, 0))

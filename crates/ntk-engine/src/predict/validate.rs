@@ -62,7 +62,7 @@ pub(crate) fn square(what: &str, m: &Matrix) -> Result<usize> {
 
 /// Every time is `≥ 0` or `+∞` (never NaN).
 pub(crate) fn times(times: &[f64]) -> Result<()> {
-    match times.iter().find(|t| !(**t >= 0.0)) {
+    match times.iter().find(|t| t.is_nan() || **t < 0.0) {
         None => Ok(()),
         Some(t) => Err(Error::invalid(
             "time",
