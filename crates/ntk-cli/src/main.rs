@@ -4,6 +4,7 @@
 //! file is left behind on failure.
 
 mod kernel;
+mod predict;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,9 @@ struct Cli {
 enum Command {
     /// Compute an NTK or NNGP Gram matrix and write it as .npy.
     Kernel(kernel::KernelArgs),
+    /// Gradient-flow (MSE) predictions at given times from precomputed kernels; `inf` is
+    /// kernel regression.
+    Predict(predict::PredictArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Kernel(args) => kernel::run(args),
+        Command::Predict(args) => predict::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -56,6 +56,18 @@ pub enum Error {
         /// What is accepted.
         expected: String,
     },
+    /// A matrix that must be positive definite (the train-train kernel of a `t = ∞`
+    /// prediction, factored by Cholesky) is not: the factorisation met a pivot `≤ 0`.
+    #[error(
+        "the train-train kernel (after diag_reg) is not positive definite: Cholesky pivot \
+         {pivot:e} at index {index} is not > 0; use diag_reg > 0 or finite times"
+    )]
+    NotPositiveDefinite {
+        /// The first non-positive pivot: `K_ii − Σ_{j<i} L_ij²`.
+        pivot: f64,
+        /// Its row (0-based).
+        index: usize,
+    },
     /// A capability that this build of the engine does not have.
     #[error("not implemented: {0}")]
     NotImplemented(String),

@@ -1,0 +1,188 @@
+//! Predicting: [`GradientFlow`]'s outputs on the training and test points at any times.
+//!
+//! Per time the work is products with the eigenbasis computed once: `O(n²k)` on the
+//! training set and `O(m·n·k)` on `m` test points, after an `O(m·n²)` change of basis of
+//! the test-train kernel shared by all times.
+
+use faer::Mat;
+
+use super::fit::GradientFlow;
+use super::linalg;
+use super::{Matrix, validate};
+use crate::error::Result;
+
+/// The network's outputs at `t = 0`; an absent one is zero (neural-tangents' default).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Initial<'a> {
+    /// `f_train(0)`, `n_train × k`.
+    pub fx_train_0: Option<&'a Matrix>,
+    /// `f_test(0)`, `n_test × k`.
+    pub fx_test_0: Option<&'a Matrix>,
+}
+
+impl GradientFlow {
+    fn initial_train(&self, initial: &Initial<'_>) -> Result<Mat<f64>> {
+        let (n, k) = (self.n_train(), self.n_outputs());
+        match initial.fx_train_0 {
+            None => Ok(Mat::zeros(n, k)),
+            Some(f) => {
+                validate::finite("fx_train_0", f)?;
+                validate::rows("fx_train_0", f, n, "n_train, the size of k_train_train")?;
+                validate::cols("fx_train_0", f, k, "k, the columns of y_train")?;
+                Ok(f.to_faer())
+            }
+        }
+    }
+
+    /// `f_train(t)` (`n_train × k`) at each of `times`, in order:
+    /// `y + V diag(e^{−ηtλ/N}) Vᵀ (f_train(0) − y)`, and `y` at `t = ∞`.
+    ///
+    /// Errors: a time that is negative or NaN; an `fx_train_0` that is not `n_train × k`
+    /// or not finite.
+    pub fn predict_train(&self, times: &[f64], initial: &Initial<'_>) -> Result<Vec<Matrix>> {
+        validate::times(times)?;
+        let f0 = self.initial_train(initial)?;
+        let fit = &self.fit;
+        let residual = &f0 - &self.y;
+        let coords = fit.project(residual.as_ref());
+        Ok(times
+            .iter()
+            .map(|&t| {
+                if t.is_infinite() {
+                    return Matrix::from_faer(self.y.as_ref());
+                }
+                let s = fit.scaled(t);
+                let d = fit.spectrum(|l| linalg::expm1_decay(l, s));
+                let f = &f0 + fit.unproject(&d, coords.as_ref());
+                Matrix::from_faer(f.as_ref())
+            })
+            .collect())
+    }
+
+    /// `f_test(t)` (`n_test × k`) at each of `times`, in order:
+    /// `f_test(0) + K_test,train V diag((1 − e^{−ηtλ/N})/|λ|) Vᵀ (y − f_train(0))`, and at
+    /// `t = ∞` the kernel-regression solution `f_test(0) + K_test,train K⁻¹ (y − f_train(0))`
+    /// by Cholesky.
+    ///
+    /// Errors: a time that is negative or NaN; a `k_test_train` that is not
+    /// `n_test × n_train` or not finite; initial outputs of the wrong shape or not finite;
+    /// at `t = ∞`, a train-train kernel that is not positive definite
+    /// ([`Error::NotPositiveDefinite`](crate::Error::NotPositiveDefinite)).
+    pub fn predict_test(
+        &self,
+        times: &[f64],
+        k_test_train: &Matrix,
+        initial: &Initial<'_>,
+    ) -> Result<Vec<Matrix>> {
+        validate::times(times)?;
+        let (n, k) = (self.n_train(), self.n_outputs());
+        validate::finite("k_test_train", k_test_train)?;
+        validate::cols(
+            "k_test_train",
+            k_test_train,
+            n,
+            "n_train, the size of k_train_train",
+        )?;
+        let m = k_test_train.rows;
+        let f0 = self.initial_train(initial)?;
+        let g0 = match initial.fx_test_0 {
+            None => Mat::zeros(m, k),
+            Some(g) => {
+                validate::finite("fx_test_0", g)?;
+                validate::rows("fx_test_0", g, m, "n_test, the rows of k_test_train")?;
+                validate::cols("fx_test_0", g, k, "k, the columns of y_train")?;
+                g.to_faer()
+            }
+        };
+        let fit = &self.fit;
+        let kst = k_test_train.to_faer();
+        let residual = &self.y - &f0;
+        let finite = times.iter().any(|t| t.is_finite());
+        // K_test,train·V and Vᵀ(y − f_train(0)), shared by every finite time.
+        let (projected, coords) = if finite {
+            (
+                linalg::mul(kst.as_ref(), fit.eigen.vectors.as_ref(), fit.par),
+                fit.project(residual.as_ref()),
+            )
+        } else {
+            (Mat::zeros(0, 0), Mat::zeros(0, 0))
+        };
+        let at_infinity = if times.iter().any(|t| t.is_infinite()) {
+            let alpha = fit.solve(residual.as_ref())?;
+            Some(&g0 + linalg::mul(kst.as_ref(), alpha.as_ref(), fit.par))
+        } else {
+            None
+        };
+        Ok(times
+            .iter()
+            .map(|&t| match &at_infinity {
+                Some(f) if t.is_infinite() => Matrix::from_faer(f.as_ref()),
+                _ => {
+                    let s = fit.scaled(t);
+                    let g = fit.spectrum(|l| linalg::inv_expm1(l, s));
+                    let scaled = linalg::scale_rows(&g, coords.as_ref());
+                    let f = &g0 + linalg::mul(projected.as_ref(), scaled.as_ref(), fit.par);
+                    Matrix::from_faer(f.as_ref())
+                }
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::FitOptions;
+    use super::*;
+    use crate::Error;
+
+    fn spd(n: usize) -> Matrix {
+        Matrix::from_fn(n, n, |i, j| (-((i as f64) - (j as f64)).abs() / 2.0).exp())
+    }
+
+    #[test]
+    fn starts_at_the_initial_outputs_and_fits_the_targets() {
+        let k = spd(5);
+        let y = Matrix::from_fn(5, 2, |i, j| (i + 2 * j) as f64 - 3.0);
+        let f0 = Matrix::from_fn(5, 2, |i, j| 0.1 * (i * j) as f64);
+        let kst = Matrix::from_fn(3, 5, |i, j| 0.2 + 0.1 * ((i + j) % 3) as f64);
+        let flow = GradientFlow::fit(&k, &y, &FitOptions::default()).unwrap();
+        let init = Initial {
+            fx_train_0: Some(&f0),
+            fx_test_0: None,
+        };
+        let train = flow.predict_train(&[0.0, f64::INFINITY], &init).unwrap();
+        assert_eq!(train[0], f0);
+        assert_eq!(train[1], y);
+        let test = flow.predict_test(&[0.0], &kst, &init).unwrap();
+        assert_eq!(test[0], Matrix::zeros(3, 2));
+    }
+
+    #[test]
+    fn shape_errors_name_the_argument() {
+        let k = spd(4);
+        let y = Matrix::zeros(4, 1);
+        let flow = GradientFlow::fit(&k, &y, &FitOptions::default()).unwrap();
+        let bad = Matrix::zeros(2, 3);
+        let e = flow
+            .predict_test(&[1.0], &bad, &Initial::default())
+            .unwrap_err();
+        assert!(matches!(
+            e,
+            Error::DimensionMismatch {
+                expected: 4,
+                got: 3,
+                ..
+            }
+        ));
+        assert!(e.to_string().contains("k_test_train"), "{e}");
+        let e = GradientFlow::fit(&k, &Matrix::zeros(3, 1), &FitOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("y_train"), "{e}");
+        let e = flow
+            .predict_train(&[f64::NAN], &Initial::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("time"), "{e}");
+    }
+}
