@@ -11,7 +11,7 @@
 //!   `Θ = Σ_l (s_W²·H_l H_lᵀ + s_b²) ⊙ Δ_l Δ_lᵀ`, never forming a Jacobian, blocked over
 //!   rows and neurons, multithreaded with results independent of the thread count, and
 //!   streamed over the width for one-hidden-layer nets up to `m = 10⁶`;
-//! * a slow explicit-Jacobian [`reference`] the fast paths are tested against;
+//! * a slow explicit-Jacobian [`reference`](crate::reference) the fast paths are tested against;
 //! * kernel [`predict`]ions: gradient flow on the MSE loss at any times from one
 //!   eigendecomposition, kernel regression at `t = ∞`, and the infinite ensemble's mean and
 //!   covariance (Lee et al. 2019; Arora et al. 2019).

@@ -26,6 +26,11 @@ pub enum Parameterization {
     Ntk,
     /// Scales baked into the stored weights at initialisation.
     Standard,
+    /// The NTK parameterization with the readout scaled by `1/m_L` instead of `1/√m_L`
+    /// (mean-field scaling, Mei, Montanari & Nguyen 2018; Chizat & Bach 2019): the output
+    /// starts at `O(1/√m)` and training moves the features. Its NTK vanishes as `m → ∞`, so
+    /// it has no analytic limit here.
+    MeanField,
 }
 
 impl FromStr for Parameterization {
@@ -34,7 +39,8 @@ impl FromStr for Parameterization {
         match s.trim().to_ascii_lowercase().as_str() {
             "ntk" => Ok(Parameterization::Ntk),
             "standard" => Ok(Parameterization::Standard),
-            _ => Err(Error::invalid("parameterization", s, "ntk or standard")),
+            "mean_field" | "mean-field" | "meanfield" => Ok(Parameterization::MeanField),
+            _ => Err(Error::invalid("parameterization", s, "ntk, standard or mean_field")),
         }
     }
 }
@@ -44,6 +50,7 @@ impl fmt::Display for Parameterization {
         f.write_str(match self {
             Parameterization::Ntk => "ntk",
             Parameterization::Standard => "standard",
+            Parameterization::MeanField => "mean_field",
         })
     }
 }
@@ -160,10 +167,14 @@ impl Mlp {
     }
 
     /// The forward scale factors `(s_W, s_b)` of dense layer `l`: `(W_std/√fan_in, b_std)`
-    /// under the NTK parameterization, `(1, 1)` under the standard one.
+    /// under the NTK parameterization, `(1, 1)` under the standard one; the mean-field one is
+    /// the NTK one but for the readout, `(W_std/m_L, b_std)`.
     pub fn forward_scales(&self, l: usize) -> (f64, f64) {
+        let fan_in = self.width(l) as f64;
         match self.parameterization {
-            Parameterization::Ntk => (self.w_std / (self.width(l) as f64).sqrt(), self.b_std),
+            Parameterization::Ntk => (self.w_std / fan_in.sqrt(), self.b_std),
+            Parameterization::MeanField if l == self.depth() => (self.w_std / fan_in, self.b_std),
+            Parameterization::MeanField => (self.w_std / fan_in.sqrt(), self.b_std),
             Parameterization::Standard => (1.0, 1.0),
         }
     }

@@ -347,7 +347,7 @@ pub fn header_bytes(dtype: Dtype, shape: &[usize]) -> Vec<u8> {
     out
 }
 
-/// Element types that [`write`] accepts.
+/// Element types that [`write()`] accepts.
 pub trait NpyElement: Copy {
     /// The file's dtype.
     const DTYPE: Dtype;
