@@ -11,6 +11,8 @@
 //!   `Θ = Σ_l (s_W²·H_l H_lᵀ + s_b²) ⊙ Δ_l Δ_lᵀ`, never forming a Jacobian, blocked over
 //!   rows and neurons, multithreaded with results independent of the thread count, and
 //!   streamed over the width for one-hidden-layer nets up to `m = 10⁶`;
+//! * the **analytic (infinite-width) NTK and NNGP** ([`analytic`]): closed forms for
+//!   ReLU-like, erf-like and GELU activations, Gauss–Hermite quadrature for the rest;
 //! * a slow explicit-Jacobian [`reference`] the fast paths are tested against.
 //!
 //! References: Jacot, Gabriel & Hongler, "Neural Tangent Kernel", NeurIPS 2018;
@@ -20,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod analytic;
 pub mod data;
 pub mod error;
 pub mod gram;
@@ -31,6 +34,7 @@ pub mod reference;
 pub mod scalar;
 
 pub use activation::Activation;
+pub use analytic::{AnalyticOptions, analytic};
 pub use data::{NpyFile, Points};
 pub use error::{Error, Result};
 pub use gram::{EmpiricalOptions, Kernel, KernelKind, Precision, Schedule, Weights, empirical};
