@@ -32,6 +32,11 @@ pub fn derivative<T: Real>(a: T, b: T, x: T) -> T {
 ///
 /// `θ/(2π)` is formed first, so identical inputs (`s = 0, K > 0`) give `θ = 0` and
 /// antipodal ones (`s = 0, K < 0`) give `θ/(2π) = ½` exactly.
+///
+/// Range: `P = q1·q2` and `K²` are formed as neural-tangents forms them, so the angle is
+/// lost once they leave the normal `f64` range (variances below ~1e-154 or above ~1e154,
+/// e.g. an input of norm 1e-150, or ~170 layers of `W_std = 4` Abs); `s` is then clamped
+/// to `[0, √P]` and nothing becomes NaN, but the angle is not accurate.
 #[inline]
 pub fn nngp_ntk(a: f64, b: f64, k: f64, q1: f64, q2: f64) -> (f64, f64) {
     let s = (q1 * q2 - k * k).max(0.0).sqrt();

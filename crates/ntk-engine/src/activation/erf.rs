@@ -33,13 +33,15 @@ pub fn derivative<T: Real>(a: T, b: T, x: T) -> T {
 /// K' = a²·(2/π)·atan2(2K, r) + c²,    ḋ = a²·b²·(4/π)/r
 /// ```
 ///
-/// returned as `(K', ḋ)` (the NTK is multiplied by `ḋ = E[φ'(u)φ'(v)]`).
+/// returned as `(K', ḋ)` (the NTK is multiplied by `ḋ = E[φ'(u)φ'(v)]`). `r²` is
+/// evaluated as `1 + 2(q1 + q2) + 4·max(q1·q2 − K², 0)`, identical in exact arithmetic and
+/// never below 1, so huge inputs cannot round it to 0.
 #[inline]
 pub fn nngp_ntk(a: f64, b: f64, c: f64, k: f64, q1: f64, q2: f64) -> (f64, f64) {
     let b2 = b * b;
     let (k, q1, q2) = (k * b2, q1 * b2, q2 * b2);
-    let prod = (1.0 + 2.0 * q1) * (1.0 + 2.0 * q2);
-    let r = (prod - 4.0 * k * k).max(0.0).sqrt();
+    // (1 + 2q1)(1 + 2q2) − 4K², written so that it stays ≥ 1 when q1·q2 ≈ K² is huge.
+    let r = (1.0 + 2.0 * (q1 + q2) + 4.0 * (q1 * q2 - k * k).max(0.0)).sqrt();
     let kn = core::f64::consts::FRAC_2_PI * (2.0 * k).atan2(r);
     let dot = 2.0 * core::f64::consts::FRAC_2_PI / r;
     (a * a * kn + c * c, b2 * dot * (a * a))

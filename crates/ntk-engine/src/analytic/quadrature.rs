@@ -181,9 +181,13 @@ impl Quadrature {
 
     /// `(E[φ(u)φ(v)], E[φ'(u)φ'(v)])` for variances `q1, q2` and covariance `k`; the second
     /// is skipped (returned as 0) when `with_ntk` is false. The correlation is clamped to
-    /// `[−1, 1]` and taken as 0 when a variance is 0.
+    /// `[−1, 1]` and taken as 0 when a variance is 0; the smaller variance is integrated in
+    /// the outer dimension, so the result is symmetric in `(q1, q2)` bitwise.
     pub fn nngp_ntk(&self, k: f64, q1: f64, q2: f64, with_ntk: bool) -> (f64, f64) {
         let act = &self.activation;
+        // The tensor rule is not symmetric in (u, v); a canonical order makes the result
+        // symmetric in (q1, q2) bitwise, so `x1 × x2` with `x2 = x1` matches `x1 × x1`.
+        let (q1, q2) = if q1 <= q2 { (q1, q2) } else { (q2, q1) };
         let (s1, s2) = (q1.max(0.0).sqrt(), q2.max(0.0).sqrt());
         let rho = if s1 > 0.0 && s2 > 0.0 {
             (k / (s1 * s2)).clamp(-1.0, 1.0)
