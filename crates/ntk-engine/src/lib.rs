@@ -11,7 +11,7 @@
 //!   `Θ = Σ_l (s_W²·H_l H_lᵀ + s_b²) ⊙ Δ_l Δ_lᵀ`, never forming a Jacobian, blocked over
 //!   rows and neurons, multithreaded with results independent of the thread count, and
 //!   streamed over the width for one-hidden-layer nets up to `m = 10⁶`;
-//! * the **analytic (infinite-width) NTK and NNGP** ([`analytic`]): closed forms for
+//! * the **analytic (infinite-width) NTK and NNGP** ([`mod@analytic`]): closed forms for
 //!   ReLU-like, erf-like and GELU activations, Gauss–Hermite quadrature for the rest;
 //! * a slow explicit-Jacobian [`reference`] the fast paths are tested against.
 //!

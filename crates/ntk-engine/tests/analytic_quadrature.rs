@@ -10,9 +10,15 @@ use ntk_engine::{Activation, KernelKind, Mlp, Parallelism, Points};
 /// Variances and correlations, including perfect (anti)correlation and a zero variance.
 fn grid() -> Vec<(f64, f64, f64)> {
     let mut g = Vec::new();
-    for &(q1, q2) in &[(0.2, 0.2), (1.0, 0.5), (3.0, 1.7), (0.0, 1.3), (0.05, 2.5)] {
+    for &(q1, q2) in &[
+        (0.2f64, 0.2f64),
+        (1.0, 0.5),
+        (3.0, 1.7),
+        (0.0, 1.3),
+        (0.05, 2.5),
+    ] {
         for &rho in &[-1.0, -0.93, -0.5, 0.0, 0.31, 0.8, 0.999, 1.0] {
-            let k = rho * (q1 * q2 as f64).sqrt();
+            let k = rho * (q1 * q2).sqrt();
             g.push((k, q1, q2));
         }
     }

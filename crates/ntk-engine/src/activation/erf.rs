@@ -10,7 +10,7 @@ use crate::scalar::Real;
 pub const SIGMOID_LIKE_WIDTH: f64 = 2.4020563531719796;
 
 /// `2/√π`.
-const TWO_OVER_SQRT_PI: f64 = 1.1283791670955126;
+const TWO_OVER_SQRT_PI: f64 = core::f64::consts::FRAC_2_SQRT_PI;
 
 /// `a·erf(b·x) + c`.
 #[inline(always)]

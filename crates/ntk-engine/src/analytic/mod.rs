@@ -19,7 +19,7 @@
 //!
 //! The kernel is the same for every output and zero between outputs: the traced kernel
 //! (`k = 1`) is `Θ`, the full one `Θ ⊗ I_k`. Everything is computed in `f64`; the Gram is
-//! assembled in parallel tiles ([`assemble`]) with bits independent of the thread count.
+//! assembled in parallel row bands of tiles with bits independent of the thread count.
 
 mod assemble;
 pub mod dense;

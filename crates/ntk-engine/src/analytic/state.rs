@@ -144,10 +144,10 @@ mod tests {
                 k: r.input(&x, &x),
                 theta: 0.0,
             };
-            for l in 0..3 {
-                r.layers[l].apply(&mut s);
-                assert_eq!(s.k, q[l], "{act} layer {l}");
-                s.k = r.dual.nngp_ntk(s.k, q[l], q[l], true).0;
+            for (l, (layer, &ql)) in r.layers.iter().zip(&q).enumerate() {
+                layer.apply(&mut s);
+                assert_eq!(s.k, ql, "{act} layer {l}");
+                s.k = r.dual.nngp_ntk(s.k, ql, ql, true).0;
             }
         }
     }
