@@ -4,9 +4,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
+use ntk_engine::AnalyticOptions;
 use ntk_engine::data::npy::Dtype;
 use ntk_engine::gram::cost::empirical_flops;
-use ntk_engine::gram::out_of_core::{BandReport, default_memory_budget, write_empirical};
+use ntk_engine::gram::out_of_core::{
+    BandReport, default_memory_budget, write_analytic, write_empirical,
+};
 use ntk_engine::gram::{EmpiricalOptions, KernelKind, Precision, Weights};
 use ntk_engine::{
     Activation, Dataset, Error, Mlp, NpyFile, Parallelism, Parameterization, Params, Points, Result,
@@ -172,6 +175,11 @@ pub fn run(mut args: KernelArgs) -> Result<()> {
     };
     model.validate()?;
     let start = Instant::now();
+    let budget = args.memory_budget.unwrap_or_else(default_memory_budget);
+    let dtype = match args.dtype {
+        Precision::F32 => Dtype::F32,
+        Precision::F64 => Dtype::F64,
+    };
     let (report, flops) = match args.method.as_str() {
         "empirical" => {
             let loaded = args
@@ -189,11 +197,6 @@ pub fn run(mut args: KernelArgs) -> Result<()> {
                 precision: args.dtype,
                 parallelism: Parallelism::threads(args.threads),
                 ..EmpiricalOptions::default()
-            };
-            let budget = args.memory_budget.unwrap_or_else(default_memory_budget);
-            let dtype = match args.dtype {
-                Precision::F32 => Dtype::F32,
-                Precision::F64 => Dtype::F64,
             };
             let key = job_key(&args, &model);
             let report = opts.parallelism.install(|| {
@@ -215,10 +218,36 @@ pub fn run(mut args: KernelArgs) -> Result<()> {
             (report, Some(flops))
         }
         _ => {
-            return Err(Error::NotImplemented(
-                "--method analytic is not implemented yet in this build; use --method empirical"
-                    .into(),
-            ));
+            if args.weights.is_some() {
+                return Err(Error::invalid(
+                    "--weights",
+                    args.weights
+                        .as_ref()
+                        .map_or(String::new(), |p| p.display().to_string()),
+                    "no explicit weights with --method analytic (the infinite-width kernel does not depend on them)",
+                ));
+            }
+            let opts = AnalyticOptions {
+                kind: args.kind,
+                full: args.full,
+                parallelism: Parallelism::threads(args.threads),
+                ..AnalyticOptions::default()
+            };
+            let key = job_key(&args, &model);
+            let report = opts.parallelism.install(|| {
+                write_analytic(
+                    &model,
+                    &p1,
+                    p2.as_ref(),
+                    &opts,
+                    &args.out,
+                    dtype,
+                    budget,
+                    &key,
+                    args.resume,
+                )
+            })??;
+            (report, None)
         }
     };
     let seconds = start.elapsed().as_secs_f64();

@@ -11,10 +11,12 @@
 //!   `Θ = Σ_l (s_W²·H_l H_lᵀ + s_b²) ⊙ Δ_l Δ_lᵀ`, never forming a Jacobian, blocked over
 //!   rows and neurons, multithreaded with results independent of the thread count, and
 //!   streamed over the width for one-hidden-layer nets up to `m = 10⁶`;
-//! * a slow explicit-Jacobian [`reference`](crate::reference) the fast paths are tested against;
+//! * the **analytic (infinite-width) NTK and NNGP** ([`mod@analytic`]): closed forms for
+//!   ReLU-like, erf-like and GELU activations, Gauss–Hermite quadrature for the rest;
 //! * kernel [`predict`]ions: gradient flow on the MSE loss at any times from one
 //!   eigendecomposition, kernel regression at `t = ∞`, and the infinite ensemble's mean and
-//!   covariance (Lee et al. 2019; Arora et al. 2019).
+//!   covariance (Lee et al. 2019; Arora et al. 2019);
+//! * a slow explicit-Jacobian [`reference`](crate::reference) the fast paths are tested against.
 //!
 //! References: Jacot, Gabriel & Hongler, "Neural Tangent Kernel", NeurIPS 2018;
 //! Lee et al., "Wide Neural Networks of Any Depth Evolve as Linear Models", NeurIPS 2019;
@@ -23,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod analytic;
 pub mod data;
 pub mod error;
 pub mod gram;
@@ -35,6 +38,7 @@ pub mod reference;
 pub mod scalar;
 
 pub use activation::Activation;
+pub use analytic::{AnalyticOptions, analytic};
 pub use data::{Dataset, NpyFile, Points};
 pub use error::{Error, Result};
 pub use gram::{EmpiricalOptions, Kernel, KernelKind, Precision, Schedule, Weights, empirical};

@@ -40,7 +40,11 @@ impl FromStr for Parameterization {
             "ntk" => Ok(Parameterization::Ntk),
             "standard" => Ok(Parameterization::Standard),
             "mean_field" | "mean-field" | "meanfield" => Ok(Parameterization::MeanField),
-            _ => Err(Error::invalid("parameterization", s, "ntk, standard or mean_field")),
+            _ => Err(Error::invalid(
+                "parameterization",
+                s,
+                "ntk, standard or mean_field",
+            )),
         }
     }
 }
@@ -183,7 +187,7 @@ impl Mlp {
     /// `(1, 1)` under the NTK parameterization, `(W_std/√fan_in, b_std)` under the standard.
     pub fn init_scales(&self, l: usize) -> (f64, f64) {
         match self.parameterization {
-            Parameterization::Ntk => (1.0, 1.0),
+            Parameterization::Ntk | Parameterization::MeanField => (1.0, 1.0),
             Parameterization::Standard => (self.w_std / (self.width(l) as f64).sqrt(), self.b_std),
         }
     }

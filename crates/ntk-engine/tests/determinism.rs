@@ -134,3 +134,37 @@ fn row_bands_reproduce_the_whole_kernel() {
         }
     }
 }
+
+/// Row bands of the analytic kernel reproduce the whole kernel bit for bit.
+#[test]
+fn analytic_row_bands_reproduce_the_whole_kernel() {
+    use ntk_engine::analytic::{AnalyticOptions, analytic, analytic_rows};
+    let (n1, n2, d) = (40, 13, 5);
+    let (x1, x2) = (points(n1, d, 17), points(n2, d, 18));
+    let (p1, p2) = (
+        Points::from_f64(&x1, n1, d).unwrap(),
+        Points::from_f64(&x2, n2, d).unwrap(),
+    );
+    for act in [Activation::Relu, Activation::Tanh, Activation::Gelu] {
+        let model = Mlp::new(d, &[8, 8], act).with_b_std(0.2).with_outputs(2);
+        for kind in [KernelKind::Ntk, KernelKind::Nngp] {
+            for x2 in [None, Some(&p2)] {
+                let opts = AnalyticOptions {
+                    kind,
+                    full: true,
+                    ..Default::default()
+                };
+                let whole = analytic(&model, &p1, x2, &opts).unwrap();
+                let per_row = whole.data.len() / n1;
+                for band in [0..7, 7..31, 31..40] {
+                    let part = analytic_rows(&model, &p1, x2, band.clone(), &opts).unwrap();
+                    assert_eq!(
+                        bits(&part.data),
+                        bits(&whole.data[band.start * per_row..band.end * per_row]),
+                        "{act} {kind:?} band {band:?}"
+                    );
+                }
+            }
+        }
+    }
+}

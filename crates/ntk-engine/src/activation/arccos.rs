@@ -18,3 +18,41 @@ pub fn value<T: Real>(a: T, b: T, x: T) -> T {
 pub fn derivative<T: Real>(a: T, b: T, x: T) -> T {
     if x > T::ZERO { b } else { a }
 }
+
+/// The infinite-width transform of one pair: with `P = q1·q2`, `s = √max(P − K², 0)`,
+/// `θ = atan2(s, K)` (`π/2` when `s = K = 0`, as neural-tangents fills it), returns
+///
+/// ```text
+/// K' = (a − b)²/(2π)·s + ḋ·K,    ḋ = (a² + b²)/2 − (a − b)²/(2π)·θ
+/// ```
+///
+/// as `(K', ḋ)`; the NTK is multiplied by `ḋ = E[φ'(u)φ'(v)]`. For ReLU this is Cho & Saul's
+/// arc-cosine kernel of degree 1, `K' = (s + (π − θ)K)/(2π)`, with `ḋ = (π − θ)/(2π)` the
+/// degree-0 kernel (Cho & Saul 2009; Jacot et al. 2018 for the NTK step).
+///
+/// `θ/(2π)` is formed first, so identical inputs (`s = 0, K > 0`) give `θ = 0` and
+/// antipodal ones (`s = 0, K < 0`) give `θ/(2π) = ½` exactly.
+///
+/// Range: `P = q1·q2` and `K²` are formed as neural-tangents forms them, so the angle is
+/// lost once they leave the normal `f64` range (variances below ~1e-154 or above ~1e154,
+/// e.g. an input of norm 1e-150, or ~170 layers of `W_std = 4` Abs); `s` is then clamped
+/// to `[0, √P]` and nothing becomes NaN, but the angle is not accurate.
+#[inline]
+pub fn nngp_ntk(a: f64, b: f64, k: f64, q1: f64, q2: f64) -> (f64, f64) {
+    let s = (q1 * q2 - k * k).max(0.0).sqrt();
+    let theta = if s == 0.0 && k == 0.0 {
+        core::f64::consts::FRAC_PI_2
+    } else {
+        s.atan2(k)
+    };
+    let jump = (a - b) * (a - b);
+    let dot = (a * a + b * b) / 2.0 - jump * (theta / core::f64::consts::TAU);
+    (jump / core::f64::consts::TAU * s + dot * k, dot)
+}
+
+/// The variance transform `q' = E[φ(u)²] = (a² + b²)/2 · q`; bitwise equal to
+/// [`nngp_ntk`]`(a, b, q, q, q).0`, so a point paired with itself stays consistent.
+#[inline]
+pub fn variance(a: f64, b: f64, q: f64) -> f64 {
+    (a * a + b * b) / 2.0 * q
+}

@@ -194,3 +194,41 @@ pub fn default_memory_budget() -> usize {
         })
         .map_or(2 << 30, |kb| kb * 1024 / 2)
 }
+
+/// The analytic kernel written to `path` in bands within `budget` bytes, identical to
+/// writing [`crate::analytic::analytic`]'s result.
+#[allow(clippy::too_many_arguments)]
+pub fn write_analytic(
+    model: &Mlp,
+    x1: &Points<'_>,
+    x2: Option<&Points<'_>>,
+    opts: &crate::analytic::AnalyticOptions,
+    path: &Path,
+    dtype: Dtype,
+    budget: usize,
+    job_key: &str,
+    resume: bool,
+) -> Result<BandReport> {
+    let n1 = x1.rows();
+    let n2 = x2.map_or(n1, |x| x.rows());
+    let k = if opts.full { model.outputs } else { 1 };
+    // Inputs in f64 and one variance per point and layer, for both sides.
+    let pts = if x2.is_none() { n1 } else { n1 + n2 };
+    let fixed = pts * (model.input_dim + model.depth()) * 8;
+    let per_row = n2 * k * k * 8 * 2;
+    let rows = rows_per_band(n1, 64, (fixed, per_row), budget)?;
+    let shape = if opts.full && k > 1 {
+        vec![n1, n2, k, k]
+    } else {
+        vec![n1, n2]
+    };
+    let (bands, resumed) = write_in_bands(path, &shape, dtype, rows, job_key, resume, |r| {
+        crate::analytic::analytic_rows(model, x1, x2, r, opts)
+    })?;
+    Ok(BandReport {
+        rows_per_band: rows,
+        bands,
+        resumed,
+        estimated_bytes: fixed + rows * per_row,
+    })
+}

@@ -18,6 +18,9 @@ pub mod tol {
     /// The f64 fast path against the f64 Jacobian reference: the same sums in another
     /// order, so agreement to ~1e-13 is expected; 1e-10 leaves room for deep nets.
     pub const F64_VS_REFERENCE: f64 = 1e-10;
+    /// Analytic kernels against neural-tangents: the same closed forms in f64, reproduced by
+    /// an independent implementation to ≤ 1.1e-12 (refs/README.md); the issue asks ≤ 1e-10.
+    pub const F64_ANALYTIC: f64 = 1e-10;
 }
 
 /// A golden file, parsed.

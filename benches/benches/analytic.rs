@@ -1,0 +1,132 @@
+//! Throughput of the analytic (infinite-width) Gram matrix: entries per second over the
+//! number of points and the depth, closed form (ReLU) and quadrature (tanh).
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ntk_engine::analytic::{AnalyticOptions, analytic};
+use ntk_engine::{Activation, KernelKind, Mlp, Points};
+
+/// A named problem: `n` points of dimension `d` (`x1 × x1`), `depth` hidden layers.
+struct Shape {
+    name: &'static str,
+    n: usize,
+    d: usize,
+    depth: usize,
+}
+
+const CLOSED_FORM: &[Shape] = &[
+    Shape {
+        name: "n256_L1",
+        n: 256,
+        d: 32,
+        depth: 1,
+    },
+    Shape {
+        name: "n256_L3",
+        n: 256,
+        d: 32,
+        depth: 3,
+    },
+    Shape {
+        name: "n256_L10",
+        n: 256,
+        d: 32,
+        depth: 10,
+    },
+    Shape {
+        name: "n1024_L1",
+        n: 1024,
+        d: 32,
+        depth: 1,
+    },
+    Shape {
+        name: "n1024_L3",
+        n: 1024,
+        d: 32,
+        depth: 3,
+    },
+    Shape {
+        name: "n1024_L10",
+        n: 1024,
+        d: 32,
+        depth: 10,
+    },
+    Shape {
+        name: "n4096_L1",
+        n: 4096,
+        d: 32,
+        depth: 1,
+    },
+    Shape {
+        name: "n4096_L3",
+        n: 4096,
+        d: 32,
+        depth: 3,
+    },
+    Shape {
+        name: "n4096_L10",
+        n: 4096,
+        d: 32,
+        depth: 10,
+    },
+];
+
+const QUADRATURE: &[Shape] = &[Shape {
+    name: "n128_L1_order32",
+    n: 128,
+    d: 32,
+    depth: 1,
+}];
+
+/// Deterministic inputs in [−1, 1).
+fn points(n: usize, d: usize) -> Vec<f64> {
+    let mut s = 0x9E37_79B9_7F4A_7C15u64;
+    (0..n * d)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn run(c: &mut Criterion, group: &str, shapes: &[Shape], act: Activation, order: usize) {
+    for kind in [KernelKind::Ntk, KernelKind::Nngp] {
+        let mut g = c.benchmark_group(format!("{group}/{kind:?}"));
+        g.sample_size(10);
+        for s in shapes {
+            let x = points(s.n, s.d);
+            let p = Points::from_f64(&x, s.n, s.d).expect("finite points");
+            let model = Mlp::new(s.d, &vec![512; s.depth], act).with_b_std(0.1);
+            let opts = AnalyticOptions {
+                kind,
+                quadrature_order: order,
+                ..AnalyticOptions::default()
+            };
+            g.throughput(Throughput::Elements((s.n * s.n) as u64));
+            g.bench_with_input(BenchmarkId::from_parameter(s.name), &p, |b, p| {
+                b.iter(|| analytic(black_box(&model), black_box(p), None, &opts).expect("kernel"))
+            });
+        }
+        g.finish();
+    }
+}
+
+fn closed_form(c: &mut Criterion) {
+    run(c, "analytic_relu", CLOSED_FORM, Activation::Relu, 64);
+}
+
+fn quadrature(c: &mut Criterion) {
+    run(
+        c,
+        "analytic_tanh_quadrature",
+        QUADRATURE,
+        Activation::Tanh,
+        32,
+    );
+}
+
+criterion_group!(benches, closed_form, quadrature);
+criterion_main!(benches);

@@ -1,0 +1,199 @@
+//! Analytic (infinite-width) NTK and NNGP kernels.
+//!
+//! As every hidden width tends to infinity, the network's output at initialisation becomes
+//! a Gaussian process with covariance `K` (the NNGP kernel; Neal 1996, Williams 1997,
+//! Lee et al. 2018) and its neural tangent kernel becomes deterministic and constant in
+//! training, `Θ` (Jacot, Gabriel & Hongler 2018; Lee et al. 2019). Both follow from one
+//! recursion over the layers ([`state`]), with the same formulas as neural-tangents:
+//!
+//! ```text
+//! start       K = x·x'/d,  q = |x|²/d,  Θ = 0
+//! dense (NTK) K ← W_std²·K + b_std²,  Θ ← K + W_std²·Θ
+//! dense (std) Θ ← fan_in·K + W_std²·Θ + 1,  K ← W_std²·K + b_std²
+//! activation  K ← E[φ(u)φ(v)],  Θ ← Θ·E[φ'(u)φ'(v)],  q ← E[φ(u)²]
+//! ```
+//!
+//! ([`dense`], [`dual`]). The expectations have closed forms for the ABReLU family
+//! (arc-cosine kernels, Cho & Saul 2009), the erf family (Williams 1997) and GELU; any other
+//! activation is integrated by two-dimensional Gauss–Hermite [`quadrature`].
+//!
+//! The kernel is the same for every output and zero between outputs: the traced kernel
+//! (`k = 1`) is `Θ`, the full one `Θ ⊗ I_k`. Everything is computed in `f64`; the Gram is
+//! assembled in parallel row bands of tiles with bits independent of the thread count.
+
+mod assemble;
+pub mod dense;
+pub mod dual;
+pub mod quadrature;
+pub mod state;
+
+use assemble::Side;
+
+use crate::data::Points;
+use crate::error::{Error, Result};
+use crate::gram::{Kernel, KernelKind};
+use crate::model::Mlp;
+use crate::parallel::Parallelism;
+pub use dual::Dual;
+pub use quadrature::{GaussHermite, Quadrature};
+pub use state::{PairState, Recursion};
+
+/// Options of [`analytic`].
+#[derive(Clone, Copy, Debug)]
+pub struct AnalyticOptions {
+    /// NTK or NNGP.
+    pub kind: KernelKind,
+    /// The full `n1 × n2 × k × k` kernel (`Θ ⊗ I_k`) instead of the traced `n1 × n2`.
+    pub full: bool,
+    /// Threads.
+    pub parallelism: Parallelism,
+    /// Rows (and columns) per output tile. Only scheduling and memory locality depend on
+    /// it, never the result.
+    pub tile: usize,
+    /// Gauss–Hermite nodes per dimension for activations without a closed form (tanh,
+    /// softplus, sin, custom); the cost per entry and layer is `order²` evaluations.
+    pub quadrature_order: usize,
+}
+
+impl Default for AnalyticOptions {
+    fn default() -> Self {
+        AnalyticOptions {
+            kind: KernelKind::Ntk,
+            full: false,
+            parallelism: Parallelism::default(),
+            tile: 256,
+            quadrature_order: 64,
+        }
+    }
+}
+
+/// How the activation's expectations are evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Method {
+    /// The closed form where there is one, else quadrature.
+    #[default]
+    Auto,
+    /// Gauss–Hermite quadrature for every activation (slow; to check the closed forms).
+    Quadrature,
+}
+
+/// The infinite-width NTK or NNGP of `model` between the rows of `x1` and `x2`
+/// (`x1 × x1` when `x2` is `None`: symmetric, its variances taken from the diagonal of `K`
+/// itself so `θ_ii = 0` exactly).
+///
+/// The model's widths matter only under the standard parameterization (as `fan_in`); its
+/// number of outputs only for the shape of a full kernel.
+pub fn analytic(
+    model: &Mlp,
+    x1: &Points<'_>,
+    x2: Option<&Points<'_>>,
+    opts: &AnalyticOptions,
+) -> Result<Kernel> {
+    analytic_with(model, x1, x2, opts, Method::Auto)
+}
+
+/// The rows `rows` of [`analytic`]'s kernel, bit for bit, as a `rows.len() × n2` kernel:
+/// the unit of work of the out-of-core writer.
+pub fn analytic_rows(
+    model: &Mlp,
+    x1: &Points<'_>,
+    x2: Option<&Points<'_>>,
+    rows: core::ops::Range<usize>,
+    opts: &AnalyticOptions,
+) -> Result<Kernel> {
+    if rows.start > rows.end || rows.end > x1.rows() {
+        return Err(Error::invalid(
+            "row band",
+            format!("{}..{}", rows.start, rows.end),
+            format!("a range within 0..{}", x1.rows()),
+        ));
+    }
+    analytic_impl(model, x1, x2, opts, Method::Auto, Some(rows))
+}
+
+/// [`analytic`] with the evaluation [`Method`] chosen explicitly.
+pub fn analytic_with(
+    model: &Mlp,
+    x1: &Points<'_>,
+    x2: Option<&Points<'_>>,
+    opts: &AnalyticOptions,
+    method: Method,
+) -> Result<Kernel> {
+    analytic_impl(model, x1, x2, opts, method, None)
+}
+
+fn analytic_impl(
+    model: &Mlp,
+    x1: &Points<'_>,
+    x2: Option<&Points<'_>>,
+    opts: &AnalyticOptions,
+    method: Method,
+    rows: Option<core::ops::Range<usize>>,
+) -> Result<Kernel> {
+    model.validate()?;
+    if model.parameterization == crate::model::Parameterization::MeanField {
+        return Err(Error::invalid(
+            "parameterization",
+            "mean_field",
+            "ntk or standard for the analytic kernel (the mean-field NTK vanishes as m → ∞)",
+        ));
+    }
+    for (name, x) in [("x1", Some(x1)), ("x2", x2)] {
+        if let Some(x) = x
+            && x.cols() != model.input_dim
+        {
+            return Err(Error::DimensionMismatch {
+                what: format!("feature dimension of {name} (the model's input dimension)"),
+                expected: model.input_dim,
+                got: x.cols(),
+            });
+        }
+    }
+    if opts.tile == 0 {
+        return Err(Error::invalid("tile", 0, "at least 1 row"));
+    }
+    let needs_quadrature =
+        method == Method::Quadrature || Dual::new(model.activation, 1).is_quadrature();
+    if needs_quadrature && model.depth() > 0 && opts.quadrature_order == 0 {
+        return Err(Error::invalid(
+            "quadrature order",
+            0,
+            format!("at least 1 node ({} has no closed form)", model.activation),
+        ));
+    }
+    let dual = match method {
+        Method::Auto => Dual::new(model.activation, opts.quadrature_order.max(1)),
+        Method::Quadrature => Dual::quadrature(model.activation, opts.quadrature_order.max(1)),
+    };
+    let rec = Recursion::new(model, dual);
+    let ntk = opts.kind == KernelKind::Ntk;
+    let k = if opts.full { model.outputs } else { 1 };
+    let xv1 = x1.to_f64_vec();
+    let xv2 = x2.map(|x| x.to_f64_vec());
+    opts.parallelism.install(|| {
+        let q1 = assemble::variances(&rec, &xv1, x1.rows(), x2.is_none());
+        let s1 = Side {
+            x: &xv1,
+            q: &q1,
+            n: x1.rows(),
+        };
+        match (&xv2, x2) {
+            (Some(xv2), Some(x2)) => {
+                let q2 = assemble::variances(&rec, xv2, x2.rows(), false);
+                let s2 = Side {
+                    x: xv2,
+                    q: &q2,
+                    n: x2.rows(),
+                };
+                match rows {
+                    Some(r) => assemble::assemble_rows(&rec, &s1, Some(&s2), ntk, k, r),
+                    None => assemble::assemble(&rec, &s1, Some(&s2), ntk, k, opts.tile),
+                }
+            }
+            _ => match rows {
+                Some(r) => assemble::assemble_rows(&rec, &s1, None, ntk, k, r),
+                None => assemble::assemble(&rec, &s1, None, ntk, k, opts.tile),
+            },
+        }
+    })
+}
