@@ -136,6 +136,7 @@ impl NpyFile {
                 "bad magic: not a .npy file (expected the bytes \\x93NUMPY)",
             ));
         }
+        precheck_header(bytes).map_err(|reason| Error::npy(&path, reason))?;
         let mut cursor = Cursor::new(bytes);
         let header = NpyHeader::from_reader(&mut cursor)
             .map_err(|e| Error::npy(&path, format!("unreadable header: {e}")))?;
@@ -302,6 +303,50 @@ impl NpyFile {
             )),
         }
     }
+}
+
+/// Nesting deeper than this in the header dictionary is refused before parsing: a valid
+/// header nests two deep (`{… (rows, cols)}`), and the Python-literal parser behind `npyz`
+/// backtracks exponentially on deeply nested brackets (found by fuzzing: a 200-byte header
+/// of nested `[` took minutes).
+const MAX_HEADER_NESTING: usize = 4;
+
+/// Cheap structural checks of the header text before it reaches the literal parser.
+fn precheck_header(bytes: &[u8]) -> core::result::Result<(), String> {
+    let (len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        v => {
+            return Err(format!(
+                "unsupported .npy format version {v} (expected 1, 2 or 3)"
+            ));
+        }
+    };
+    let text = bytes.get(start..start.saturating_add(len)).ok_or_else(|| {
+        format!(
+            "truncated header: {len} bytes announced, {} present",
+            bytes.len() - start.min(bytes.len())
+        )
+    })?;
+    let mut depth = 0usize;
+    for &b in text {
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_HEADER_NESTING {
+                    return Err(format!(
+                        "malformed header: brackets nested more than {MAX_HEADER_NESTING} deep"
+                    ));
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Reinterprets little-endian bytes as `T` when aligned (this engine runs on little-endian
@@ -546,6 +591,28 @@ mod tests {
             e.contains("unsupported dtype") && e.contains("float32"),
             "{e}"
         );
+    }
+
+    /// The fuzzer's slow input, kept as a regression test: nested brackets are refused
+    /// before the literal parser sees them.
+    #[test]
+    fn deeply_nested_headers_are_refused_quickly() {
+        let dict = format!(
+            "{{'descr': '<f8', 'fortran_order': False, 'shape': {}(1,){}, }}",
+            "[".repeat(40),
+            "]".repeat(40)
+        );
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+        b.extend_from_slice(dict.as_bytes());
+        let t = std::time::Instant::now();
+        let e = NpyFile::from_bytes("nested.npy", b)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nested"), "{e}");
+        assert!(t.elapsed().as_secs_f64() < 1.0);
+        let seed = include_bytes!("../../tests/golden/fuzz-timeout-nested-brackets.npy");
+        assert!(NpyFile::from_bytes("seed.npy", seed.to_vec()).is_err());
     }
 
     #[test]
