@@ -3,10 +3,13 @@
 
 use faer::Mat;
 
+use faer::reborrow::ReborrowMut;
+
 use super::tile::gemm;
 use crate::model::Mlp;
 use crate::params::Params;
 use crate::scalar::Real;
+use crate::simd;
 
 /// One dense layer in the compute precision, with its forward scales.
 pub struct LayerT<T: Real> {
@@ -49,7 +52,7 @@ pub struct BlockFeatures<T: Real> {
 /// `z = s_W·h·W + s_b·b`, then `h ← φ(z)` in place and `φ'(z)` into `dz`.
 pub fn dense_forward<T: Real>(
     model: &Mlp,
-    h: &Mat<T>,
+    h: faer::MatRef<'_, T>,
     w: faer::MatRef<'_, T>,
     b: &[T],
     s_w: f64,
@@ -57,20 +60,54 @@ pub fn dense_forward<T: Real>(
 ) -> (Mat<T>, Mat<T>) {
     let (r, c) = (h.nrows(), w.ncols());
     let mut z = Mat::<T>::zeros(r, c);
-    gemm(z.as_mut(), h.as_ref(), w, T::of(s_w));
     let mut dz = Mat::<T>::zeros(r, c);
-    let sb = T::of(s_b);
-    for j in 0..c {
-        let bias = sb * b[j];
-        let zc = z.col_as_slice_mut(j);
-        for v in zc.iter_mut() {
-            *v += bias;
-        }
-        model
-            .activation
-            .forward_in_place(zc, dz.col_as_slice_mut(j));
-    }
+    dense_forward_into(model, h, w, b, s_w, s_b, z.as_mut(), dz.as_mut());
     (z, dz)
+}
+
+/// [`dense_forward`] into given column-major outputs (`r × c`, unit row stride).
+#[allow(clippy::too_many_arguments)]
+pub fn dense_forward_into<T: Real>(
+    model: &Mlp,
+    h: faer::MatRef<'_, T>,
+    w: faer::MatRef<'_, T>,
+    b: &[T],
+    s_w: f64,
+    s_b: f64,
+    mut z: faer::MatMut<'_, T>,
+    mut dz: faer::MatMut<'_, T>,
+) {
+    gemm(z.rb_mut(), h, w, T::of(s_w));
+    let sb = T::of(s_b);
+    for j in 0..w.ncols() {
+        let (Some(zc), Some(dc)) = (
+            z.rb_mut().col_mut(j).try_as_col_major_mut(),
+            dz.rb_mut().col_mut(j).try_as_col_major_mut(),
+        ) else {
+            unreachable!("feature matrices are column-major")
+        };
+        simd::bias_activation(
+            &model.activation,
+            sb * b[j],
+            zc.as_slice_mut(),
+            dc.as_slice_mut(),
+        );
+    }
+}
+
+/// `out[:, u] = s·g[u]·dphi[:, u]` for every column: `δ` of the last hidden layer for one
+/// output, `g` the readout column.
+pub fn readout_delta<T: Real>(dphi: &Mat<T>, g: impl Fn(usize) -> T, s: f64) -> Mat<T> {
+    let (r, m) = (dphi.nrows(), dphi.ncols());
+    let mut out = Mat::<T>::zeros(r, m);
+    for u in 0..m {
+        simd::scaled_copy(
+            out.col_as_slice_mut(u),
+            dphi.col_as_slice(u),
+            T::of(s) * g(u),
+        );
+    }
+    out
 }
 
 /// Forward and backward pass for the block `x` (`r × d`). `deltas` are computed only when
@@ -90,7 +127,7 @@ pub fn block_features<T: Real>(
     for layer in &layers[..depth] {
         let (h, dz) = dense_forward(
             model,
-            &acts[acts.len() - 1],
+            acts[acts.len() - 1].as_ref(),
             layer.w.as_ref(),
             &layer.b,
             layer.s_w,
@@ -131,10 +168,7 @@ pub fn block_features<T: Real>(
                         T::of(layer.s_w),
                     );
                     for j in 0..prev.ncols() {
-                        let o = out.col_as_slice_mut(j);
-                        for (v, g) in o.iter_mut().zip(prev.col_as_slice(j)) {
-                            *v *= *g;
-                        }
+                        simd::hadamard_in_place(out.col_as_slice_mut(j), prev.col_as_slice(j));
                     }
                     out
                 })

@@ -321,25 +321,15 @@ pub(crate) fn add_layer_term(
     k: usize,
 ) {
     let (sw2, sb2) = (s_w * s_w, s_b * s_b);
-    let (ri, rj) = (ga.nrows(), ga.ncols());
     let full = out.len() > 1;
     for (e, o) in out.iter_mut().enumerate() {
         let diag = !full || e / k == e % k;
-        for j in 0..rj {
+        for j in 0..ga.ncols() {
             let a = ga.col_as_slice(j);
             let oc = o.col_as_slice_mut(j);
             match gd {
-                Some(gd) => {
-                    let d = gd[e].col_as_slice(j);
-                    for i in 0..ri {
-                        oc[i] += (sw2 * a[i] + sb2) * d[i];
-                    }
-                }
-                None if diag => {
-                    for i in 0..ri {
-                        oc[i] += sw2 * a[i] + sb2;
-                    }
-                }
+                Some(gd) => crate::simd::layer_term(oc, a, gd[e].col_as_slice(j), sw2, sb2),
+                None if diag => crate::simd::readout_term(oc, a, sw2, sb2),
                 None => {}
             }
         }

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use faer::Mat;
 use rayon::prelude::*;
 
-use super::features::dense_forward;
+use super::features::{dense_forward_into, readout_delta};
 use super::tile::{REDUCE_BLOCK, Scratch, add_gram, row_blocks};
 use super::{
     EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, band_blocks, empty_kernel,
@@ -94,21 +94,21 @@ fn chunk_features<T: Real>(
     let mut start = 0;
     while start < c {
         let w = REDUCE_BLOCK.min(c - start);
-        let (hb, db) = dense_forward(
+        dense_forward_into(
             model,
-            x,
+            x.as_ref(),
             cw.w.as_ref().subcols(start, w),
             &cw.b[start..start + w],
             s_w0,
             s_b0,
+            h.as_mut().subcols_mut(start, w),
+            dphi.as_mut().subcols_mut(start, w),
         );
-        h.as_mut().subcols_mut(start, w).copy_from(hb.as_ref());
-        dphi.as_mut().subcols_mut(start, w).copy_from(db.as_ref());
         start += w;
     }
     let deltas = if with_deltas {
         (0..model.outputs)
-            .map(|a| Mat::from_fn(r, c, |i, u| T::of(s_w1) * cw.readout[(u, a)] * dphi[(i, u)]))
+            .map(|a| readout_delta(&dphi, |u| cw.readout[(u, a)], s_w1))
             .collect()
     } else {
         Vec::new()

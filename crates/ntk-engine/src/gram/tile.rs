@@ -66,11 +66,11 @@ pub fn add_gram<T: Real>(
             Par::Seq,
         );
         for j in 0..rj {
-            let col = acc.col_as_slice_mut(j);
-            let src = s.rb().col(j);
-            for i in 0..ri {
-                col[i] += alpha * src[i].f64();
-            }
+            let src = s.rb().col(j).try_as_col_major().map(|c| c.as_slice());
+            let Some(src) = src else {
+                unreachable!("scratch is column-major")
+            };
+            crate::simd::promote_add(acc.col_as_slice_mut(j), src, alpha);
         }
         start += w;
     }
