@@ -86,7 +86,7 @@ pub fn run<T: Real>(
         .map(|(bi, bj)| {
             let (a, b) = (f1[bi].as_ref(), f2r[bj].as_ref());
             let out = match (a, b) {
-                (Some(a), Some(b)) => tile(model, opts, a, b, n_entries),
+                (Some(a), Some(b)) => tile(model, opts, a, b, n_entries, symmetric && bi == bj),
                 _ => unreachable!("features of every needed block are computed above"),
             };
             ((bi, bj), out)
@@ -117,11 +117,12 @@ fn tile<T: Real>(
     a: &BlockFeatures<T>,
     b: &BlockFeatures<T>,
     n_entries: usize,
+    diagonal: bool,
 ) -> Vec<Mat<f64>> {
     let depth = model.depth();
     let k = model.outputs;
     let (ri, rj) = (a.acts[0].nrows(), b.acts[0].nrows());
-    let mut scratch = Scratch::<T>::new(ri, rj);
+    let mut scratch = Scratch::<T>::for_tile(ri, rj, diagonal, 0, 0);
     if opts.kind == KernelKind::Nngp {
         let mut ga = Mat::<f64>::zeros(ri, rj);
         add_gram(

@@ -195,7 +195,7 @@ pub fn run<T: Real>(
                 let (Some((ha, da)), Some((hb, db))) = (&f1[bi], &f2r[bj]) else {
                     unreachable!("features of every needed block are computed above")
                 };
-                let mut scratch = Scratch::<T>::new(ha.nrows(), hb.nrows());
+                let mut scratch = Scratch::<T>::for_tile(ha.nrows(), hb.nrows(), symmetric, bi, bj);
                 add_gram(&mut acc.h, ha.as_ref(), hb.as_ref(), 1.0, &mut scratch);
                 if ntk {
                     if n_entries == 1 {
@@ -227,7 +227,7 @@ pub fn run<T: Real>(
             let (Some(xa), Some(xb)) = (&xs1[bi], &xs2r[bj]) else {
                 unreachable!("inputs of every needed block are kept above")
             };
-            let mut scratch = Scratch::<T>::new(xa.nrows(), xb.nrows());
+            let mut scratch = Scratch::<T>::for_tile(xa.nrows(), xb.nrows(), symmetric, bi, bj);
             let mut gx = Mat::<f64>::zeros(xa.nrows(), xb.nrows());
             add_gram(&mut gx, xa.as_ref(), xb.as_ref(), 1.0, &mut scratch);
             let mut out = vec![Mat::<f64>::zeros(xa.nrows(), xb.nrows()); n_entries];

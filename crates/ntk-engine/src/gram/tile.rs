@@ -10,6 +10,7 @@
 use core::ops::Range;
 
 use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
@@ -30,13 +31,29 @@ pub fn gemm<T: Real>(dst: MatMut<'_, T>, a: MatRef<'_, T>, b: MatRef<'_, T>, alp
     matmul(dst, Accum::Replace, a, b, alpha, Par::Seq);
 }
 
-/// A reusable buffer for the partial Gram of one block.
-pub struct Scratch<T: Real>(Mat<T>);
+/// A reusable buffer for the partial Gram of one block, and whether the tile is on the
+/// diagonal of a symmetric kernel (then only its lower triangle is computed: a triangular
+/// GEMM, half the work).
+pub struct Scratch<T: Real> {
+    buf: Mat<T>,
+    lower: bool,
+}
 
 impl<T: Real> Scratch<T> {
     /// A buffer for tiles of up to `rows × cols`.
     pub fn new(rows: usize, cols: usize) -> Self {
-        Scratch(Mat::zeros(rows, cols))
+        Scratch {
+            buf: Mat::zeros(rows, cols),
+            lower: false,
+        }
+    }
+
+    /// A buffer for the tile `(p, q)`: lower-triangular when `symmetric` and `p == q`.
+    pub fn for_tile(rows: usize, cols: usize, symmetric: bool, p: usize, q: usize) -> Self {
+        Scratch {
+            buf: Mat::zeros(rows, cols),
+            lower: symmetric && p == q && rows == cols,
+        }
     }
 }
 
@@ -53,24 +70,35 @@ pub fn add_gram<T: Real>(
     let (ri, rj, c) = (a.nrows(), b.nrows(), a.ncols());
     debug_assert_eq!(b.ncols(), c);
     debug_assert_eq!((acc.nrows(), acc.ncols()), (ri, rj));
-    let mut s = scratch.0.as_mut().submatrix_mut(0, 0, ri, rj);
+    let lower = scratch.lower && ri == rj;
+    let mut s = scratch.buf.as_mut().submatrix_mut(0, 0, ri, rj);
     let mut start = 0;
     while start < c {
         let w = REDUCE_BLOCK.min(c - start);
-        matmul(
-            s.rb_mut(),
-            Accum::Replace,
-            a.subcols(start, w),
-            b.subcols(start, w).transpose(),
-            T::ONE,
-            Par::Seq,
-        );
+        let (lhs, rhs) = (a.subcols(start, w), b.subcols(start, w).transpose());
+        if lower {
+            triangular::matmul(
+                s.rb_mut(),
+                BlockStructure::TriangularLower,
+                Accum::Replace,
+                lhs,
+                BlockStructure::Rectangular,
+                rhs,
+                BlockStructure::Rectangular,
+                T::ONE,
+                Par::Seq,
+            );
+        } else {
+            matmul(s.rb_mut(), Accum::Replace, lhs, rhs, T::ONE, Par::Seq);
+        }
         for j in 0..rj {
             let src = s.rb().col(j).try_as_col_major().map(|c| c.as_slice());
             let Some(src) = src else {
                 unreachable!("scratch is column-major")
             };
-            crate::simd::promote_add(acc.col_as_slice_mut(j), src, alpha);
+            // On a diagonal tile only rows i ≥ j hold values.
+            let from = if lower { j } else { 0 };
+            crate::simd::promote_add(&mut acc.col_as_slice_mut(j)[from..], &src[from..], alpha);
         }
         start += w;
     }
