@@ -20,6 +20,7 @@
 pub mod cost;
 pub mod features;
 pub mod out_of_core;
+pub mod seed;
 pub mod stored;
 pub mod streamed;
 pub mod tile;
