@@ -50,28 +50,38 @@ fn chunk_weights<T: Real>(
             }
         }
         Weights::Seeded(seed) => {
-            // One stream block per task: the same values whatever the chunking.
-            let parts: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> = (cols.start..cols.end)
+            // One stream block per task, converted to `T` in the task: the same values
+            // whatever the chunking, and no serial pass over the chunk.
+            let parts: Vec<(Mat<T>, Vec<T>, Vec<f64>)> = (cols.start..cols.end)
                 .step_by(init::STREAM_BLOCK)
                 .collect::<Vec<_>>()
                 .into_par_iter()
                 .map(|lo| {
                     let r = lo..(lo + init::STREAM_BLOCK).min(cols.end);
                     let (w, b) = init::hidden_columns(model, seed, 0, r.clone());
-                    (w, b, init::readout_rows(model, seed, r))
+                    let wm = Mat::from_fn(d, r.len(), |i, j| T::of(w[j * d + i]));
+                    (
+                        wm,
+                        b.into_iter().map(T::of).collect(),
+                        init::readout_rows(model, seed, r),
+                    )
                 })
                 .collect();
-            let mut w = Vec::with_capacity(d * c);
+            let mut w = Mat::<T>::zeros(d, c);
             let mut b = Vec::with_capacity(c);
             let mut rd = Vec::with_capacity(c * k);
+            let mut at = 0;
             for (pw, pb, pr) in parts {
-                w.extend(pw);
+                w.as_mut()
+                    .subcols_mut(at, pw.ncols())
+                    .copy_from(pw.as_ref());
+                at += pw.ncols();
                 b.extend(pb);
                 rd.extend(pr);
             }
             ChunkWeights {
-                w: Mat::from_fn(d, c, |i, j| T::of(w[j * d + i])),
-                b: b.into_iter().map(T::of).collect(),
+                w,
+                b,
                 readout: Mat::from_fn(c, k, |u, a| T::of(rd[u * k + a])),
             }
         }
@@ -91,21 +101,25 @@ fn chunk_features<T: Real>(
     let (s_w1, _) = model.forward_scales(1);
     let mut h = Mat::<T>::zeros(r, c);
     let mut dphi = Mat::<T>::zeros(r, c);
-    let mut start = 0;
-    while start < c {
-        let w = REDUCE_BLOCK.min(c - start);
-        dense_forward_into(
-            model,
-            x.as_ref(),
-            cw.w.as_ref().subcols(start, w),
-            &cw.b[start..start + w],
-            s_w0,
-            s_b0,
-            h.as_mut().subcols_mut(start, w),
-            dphi.as_mut().subcols_mut(start, w),
-        );
-        start += w;
-    }
+    // Column blocks in parallel (nested inside the row blocks' parallelism), each a GEMM
+    // of fixed shape, so the bits never depend on the chunk or the thread count.
+    h.as_mut()
+        .par_col_chunks_mut(REDUCE_BLOCK)
+        .zip(dphi.as_mut().par_col_chunks_mut(REDUCE_BLOCK))
+        .enumerate()
+        .for_each(|(blk, (hb, db))| {
+            let (start, w) = (blk * REDUCE_BLOCK, hb.ncols());
+            dense_forward_into(
+                model,
+                x.as_ref(),
+                cw.w.as_ref().subcols(start, w),
+                &cw.b[start..start + w],
+                s_w0,
+                s_b0,
+                hb,
+                db,
+            );
+        });
     let deltas = if with_deltas {
         (0..model.outputs)
             .map(|a| readout_delta(&dphi, |u| cw.readout[(u, a)], s_w1))

@@ -1,0 +1,405 @@
+"""ntk vs neural-tangents, side by side, in one run.
+
+Run it through `benches/compare/run.sh`, which makes the pinned environment, patches
+neural-tangents for jax 0.4.30 and builds `ntk`; see benches/compare/README.md.
+
+What is timed, per workload (the empirical NTK of a one-hidden-layer ReLU net, f(x) =
+W1ᵀ relu(W0ᵀ x / √d) / √m, NTK parameterization, no biases, 1 output, traced, x1 × x1, f32,
+n = 1024 random unit-norm inputs of dimension d = 784):
+
+* neural-tangents: `jax.jit(nt.empirical_ntk_fn(apply_fn, trace_axes=(-1,), vmap_axes=0,
+  implementation=...))(x, None, params).block_until_ready()`, compiled beforehand; only the
+  call is timed.
+* ntk: `ntk kernel --method empirical --x1 X.npy --widths M --out K.npy --dtype f32`, a fresh
+  process each time. We report the `time X s` that ntk prints (kernel computation only: no
+  process start, input mapping or output writing) and, beside it, the wall time of the
+  whole process.
+
+After a warm-up of each, the two alternate (nt, ntk, nt, ntk, ...) so that both see the same
+machine load; the ratio nt/ntk is taken per repetition and summarised by its median, min–max
+and interquartile range.
+"""
+
+import argparse
+from importlib import metadata
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import jax
+import jax.numpy as jnp
+import neural_tangents as nt
+from neural_tangents import stax
+
+N, D = 1024, 784
+GEMM_N = 4096
+IMPLS = {
+    1: "JACOBIAN_CONTRACTION",
+    2: "NTK_VECTOR_PRODUCTS",
+    3: "STRUCTURED_DERIVATIVES",
+}
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def say(*a):
+    print(*a, flush=True)
+
+
+def uptime():
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "load average: %.2f, %.2f, %.2f" % os.getloadavg()
+
+
+def quartiles(xs):
+    q = statistics.quantiles(xs, n=4, method="inclusive") if len(xs) > 1 else [xs[0]] * 3
+    return q[0], q[1], q[2]
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def inputs(path, n=N, d=D, seed=0):
+    """n random unit-norm f32 points in R^d, written once to `path` and reused."""
+    if os.path.exists(path):
+        x = np.load(path)
+        if x.shape == (n, d) and x.dtype == np.float32:
+            return x
+    x = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    np.save(path, x)
+    return x
+
+
+# ---------------------------------------------------------------- GEMM rate
+
+
+def gemm_jax(reps):
+    """f32 4096 × 4096 product through XLA (what neural-tangents runs on)."""
+    k1, k2 = jax.random.split(jax.random.PRNGKey(1))
+    a = jax.random.normal(k1, (GEMM_N, GEMM_N), jnp.float32)
+    b = jax.random.normal(k2, (GEMM_N, GEMM_N), jnp.float32)
+    mm = jax.jit(lambda a, b: a @ b)
+    mm(a, b).block_until_ready()
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        mm(a, b).block_until_ready()
+        ts.append(time.perf_counter() - t)
+    return ts
+
+
+_NUMPY_GEMM = """
+import json, sys, time, numpy as np
+n, reps = int(sys.argv[1]), int(sys.argv[2])
+r = np.random.default_rng(1)
+a = r.standard_normal((n, n), dtype=np.float32)
+b = r.standard_normal((n, n), dtype=np.float32)
+a @ b
+ts = []
+for _ in range(reps):
+    t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)
+print(json.dumps(ts))
+"""
+
+
+def gemm_numpy(reps):
+    """f32 4096 × 4096 product through numpy's OpenBLAS, in a child process without
+    OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (set on some machines for other programs; they
+    would pin OpenBLAS to a kernel that is not the best for this CPU)."""
+    env = dict(os.environ)
+    env.pop("OPENBLAS_CORETYPE", None)
+    env.pop("OPENBLAS_L2_SIZE", None)
+    out = subprocess.run(
+        [sys.executable, "-c", _NUMPY_GEMM, str(GEMM_N), str(reps)],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def gemm_rates(reps):
+    flop = 2.0 * GEMM_N**3
+    res = {}
+    for name, fn in (("numpy (OpenBLAS)", gemm_numpy), ("jax (XLA)", gemm_jax)):
+        ts = fn(reps)
+        res[name] = flop / statistics.median(ts) / 1e9
+        say(f"  f32 GEMM {GEMM_N}×{GEMM_N}, {name:17s}: median {statistics.median(ts):.3f} s "
+            f"-> {res[name]:6.1f} GFLOP/s (best {flop / min(ts) / 1e9:.1f})")
+    return res
+
+
+# ---------------------------------------------------------------- neural-tangents
+
+
+def nt_net(m):
+    """Dense(m) → ReLU → Dense(1), NTK parameterization, W_std = 1, no biases
+    (b_std=None): the same model as `ntk --widths m` with its defaults (b_std = 0)."""
+    init_fn, apply_fn, _ = stax.serial(
+        stax.Dense(m, W_std=1.0, b_std=None, parameterization="ntk"),
+        stax.Relu(),
+        stax.Dense(1, W_std=1.0, b_std=None, parameterization="ntk"),
+    )
+    return init_fn, apply_fn
+
+
+class NtKernel:
+    """A compiled neural-tangents empirical NTK of x × x for one width and implementation."""
+
+    def __init__(self, x, m, impl, seed=0):
+        init_fn, apply_fn = nt_net(m)
+        self.x = jax.device_put(jnp.asarray(x))
+        _, self.params = init_fn(jax.random.PRNGKey(seed), self.x.shape)
+        # vmap_axes=0: the outputs of the net are independent across the batch axis,
+        # which lets neural-tangents vectorise per example (its documented fast path;
+        # without it structured derivatives form n × n cross terms and run out of memory).
+        fn = nt.empirical_ntk_fn(apply_fn, trace_axes=(-1,), vmap_axes=0,
+                                 implementation=impl)
+        self.fn = jax.jit(fn)
+        t = time.perf_counter()
+        self.fn(self.x, None, self.params).block_until_ready()  # compile + first run
+        self.compile_s = time.perf_counter() - t
+
+    def __call__(self):
+        """Seconds for one kernel computation (the result is discarded)."""
+        t = time.perf_counter()
+        self.fn(self.x, None, self.params).block_until_ready()
+        return time.perf_counter() - t
+
+    def kernel(self):
+        return np.asarray(self.fn(self.x, None, self.params))
+
+    def save_weights(self, d):
+        """neural-tangents' stax layout, which `ntk --weights` reads (zero biases)."""
+        (w0, b0), _, (w1, b1) = self.params
+        assert b0 is None and b1 is None
+        os.makedirs(d, exist_ok=True)
+        np.save(os.path.join(d, "W0.npy"), np.asarray(w0))
+        np.save(os.path.join(d, "b0.npy"), np.zeros(w0.shape[1], np.float32))
+        np.save(os.path.join(d, "W1.npy"), np.asarray(w1))
+        np.save(os.path.join(d, "b1.npy"), np.zeros(w1.shape[1], np.float32))
+
+
+# ---------------------------------------------------------------- ntk
+
+
+_TIME = re.compile(r"^\s*time\s+([0-9.eE+-]+)\s*s\b.*?([0-9.eE+-]+)\s*GFLOP/s", re.M)
+_RSS = re.compile(r"Maximum resident set size \(kbytes\):\s*(\d+)")
+
+
+def run_ntk(ntk, x_path, m, out_path, extra=(), gnu_time=None):
+    """One `ntk kernel` process. Returns its printed kernel time and GFLOP/s, the wall time
+    of the process and its peak RSS (from /usr/bin/time -v when given, else wait4)."""
+    cmd = [ntk, "kernel", "--method", "empirical", "--x1", x_path, "--widths", str(m),
+           "--out", out_path, "--dtype", "f32", *extra]
+    if gnu_time:
+        cmd = [gnu_time, "-v", *cmd]
+    t = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = p.stdout.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{out}")
+    mt = _TIME.search(out)
+    if not mt:
+        raise RuntimeError(f"no 'time X s, ..., Y GFLOP/s' line in ntk's output:\n{out}")
+    mr = _RSS.search(out) if gnu_time else None
+    rss_kb = int(mr.group(1)) if mr else ru.ru_maxrss
+    return dict(time=float(mt.group(1)), gflops=float(mt.group(2)), wall=wall,
+                rss_mib=rss_kb / 1024, out=out)
+
+
+# ---------------------------------------------------------------- the runs
+
+
+def pause():
+    # Let the other side's threads go idle before the next timed run.
+    time.sleep(0.2)
+
+
+def alternate(nt_kernels, ntk_call, reps):
+    """Warm-up of each, then `reps` rounds of (every nt kernel, ntk)."""
+    for k in nt_kernels.values():
+        k()
+        pause()
+    ntk_call()
+    pause()
+    nt_t = {impl: [] for impl in nt_kernels}
+    ntk_r = []
+    for _ in range(reps):
+        for impl, k in nt_kernels.items():
+            nt_t[impl].append(k())
+            pause()
+        ntk_r.append(ntk_call())
+        pause()
+    return nt_t, ntk_r
+
+
+def summary(label, impl, nt_ts, ntk_rs, gemm):
+    ntk_ts = [r["time"] for r in ntk_rs]
+    ratios = [a / b for a, b in zip(nt_ts, ntk_ts)]
+    q1, med, q3 = quartiles(ratios)
+    gflop = statistics.median(r["gflops"] * r["time"] for r in ntk_rs)
+    s = dict(
+        workload=label, impl=IMPLS[impl], reps=len(ratios),
+        nt=statistics.median(nt_ts), ntk=statistics.median(ntk_ts),
+        ntk_wall=statistics.median(r["wall"] for r in ntk_rs),
+        ratio=med, rmin=min(ratios), rmax=max(ratios), q1=q1, q3=q3,
+        ntk_gflops=gflop / statistics.median(ntk_ts),
+        nt_gflops=gflop / statistics.median(nt_ts),
+        rss=max(r["rss_mib"] for r in ntk_rs),
+    )
+    s["ntk_frac"] = s["ntk_gflops"] / gemm
+    return s
+
+
+def print_rows(rows, gemm):
+    say("")
+    say(f"| workload | nt implementation | nt median s | ntk median s (kernel) | ntk wall s "
+        f"| nt/ntk median | min–max | IQR | ntk GFLOP/s | of GEMM ({gemm:.0f}) | nt GFLOP/s* "
+        f"| ntk peak RSS |")
+    say("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for s in rows:
+        say(f"| {s['workload']} | {s['impl']} | {s['nt']:.3f} | {s['ntk']:.3f} | "
+            f"{s['ntk_wall']:.3f} | **{s['ratio']:.2f}×** | {s['rmin']:.2f}–{s['rmax']:.2f} | "
+            f"{s['q1']:.2f}–{s['q3']:.2f} | {s['ntk_gflops']:.1f} | {100 * s['ntk_frac']:.0f}% | "
+            f"{s['nt_gflops']:.1f} | {s['rss']:.0f} MiB |")
+    say("* nt GFLOP/s counts ntk's operations (the factorization's minimum), not the ones "
+        "neural-tangents executes.")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ntk", required=True, help="path of the ntk binary")
+    ap.add_argument("--work", required=True, help="directory for X.npy and the weights")
+    ap.add_argument("--widths", default="4096,16384")
+    ap.add_argument("--reps", type=int, default=9, help="timed rounds per workload")
+    ap.add_argument("--probe-reps", type=int, default=3)
+    ap.add_argument("--probe-n", type=int, default=128)
+    ap.add_argument("--big", type=int, default=1_000_000, help="ntk-only width (0: skip)")
+    ap.add_argument("--gemm-reps", type=int, default=7)
+    args = ap.parse_args()
+    widths = [int(w) for w in args.widths.split(",")]
+    t_start = time.perf_counter()
+
+    os.makedirs(args.work, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="ntk-compare-")
+    out = os.path.join(tmp, "K.npy")
+    gnu_time = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+    say("== machine")
+    say(f"  {cpu_model()}, {os.cpu_count()} logical CPUs; python {platform.python_version()}, "
+        f"jax {jax.__version__}, jaxlib {metadata.version('jaxlib')}, neural-tangents {nt.__version__}, "
+        f"numpy {np.__version__}; jax devices {jax.devices()}")
+    say(f"  ntk: {args.ntk}")
+    say(f"  uptime: {uptime()}")
+
+    x = inputs(os.path.join(args.work, "X.npy"))
+    x_path = os.path.join(args.work, "X.npy")
+    say(f"  inputs: {x_path}, {x.shape} f32, unit-norm rows")
+
+    say("\n== f32 GEMM rate (before)")
+    gemm_before = gemm_rates(args.gemm_reps)
+
+    # -- which neural-tangents implementation is fastest? JACOBIAN_CONTRACTION stores the
+    # full Jacobian (n × 3.2 M parameters at m = 4096: 13 GB at n = 1024) and
+    # NTK_VECTOR_PRODUCTS is as slow, so all three run on the first probe_n points only.
+    pn, pm = args.probe_n, widths[0]
+    px_path = os.path.join(args.work, f"X{pn}.npy")
+    np.save(px_path, x[:pn])
+    say(f"\n== implementation probe: n = {pn}, m = {pm} (all three NtkImplementation values)")
+    probe = {}
+    for impl in IMPLS:
+        probe[impl] = NtKernel(x[:pn], pm, impl)
+        say(f"  nt {IMPLS[impl]:23s} compiled + first call {probe[impl].compile_s:.2f} s")
+    nt_t, ntk_r = alternate(probe, lambda: run_ntk(args.ntk, px_path, pm, out), args.probe_reps)
+    for impl in IMPLS:
+        say(f"  nt {IMPLS[impl]:23s} median {statistics.median(nt_t[impl]):8.4f} s  "
+            f"{[round(t, 4) for t in nt_t[impl]]}")
+    say(f"  ntk (kernel time)          median {statistics.median(r['time'] for r in ntk_r):8.4f} s")
+    best = min(IMPLS, key=lambda i: statistics.median(nt_t[i]))
+    say(f"  fastest: {IMPLS[best]} -> used for the full workloads")
+    del probe
+
+    # -- the same kernel? neural-tangents' weights through `ntk --weights`.
+    say(f"\n== agreement: nt {IMPLS[best]} vs ntk --weights (the same weights), "
+        f"n = {N}, m = {widths[0]}")
+    k = NtKernel(x, widths[0], best)
+    wdir = os.path.join(tmp, "weights")
+    k.save_weights(wdir)
+    run_ntk(args.ntk, x_path, widths[0], out, extra=["--weights", wdir])
+    k_nt, k_ntk = k.kernel(), np.load(out)
+    err = np.max(np.abs(k_nt - k_ntk)) / np.max(np.abs(k_nt))
+    say(f"  max |K_nt - K_ntk| / max |K_nt| = {err:.2e}  (diagonal mean {np.mean(np.diag(k_ntk)):.6f})")
+    if err > 1e-4:
+        raise SystemExit("the two kernels disagree: not the same workload")
+    del k
+
+    # -- the workloads, alternating.
+    rows = []
+    for m in widths:
+        say(f"\n== n = {N}, d = {D}, m = {m}: {args.reps} rounds of (nt, ntk) after a warm-up")
+        k = NtKernel(x, m, best)
+        say(f"  nt compiled + first call {k.compile_s:.2f} s")
+        nt_t, ntk_r = alternate({best: k}, lambda: run_ntk(args.ntk, x_path, m, out), args.reps)
+        for i, (a, r) in enumerate(zip(nt_t[best], ntk_r)):
+            say(f"  round {i + 1}: nt {a:.4f} s, ntk {r['time']:.4f} s (wall {r['wall']:.3f} s), "
+                f"ratio {a / r['time']:.2f}")
+        rows.append(summary(f"m = {m}", best, nt_t[best], ntk_r,
+                            max(gemm_before.values())))
+        say(f"  uptime: {uptime()}")
+        del k
+
+    big = None
+    if args.big:
+        say(f"\n== n = {N}, d = {D}, m = {args.big}: ntk only, one run"
+            + (" under /usr/bin/time -v" if gnu_time else ""))
+        say("  (not attempted with neural-tangents: W0 alone is 3.1 GB and each n × m "
+            "activation array 4 GB in f32)")
+        big = run_ntk(args.ntk, x_path, args.big, out, gnu_time=gnu_time)
+        for line in big["out"].splitlines():
+            if line.strip() and not line.startswith("\t"):  # /usr/bin/time's lines: tab
+                say("  ntk: " + line.rstrip())
+        say(f"  uptime: {uptime()}")
+
+    say("\n== f32 GEMM rate (after)")
+    gemm_after = gemm_rates(args.gemm_reps)
+    gemm = max(list(gemm_before.values()) + list(gemm_after.values()))
+    for s in rows:  # the fraction against the best GEMM rate seen in this run
+        s["ntk_frac"] = s["ntk_gflops"] / gemm
+
+    say("\n== results")
+    say(f"  machine GEMM rate (f32 {GEMM_N}², best median of numpy and jax, before/after): "
+        f"{gemm:.1f} GFLOP/s")
+    print_rows(rows, gemm)
+    if big:
+        say(f"\n| m = {args.big} (ntk only) | kernel {big['time']:.2f} s | wall {big['wall']:.2f} s "
+            f"| {big['gflops']:.1f} GFLOP/s ({100 * big['gflops'] / gemm:.0f}% of GEMM) "
+            f"| peak RSS {big['rss_mib']:.0f} MiB ({big['rss_mib'] / 1024:.2f} GiB) |")
+    say(f"\n  uptime: {uptime()}")
+    say(f"  nt_bench.py took {time.perf_counter() - t_start:.0f} s")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
