@@ -36,6 +36,7 @@ pub mod params;
 pub mod predict;
 pub mod reference;
 pub mod scalar;
+pub mod train;
 
 pub use activation::Activation;
 pub use analytic::{AnalyticOptions, analytic};
