@@ -136,10 +136,43 @@ pub struct StudyData {
 
 impl StudyData {
     /// The first `n_train` rows of `dataset` for training and the next `n_test` for testing,
-    /// standardised (statistics of the training rows… and the test rows alike: the whole
-    /// subset), each row then scaled to norm `√d` (`x·x/d = 1`, neural-tangents'
-    /// convention); targets one-hot minus `1/k` over the label's classes.
+    /// standardised (with the statistics of that whole subset), each row then scaled to
+    /// norm `√d` (`x·x/d = 1`, neural-tangents' convention); targets one-hot minus `1/k`
+    /// over the label's classes `0..=max label`.
     pub fn from_dataset(dataset: &Dataset, n_train: usize, n_test: usize) -> Result<Self> {
+        let head = Self::subset(dataset, n_train, n_test)?;
+        let labels = head
+            .labels()
+            .ok_or_else(|| Error::invalid("dataset", dataset.name(), "a dataset with labels"))?;
+        let classes = labels.iter().copied().max().unwrap_or(0).max(1) as usize + 1;
+        let hot = head.one_hot(classes)?;
+        let y: Vec<f64> = hot.iter().map(|v| v - 1.0 / classes as f64).collect();
+        Self::assemble(&head, y, classes, n_train, true)
+    }
+
+    /// As [`from_dataset`](Self::from_dataset), with the targets given (`rows × k`, the
+    /// first `n_train + n_test` rows used): a regression, no accuracy.
+    pub fn regression(
+        dataset: &Dataset,
+        targets: &Matrix,
+        n_train: usize,
+        n_test: usize,
+    ) -> Result<Self> {
+        targets.check_len("targets")?;
+        if targets.rows != dataset.rows() || targets.cols == 0 {
+            return Err(Error::DimensionMismatch {
+                what: "rows of the targets (one per row of the features)".into(),
+                expected: dataset.rows(),
+                got: targets.rows,
+            });
+        }
+        let head = Self::subset(dataset, n_train, n_test)?;
+        let k = targets.cols;
+        let y = targets.data[..(n_train + n_test) * k].to_vec();
+        Self::assemble(&head, y, k, n_train, false)
+    }
+
+    fn subset(dataset: &Dataset, n_train: usize, n_test: usize) -> Result<Dataset> {
         let n = n_train + n_test;
         if n_train == 0 || n_test == 0 || n > dataset.rows() {
             return Err(Error::invalid(
@@ -151,27 +184,39 @@ impl StudyData {
                 ),
             ));
         }
-        let head = dataset.head(n).standardized().unit_norm_rows()?;
+        dataset.head(n).standardized().unit_norm_rows()
+    }
+
+    fn assemble(
+        head: &Dataset,
+        y: Vec<f64>,
+        k: usize,
+        n_train: usize,
+        classification: bool,
+    ) -> Result<Self> {
         let d = head.cols();
+        let n_test = head.rows() - n_train;
         let x: Vec<f64> = head
             .to_f64_vec()
             .iter()
             .map(|v| v * (d as f64).sqrt())
             .collect();
-        let labels = head
-            .labels()
-            .ok_or_else(|| Error::invalid("dataset", dataset.name(), "a dataset with labels"))?;
-        let classes = labels.iter().copied().max().unwrap_or(0).max(1) as usize + 1;
-        let hot = head.one_hot(classes)?;
-        let y: Vec<f64> = hot.iter().map(|v| v - 1.0 / classes as f64).collect();
+        if let Some(p) = y.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "targets".into(),
+                row: p / k,
+                col: p % k,
+                value: y[p],
+            });
+        }
         Ok(StudyData {
-            name: dataset.name().to_string(),
+            name: head.name().to_string(),
             dim: d,
             x_train: x[..n_train * d].to_vec(),
-            y_train: Matrix::new(n_train, classes, y[..n_train * classes].to_vec())?,
+            y_train: Matrix::new(n_train, k, y[..n_train * k].to_vec())?,
             x_test: x[n_train * d..].to_vec(),
-            y_test: Matrix::new(n_test, classes, y[n_train * classes..].to_vec())?,
-            classification: true,
+            y_test: Matrix::new(n_test, k, y[n_train * k..].to_vec())?,
+            classification,
         })
     }
 
