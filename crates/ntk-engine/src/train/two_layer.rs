@@ -267,9 +267,9 @@ mod tests {
             Activation::Gelu,
             Activation::Sin,
         ] {
-            let h = 1e-5;
+            let h = 1e-5f64;
             let mut sup = 0.0f64;
-            let mut z = -8.0;
+            let mut z = -8.0f64;
             while z <= 8.0 {
                 let d2 = (act.derivative(z + h) - act.derivative(z - h)) / (2.0 * h);
                 sup = sup.max(d2.abs());
