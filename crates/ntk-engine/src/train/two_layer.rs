@@ -231,23 +231,31 @@ impl TwoLayer {
     }
 }
 
-/// The infinite-width limit of the ReLU kernel, `xᵀx'·(π − arccos ρ)/(2π)`, `n1 × n2`
-/// (`ρ = xᵀx'/(‖x‖‖x'‖)`, clamped to `[−1, 1]`; 0 when either point is 0).
+/// The infinite-width limit of the ReLU kernel, `xᵀx'·(π − θ)/(2π)`, `n1 × n2`, with
+/// `θ = arccos ρ` the angle between `x` and `x'` (0 when either point is 0). The angle is
+/// computed as `2·atan2(‖x̂ − x̂'‖, ‖x̂ + x̂'‖)` on the unit vectors (Kahan), accurate to
+/// rounding even for nearly parallel points, where `arccos` of a rounded cosine is not.
 pub fn relu_limit_kernel(x1: MatRef<'_, f64>, x2: MatRef<'_, f64>) -> Mat<f64> {
-    let norm = |x: MatRef<'_, f64>, i: usize| {
-        (0..x.ncols())
-            .map(|c| x[(i, c)] * x[(i, c)])
-            .sum::<f64>()
-            .sqrt()
+    let d = x1.ncols();
+    let unit = |x: MatRef<'_, f64>, i: usize| {
+        let n = (0..d).map(|c| x[(i, c)] * x[(i, c)]).sum::<f64>().sqrt();
+        ((0..d).map(|c| x[(i, c)] / n).collect::<Vec<f64>>(), n)
     };
+    let u1: Vec<_> = (0..x1.nrows()).map(|i| unit(x1, i)).collect();
+    let u2: Vec<_> = (0..x2.nrows()).map(|j| unit(x2, j)).collect();
     Mat::from_fn(x1.nrows(), x2.nrows(), |i, j| {
-        let dot: f64 = (0..x1.ncols()).map(|c| x1[(i, c)] * x2[(j, c)]).sum();
-        let nn = norm(x1, i) * norm(x2, j);
-        if nn == 0.0 {
+        let ((a, na), (b, nb)) = (&u1[i], &u2[j]);
+        if *na == 0.0 || *nb == 0.0 {
             return 0.0;
         }
-        let rho = (dot / nn).clamp(-1.0, 1.0);
-        dot * (PI - rho.acos()) / (2.0 * PI)
+        let dot: f64 = (0..d).map(|c| x1[(i, c)] * x2[(j, c)]).sum();
+        let (mut minus, mut plus) = (0.0, 0.0);
+        for c in 0..d {
+            minus += (a[c] - b[c]) * (a[c] - b[c]);
+            plus += (a[c] + b[c]) * (a[c] + b[c]);
+        }
+        let theta = 2.0 * minus.sqrt().atan2(plus.sqrt());
+        dot * (PI - theta) / (2.0 * PI)
     })
 }
 
