@@ -243,7 +243,7 @@ impl StudyData {
                 let row = self.y_train.row(i);
                 if row.len() == 1 {
                     row[0]
-                } else if argmax(row) % 2 == 0 {
+                } else if argmax(row).is_multiple_of(2) {
                     1.0
                 } else {
                     -1.0
