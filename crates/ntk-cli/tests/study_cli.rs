@@ -82,3 +82,52 @@ fn bad_arguments_answer_one_line_and_exit_2() {
     }
     assert!(!out.join("study.csv").exists());
 }
+
+/// Features and regression targets from `.npy` files: no accuracy row, a written CSV.
+#[test]
+fn npy_features_with_regression_targets() {
+    use ntk_engine::data::npy;
+    let dir = tempfile::tempdir().unwrap();
+    let (n, d) = (40, 5);
+    let x = dir.path().join("x.npy");
+    let y = dir.path().join("y.npy");
+    npy::write(&x, &[n, d], (0..n * d).map(|p| ((p as f64) * 0.37).sin())).unwrap();
+    npy::write(&y, &[n], (0..n).map(|i| ((i as f64) * 0.5).cos())).unwrap();
+    let out = dir.path().join("run");
+    let (code, stdout, stderr) = ntk(&[
+        "study",
+        "--features",
+        x.to_str().unwrap(),
+        "--targets",
+        y.to_str().unwrap(),
+        "--n-train",
+        "24",
+        "--n-test",
+        "16",
+        "--widths",
+        "16,32",
+        "--seeds",
+        "0",
+        "--steps",
+        "3",
+        "--learning-rate",
+        "1",
+        "--activation",
+        "erf",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("test_mse") && !stdout.contains("test_accuracy"),
+        "{stdout}"
+    );
+    assert!(out.join("study.csv").exists() && out.join("study.svg").exists());
+    let (code, _, stderr) = ntk(&["study", "--features", x.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("--labels") && stderr.trim().lines().count() == 1,
+        "{stderr}"
+    );
+}
