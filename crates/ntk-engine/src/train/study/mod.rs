@@ -14,7 +14,7 @@
 //! | `test_mse` | mean of `(g − y)²` over test outputs | |
 //! | `test_accuracy` | argmax (or sign, `k = 1`) agreement | |
 //! | `train_loss` | the final loss | |
-//! | `two_layer_error` | `max_x |f(x; W_T) − f_{W_0}(x; W_T)|` of the lecture's two-layer net | `≤ two_layer_bound` |
+//! | `two_layer_error` | `max_x` of the absolute gap `f(x; W_T) − f_{W_0}(x; W_T)` of the lecture's two-layer net | `≤ two_layer_bound` |
 //! | `two_layer_bound` | `β/(2√m)·‖W_T − W_0‖_F²` | `m^{-1/2}` |
 //!
 //! Under the mean-field parameterization the learning rate is multiplied by `m` (so the
