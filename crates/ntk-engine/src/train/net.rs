@@ -8,8 +8,8 @@
 //! ```
 //!
 //! the same chain rule as [`reference::jacobian`](crate::reference::jacobian), one GEMM per
-//! product. faer's GEMMs split their output, never the reduction, so the bits do not
-//! depend on the thread count.
+//! product. The GEMMs run with the caller's [`Parallelism`]; that their bits do not depend
+//! on the thread count (STYLE §6) is not yet tested for these paths.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
