@@ -13,7 +13,7 @@ n = 1024 random unit-norm inputs of dimension d = 784):
 * ntk: `ntk kernel --method empirical --x1 X.npy --widths M --out K.npy --dtype f32`, a fresh
   process each time. We report the `time X s` that ntk prints (kernel computation only: no
   process start, input mapping or output writing) and, beside it, the wall time of the
-  whole process.
+  whole process (run under GNU `time -v`, which also gives its peak RSS).
 
 After a warm-up of each, the two alternate (nt, ntk, nt, ntk, ...) so that both see the same
 machine load; the ratio nt/ntk is taken per repetition and summarised by its median, min–max
@@ -65,6 +65,10 @@ def uptime():
 def quartiles(xs):
     q = statistics.quantiles(xs, n=4, method="inclusive") if len(xs) > 1 else [xs[0]] * 3
     return q[0], q[1], q[2]
+
+
+def mib(v):
+    return "n/a (no /usr/bin/time)" if v is None else f"{v:.0f} MiB ({v / 1024:.2f} GiB)"
 
 
 def cpu_model():
@@ -205,28 +209,30 @@ _TIME = re.compile(r"^\s*time\s+([0-9.eE+-]+)\s*s\b.*?([0-9.eE+-]+)\s*GFLOP/s", 
 _RSS = re.compile(r"Maximum resident set size \(kbytes\):\s*(\d+)")
 
 
-def run_ntk(ntk, x_path, m, out_path, extra=(), gnu_time=None):
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
+def run_ntk(ntk, x_path, m, out_path, extra=()):
     """One `ntk kernel` process. Returns its printed kernel time and GFLOP/s, the wall time
-    of the process and its peak RSS (from /usr/bin/time -v when given, else wait4)."""
+    of the process and its peak RSS. The RSS comes from GNU time's `-v` (None without it):
+    the rusage that wait4 gives for a child of this process is no use, since Linux carries
+    the parent's peak RSS (here that of jax) over fork and exec into the child's."""
     cmd = [ntk, "kernel", "--method", "empirical", "--x1", x_path, "--widths", str(m),
            "--out", out_path, "--dtype", "f32", *extra]
-    if gnu_time:
-        cmd = [gnu_time, "-v", *cmd]
+    if GNU_TIME:
+        cmd = [GNU_TIME, "-v", *cmd]
     t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    out = p.stdout.read()
-    _, status, ru = os.wait4(p.pid, 0)
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wall = time.perf_counter() - t
-    p.returncode = os.waitstatus_to_exitcode(status)
+    out = p.stdout
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{out}")
     mt = _TIME.search(out)
     if not mt:
         raise RuntimeError(f"no 'time X s, ..., Y GFLOP/s' line in ntk's output:\n{out}")
-    mr = _RSS.search(out) if gnu_time else None
-    rss_kb = int(mr.group(1)) if mr else ru.ru_maxrss
+    mr = _RSS.search(out)
     return dict(time=float(mt.group(1)), gflops=float(mt.group(2)), wall=wall,
-                rss_mib=rss_kb / 1024, out=out)
+                rss_mib=int(mr.group(1)) / 1024 if mr else None, out=out)
 
 
 # ---------------------------------------------------------------- the runs
@@ -267,7 +273,7 @@ def summary(label, impl, nt_ts, ntk_rs, gemm):
         ratio=med, rmin=min(ratios), rmax=max(ratios), q1=q1, q3=q3,
         ntk_gflops=gflop / statistics.median(ntk_ts),
         nt_gflops=gflop / statistics.median(nt_ts),
-        rss=max(r["rss_mib"] for r in ntk_rs),
+        rss=None if ntk_rs[0]["rss_mib"] is None else max(r["rss_mib"] for r in ntk_rs),
     )
     s["ntk_frac"] = s["ntk_gflops"] / gemm
     return s
@@ -283,7 +289,7 @@ def print_rows(rows, gemm):
         say(f"| {s['workload']} | {s['impl']} | {s['nt']:.3f} | {s['ntk']:.3f} | "
             f"{s['ntk_wall']:.3f} | **{s['ratio']:.2f}×** | {s['rmin']:.2f}–{s['rmax']:.2f} | "
             f"{s['q1']:.2f}–{s['q3']:.2f} | {s['ntk_gflops']:.1f} | {100 * s['ntk_frac']:.0f}% | "
-            f"{s['nt_gflops']:.1f} | {s['rss']:.0f} MiB |")
+            f"{s['nt_gflops']:.1f} | {mib(s['rss'])} |")
     say("* nt GFLOP/s counts ntk's operations (the factorization's minimum), not the ones "
         "neural-tangents executes.")
 
@@ -305,7 +311,6 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="ntk-compare-")
     out = os.path.join(tmp, "K.npy")
-    gnu_time = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
     say("== machine")
     say(f"  {cpu_model()}, {os.cpu_count()} logical CPUs; python {platform.python_version()}, "
@@ -373,10 +378,10 @@ def main():
     big = None
     if args.big:
         say(f"\n== n = {N}, d = {D}, m = {args.big}: ntk only, one run"
-            + (" under /usr/bin/time -v" if gnu_time else ""))
+            + (" under /usr/bin/time -v" if GNU_TIME else ""))
         say("  (not attempted with neural-tangents: W0 alone is 3.1 GB and each n × m "
             "activation array 4 GB in f32)")
-        big = run_ntk(args.ntk, x_path, args.big, out, gnu_time=gnu_time)
+        big = run_ntk(args.ntk, x_path, args.big, out)
         for line in big["out"].splitlines():
             if line.strip() and not line.startswith("\t"):  # /usr/bin/time's lines: tab
                 say("  ntk: " + line.rstrip())
@@ -395,7 +400,7 @@ def main():
     if big:
         say(f"\n| m = {args.big} (ntk only) | kernel {big['time']:.2f} s | wall {big['wall']:.2f} s "
             f"| {big['gflops']:.1f} GFLOP/s ({100 * big['gflops'] / gemm:.0f}% of GEMM) "
-            f"| peak RSS {big['rss_mib']:.0f} MiB ({big['rss_mib'] / 1024:.2f} GiB) |")
+            f"| peak RSS {mib(big['rss_mib'])} |")
     say(f"\n  uptime: {uptime()}")
     say(f"  nt_bench.py took {time.perf_counter() - t_start:.0f} s")
     shutil.rmtree(tmp, ignore_errors=True)

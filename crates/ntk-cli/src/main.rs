@@ -4,7 +4,9 @@
 //! file is left behind on failure.
 
 mod kernel;
+mod plot;
 mod predict;
+mod study;
 
 use std::process::ExitCode;
 
@@ -25,6 +27,10 @@ enum Command {
     /// Gradient-flow (MSE) predictions at given times from precomputed kernels; `inf` is
     /// kernel regression.
     Predict(predict::PredictArgs),
+    /// Width-scaling study: train networks over a grid of widths × seeds and compare them
+    /// with their linearisation and the analytic NTK; writes study.csv, study.json and
+    /// study.svg.
+    Study(Box<study::StudyArgs>),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +60,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Kernel(args) => kernel::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Study(args) => study::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
