@@ -79,25 +79,12 @@ const QUADRATURE: &[Shape] = &[Shape {
     depth: 1,
 }];
 
-/// Deterministic inputs in [−1, 1).
-fn points(n: usize, d: usize) -> Vec<f64> {
-    let mut s = 0x9E37_79B9_7F4A_7C15u64;
-    (0..n * d)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        })
-        .collect()
-}
-
 fn run(c: &mut Criterion, group: &str, shapes: &[Shape], act: Activation, order: usize) {
     for kind in [KernelKind::Ntk, KernelKind::Nngp] {
         let mut g = c.benchmark_group(format!("{group}/{kind:?}"));
         g.sample_size(10);
         for s in shapes {
-            let x = points(s.n, s.d);
+            let x = ntk_benches::points(s.n, s.d, 1);
             let p = Points::from_f64(&x, s.n, s.d).expect("finite points");
             let model = Mlp::new(s.d, &vec![512; s.depth], act).with_b_std(0.1);
             let opts = AnalyticOptions {

@@ -149,6 +149,26 @@ impl Mlp {
         Ok(())
     }
 
+    /// Checks that `x1` (and `x2`, when given) have the model's input dimension.
+    pub fn check_inputs(
+        &self,
+        x1: &crate::data::Points<'_>,
+        x2: Option<&crate::data::Points<'_>>,
+    ) -> Result<()> {
+        for (name, x) in [("x1", Some(x1)), ("x2", x2)] {
+            if let Some(x) = x
+                && x.cols() != self.input_dim
+            {
+                return Err(Error::DimensionMismatch {
+                    what: format!("feature dimension of {name} (the model's input dimension)"),
+                    expected: self.input_dim,
+                    got: x.cols(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The number of hidden layers `L`.
     pub fn depth(&self) -> usize {
         self.widths.len()

@@ -217,17 +217,7 @@ pub fn empirical_rows(
             ),
         ));
     }
-    for (name, x) in [("x1", Some(x1)), ("x2", x2)] {
-        if let Some(x) = x
-            && x.cols() != model.input_dim
-        {
-            return Err(Error::DimensionMismatch {
-                what: format!("feature dimension of {name} (the model's input dimension)"),
-                expected: model.input_dim,
-                got: x.cols(),
-            });
-        }
-    }
+    model.check_inputs(x1, x2)?;
     if opts.tile == 0 {
         return Err(Error::invalid("tile", 0, "at least 1 row"));
     }
