@@ -11,9 +11,10 @@ n = 1024 random unit-norm inputs of dimension d = 784):
   implementation=...))(x, None, params).block_until_ready()`, compiled beforehand; only the
   call is timed.
 * ntk: `ntk kernel --method empirical --x1 X.npy --widths M --out K.npy --dtype f32`, a fresh
-  process each time. We report the `time X s` that ntk prints (kernel computation only: no
-  process start, input mapping or output writing) and, beside it, the wall time of the
-  whole process (run under GNU `time -v`, which also gives its peak RSS).
+  process each time. We report the `time X s` that ntk prints (from after the inputs are
+  mapped to after the kernel is in its memory-mapped output file; it includes drawing the
+  weights from the seed, which the neural-tangents timing does not) and, beside it, the wall
+  time of the whole process (run under GNU `time -v`, which also gives its peak RSS).
 
 After a warm-up of each, the two alternate (nt, ntk, nt, ntk, ...) so that both see the same
 machine load; the ratio nt/ntk is taken per repetition and summarised by its median, min–max
