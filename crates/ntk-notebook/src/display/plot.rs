@@ -1,0 +1,284 @@
+//! Line and scatter plots as SVG, drawn with plotters' SVG backend, on linear or logarithmic
+//! axes. No font library is involved: plotters estimates text sizes and the browser draws
+//! the `<text>` elements.
+
+use core::fmt;
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::prelude::*;
+
+use super::{emit, num};
+
+/// How a series is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// Markers only.
+    Points,
+    /// A line through the points, in order.
+    Line,
+    /// A line with markers.
+    LinePoints,
+}
+
+/// One named series of `(x, y)` points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// The legend entry.
+    pub name: String,
+    /// The points; on a logarithmic axis, those with a coordinate `≤ 0` are left out.
+    pub points: Vec<(f64, f64)>,
+    /// How it is drawn.
+    pub style: Style,
+}
+
+impl Series {
+    /// A series from its name, points and style.
+    pub fn new(name: &str, points: Vec<(f64, f64)>, style: Style) -> Self {
+        Series {
+            name: name.into(),
+            points,
+            style,
+        }
+    }
+}
+
+/// A plot: a title, axis labels, axis scales and series. `to_svg` draws it; evcxr shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plot {
+    /// Title above the plot.
+    pub title: String,
+    /// Label of the x axis.
+    pub x_label: String,
+    /// Label of the y axis.
+    pub y_label: String,
+    /// Logarithmic x axis.
+    pub log_x: bool,
+    /// Logarithmic y axis.
+    pub log_y: bool,
+    /// The series, drawn in order with the colours of [`COLOURS`].
+    pub series: Vec<Series>,
+    /// Size in pixels.
+    pub size: (u32, u32),
+}
+
+/// Series colours, in order (Tableau 10).
+pub const COLOURS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+impl Plot {
+    /// An empty plot with linear axes, 640 × 400 pixels.
+    pub fn new(title: &str, x_label: &str, y_label: &str) -> Self {
+        Plot {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            log_x: false,
+            log_y: false,
+            series: Vec::new(),
+            size: (640, 400),
+        }
+    }
+
+    /// Both axes logarithmic.
+    pub fn log_log(mut self) -> Self {
+        self.log_x = true;
+        self.log_y = true;
+        self
+    }
+
+    /// Adds a series.
+    pub fn with(mut self, series: Series) -> Self {
+        self.series.push(series);
+        self
+    }
+
+    /// The range of one coordinate over every drawable point, padded.
+    fn range(&self, pick: impl Fn(&(f64, f64)) -> f64, log: bool) -> (f64, f64) {
+        let vals = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(&pick))
+            .filter(|v| v.is_finite() && (!log || *v > 0.0));
+        let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+        match (lo.is_finite(), log) {
+            (false, true) => (0.1, 10.0),
+            (false, false) => (0.0, 1.0),
+            (true, true) => (lo / 1.3, hi * 1.3),
+            (true, false) => {
+                let pad = if hi > lo { 0.05 * (hi - lo) } else { 1.0 };
+                (lo - pad, hi + pad)
+            }
+        }
+    }
+
+    /// The plot as an SVG document.
+    pub fn to_svg(&self) -> String {
+        let mut out = String::new();
+        {
+            let root = SVGBackend::with_string(&mut out, self.size).into_drawing_area();
+            let (x0, x1) = self.range(|p| p.0, self.log_x);
+            let (y0, y1) = self.range(|p| p.1, self.log_y);
+            let drawn = match (self.log_x, self.log_y) {
+                (true, true) => self.draw(&root, (x0..x1).log_scale(), (y0..y1).log_scale()),
+                (true, false) => self.draw(&root, (x0..x1).log_scale(), y0..y1),
+                (false, true) => self.draw(&root, x0..x1, (y0..y1).log_scale()),
+                (false, false) => self.draw(&root, x0..x1, y0..y1),
+            };
+            // Drawing into a string cannot fail but for a plotters bug; show it in the picture.
+            if let Err(e) = drawn {
+                let _ = root.draw_text(
+                    &format!("plot failed: {e}"),
+                    &("sans-serif", 14).into_font().color(&RED),
+                    (10, 20),
+                );
+            }
+            let _ = root.present();
+        }
+        out
+    }
+
+    fn draw<X, Y>(
+        &self,
+        root: &DrawingArea<SVGBackend<'_>, Shift>,
+        x: X,
+        y: Y,
+    ) -> Result<(), Box<dyn std::error::Error + '_>>
+    where
+        X: AsRangedCoord<Value = f64>,
+        Y: AsRangedCoord<Value = f64>,
+        X::CoordDescType: ValueFormatter<f64>,
+        Y::CoordDescType: ValueFormatter<f64>,
+    {
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x, y)?;
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_label)
+            .y_desc(&self.y_label)
+            .label_style(("sans-serif", 13))
+            .axis_desc_style(("sans-serif", 15))
+            .x_label_formatter(&|v| num(*v))
+            .y_label_formatter(&|v| num(*v))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()?;
+        let (lx, ly) = (self.log_x, self.log_y);
+        for (i, s) in self.series.iter().enumerate() {
+            let colour = COLOURS[i % COLOURS.len()];
+            let pts: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .copied()
+                .filter(|&(a, b)| {
+                    a.is_finite() && b.is_finite() && (!lx || a > 0.0) && (!ly || b > 0.0)
+                })
+                .collect();
+            let style = ShapeStyle::from(&colour).stroke_width(2);
+            let anno = match s.style {
+                Style::Points => chart.draw_series(
+                    pts.iter()
+                        .map(|&p| Circle::new(p, 3, colour.mix(0.7).filled())),
+                )?,
+                Style::Line => chart.draw_series(LineSeries::new(pts.clone(), style))?,
+                Style::LinePoints => {
+                    chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
+                    chart.draw_series(LineSeries::new(pts.clone(), style))?
+                }
+            };
+            anno.label(s.name.as_str()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(3))
+            });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 13))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()?;
+        Ok(())
+    }
+
+    /// Shows the plot in the notebook.
+    pub fn evcxr_display(&self) {
+        emit("image/svg+xml", &self.to_svg());
+    }
+}
+
+impl fmt::Display for Plot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} ({} vs {})", self.title, self.y_label, self.x_label)?;
+        for s in &self.series {
+            writeln!(f, "  {}: {} points", s.name, s.points.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// `true` when `svg` has a `<text>` element reading exactly `text` (as plotters writes it).
+#[cfg(test)]
+pub(crate) fn has_text(svg: &str, text: &str) -> bool {
+    svg.contains(&format!(">\n{}\n</text>", super::escape(text)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_log_plot_is_svg_with_every_series_in_the_legend() {
+        let p = Plot::new("error vs width", "width m", "error")
+            .log_log()
+            .with(Series::new(
+                "seeds",
+                vec![(64.0, 0.2), (256.0, 0.1), (1024.0, 0.05), (0.0, 1.0)],
+                Style::Points,
+            ))
+            .with(Series::new(
+                "fit: slope -0.50 ± 0.02",
+                vec![(64.0, 0.2), (1024.0, 0.05)],
+                Style::Line,
+            ));
+        let s = p.to_svg();
+        assert!(
+            s.starts_with("<svg") && s.trim_end().ends_with("</svg>"),
+            "{s}"
+        );
+        assert!(s.contains("error vs width"));
+        assert!(has_text(&s, "seeds") && has_text(&s, "fit: slope -0.50 ± 0.02"));
+        // Three drawable markers (the point at x = 0 is off a log axis) and one polyline
+        // for the fit, plus the legend's two paths.
+        assert!(s.matches("<circle").count() >= 3);
+        assert!(s.matches("<polyline").count() >= 1);
+        assert!(!s.contains("plot failed"));
+    }
+
+    #[test]
+    fn empty_and_linear_plots_still_draw() {
+        let s = Plot::new("empty", "x", "y").to_svg();
+        assert!(s.starts_with("<svg") && !s.contains("plot failed"));
+        let s = Plot::new("lin", "x", "y")
+            .with(Series::new(
+                "a",
+                vec![(-1.0, 2.0), (1.0, 3.0)],
+                Style::LinePoints,
+            ))
+            .to_svg();
+        assert!(has_text(&s, "a") && !s.contains("plot failed"));
+    }
+}
