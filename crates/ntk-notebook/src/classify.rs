@@ -121,7 +121,7 @@ impl DepthStudy {
         .with(Series::new("NTK", line(&self.ntk), Style::LinePoints))
         .with(Series::new("NNGP", line(&self.nngp), Style::LinePoints))
         .with(Series::new(
-            "linear kernel (ridge on pixels)",
+            "linear kernel xᵀx′ (depth 0)",
             vec![(a, self.linear), (b, self.linear)],
             Style::Line,
         ))
@@ -155,7 +155,7 @@ mod tests {
         assert!(s.linear > 0.5, "{s}");
         let svg = s.plot().to_svg();
         let has = |t| crate::display::plot::has_text(&svg, t);
-        assert!(has("NTK") && has("NNGP") && has("linear kernel (ridge on pixels)"));
+        assert!(has("NTK") && has("NNGP") && has("linear kernel xᵀx′ (depth 0)"));
         assert_eq!(s.table().rows.len(), 2);
     }
 }
