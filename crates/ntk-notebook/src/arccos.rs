@@ -19,7 +19,7 @@ use ntk_engine::gram::{KernelKind, Precision};
 use ntk_engine::{Activation, Error, Result};
 
 use crate::data::Data;
-use crate::display::plot::{Plot, Series, Style};
+use crate::display::plot::{Legend, Plot, Series, Style};
 use crate::kernel::{KernelMatrix, analytic_nngp, empirical_with};
 use crate::model::Model;
 use crate::sweep::{Sweep, check_sizes};
@@ -114,7 +114,8 @@ pub fn arccos_scatter(x: &Data, widths: &[usize], seed: u64) -> Result<Plot> {
         "the lecture's kernel approaches the arc-cosine form",
         "ρ = xᵀx'",
         "k(x, x')",
-    );
+    )
+    .legend_at(Legend::UpperLeft);
     for &m in widths {
         let k = lecture_kernel(x, m, seed)?;
         let pts = (0..n)

@@ -9,7 +9,7 @@ use ntk_engine::gram::KernelKind;
 use ntk_engine::{Activation, Error, Result};
 
 use crate::data::Data;
-use crate::display::plot::{Plot, Series, Style};
+use crate::display::plot::{Legend, Plot, Series, Style};
 use crate::display::{Table, emit, figure_with_table};
 use crate::kernel::analytic_kernel;
 use crate::model::Model;
@@ -118,6 +118,7 @@ impl DepthStudy {
             "depth (hidden layers)",
             "test accuracy",
         )
+        .legend_at(Legend::MiddleRight)
         .with(Series::new("NTK", line(&self.ntk), Style::LinePoints))
         .with(Series::new("NNGP", line(&self.nngp), Style::LinePoints))
         .with(Series::new(

@@ -46,7 +46,7 @@ pub mod sweep;
 pub use arccos::{arccos_kernel, arccos_scatter, arccos_sweep, arccos0, lecture_kernel};
 pub use classify::{DepthStudy, classify, depth_study};
 pub use data::Data;
-pub use display::plot::{Plot, Series, Style};
+pub use display::plot::{Legend, Plot, Series, Style};
 pub use display::{Html, Svg, Table};
 pub use kernel::{
     KernelMatrix, analytic_kernel, analytic_nngp, analytic_ntk, empirical_kernel, empirical_nngp,
@@ -61,10 +61,10 @@ pub use sweep::{Fit, Sweep, loglog_fit, width_sweep};
 /// Everything a notebook needs in one import.
 pub mod prelude {
     pub use crate::{
-        Data, DepthStudy, Error, Fit, Flow, Html, KernelMatrix, Measurement, Model, Outputs, Plot,
-        Result, Series, Style, Svg, Sweep, Table, Throughput, analytic_kernel, analytic_nngp,
-        analytic_ntk, arccos_kernel, arccos_scatter, arccos_sweep, arccos0, classify,
-        criterion_dir, criterion_results, depth_study, empirical_kernel, empirical_nngp,
+        Data, DepthStudy, Error, Fit, Flow, Html, KernelMatrix, Legend, Measurement, Model,
+        Outputs, Plot, Result, Series, Style, Svg, Sweep, Table, Throughput, analytic_kernel,
+        analytic_nngp, analytic_ntk, arccos_kernel, arccos_scatter, arccos_sweep, arccos0,
+        classify, criterion_dir, criterion_results, depth_study, empirical_kernel, empirical_nngp,
         empirical_ntk, gradient_flow, kernel_regression, lecture_kernel, loglog_fit,
         time_empirical, width_sweep,
     };

@@ -13,7 +13,7 @@ use ntk_engine::gram::cost::empirical_flops;
 use ntk_engine::{Activation, Error, Result};
 
 use crate::data::Data;
-use crate::display::plot::{Plot, Series, Style};
+use crate::display::plot::{Legend, Plot, Series, Style};
 use crate::display::{Table, emit, figure_with_table, num};
 use crate::kernel::empirical_kernel;
 use crate::model::Model;
@@ -179,7 +179,9 @@ impl Throughput {
     pub fn plot(&self) -> Plot {
         let mut depths: Vec<usize> = self.rows.iter().map(|m| m.depth).collect();
         depths.dedup();
-        let mut p = Plot::new("empirical NTK throughput", "width m", "GFLOP/s").log_log();
+        let mut p = Plot::new("empirical NTK throughput", "width m", "GFLOP/s")
+            .log_log()
+            .legend_at(Legend::UpperLeft);
         for d in depths {
             let pts = self
                 .rows

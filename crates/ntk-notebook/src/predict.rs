@@ -6,7 +6,7 @@ use core::fmt;
 use ntk_engine::predict::{FitOptions, GradientFlow, Initial, Matrix};
 use ntk_engine::{Error, Result};
 
-use crate::display::plot::{Plot, Series, Style};
+use crate::display::plot::{Legend, Plot, Series, Style};
 use crate::display::{Table, emit, figure_with_table, num};
 use crate::kernel::KernelMatrix;
 
@@ -218,6 +218,7 @@ impl Flow {
         };
         let mut p = Plot::new("gradient flow under the kernel", "time t", "MSE")
             .log_log()
+            .legend_at(Legend::LowerLeft)
             .with(Series::new(
                 "train",
                 curve(&self.train, &self.y_train),

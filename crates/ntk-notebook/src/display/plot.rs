@@ -8,7 +8,37 @@ use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
-use super::{emit, num};
+use super::emit;
+
+/// A tick label: at most 4 significant digits without trailing zeros, `0` for values within
+/// `1e-9·span` of zero (rounding in the tick positions), scientific notation outside
+/// `[1e-3, 1e5)`. On a logarithmic axis only mantissas 1, 2 and 5 are labelled.
+pub(crate) fn tick(v: f64, span: f64, log: bool) -> String {
+    if v.abs() <= 1e-9 * span.abs() {
+        return "0".into();
+    }
+    let e = v.abs().log10().floor();
+    if log {
+        let m = v / 10f64.powf(e);
+        if ![1.0, 2.0, 5.0].iter().any(|k| (m - k).abs() < 1e-6) {
+            return String::new();
+        }
+    }
+    if !(1e-3..1e5).contains(&v.abs()) {
+        let m = v / 10f64.powf(e);
+        return format!("{}e{}", trim(format!("{m:.2}")), e as i32);
+    }
+    let decimals = (3 - e as i32).clamp(0, 6) as usize;
+    trim(format!("{v:.decimals$}"))
+}
+
+fn trim(s: String) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
 
 /// How a series is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +73,22 @@ impl Series {
     }
 }
 
+/// Where the legend goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Legend {
+    /// Top right (the default).
+    #[default]
+    UpperRight,
+    /// Top left.
+    UpperLeft,
+    /// Middle of the right edge.
+    MiddleRight,
+    /// Bottom left.
+    LowerLeft,
+    /// Bottom right.
+    LowerRight,
+}
+
 /// A plot: a title, axis labels, axis scales and series. `to_svg` draws it; evcxr shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plot {
@@ -60,6 +106,8 @@ pub struct Plot {
     pub series: Vec<Series>,
     /// Size in pixels.
     pub size: (u32, u32),
+    /// Where the legend goes.
+    pub legend: Legend,
 }
 
 /// Series colours, in order (Tableau 10).
@@ -85,7 +133,14 @@ impl Plot {
             log_y: false,
             series: Vec::new(),
             size: (640, 400),
+            legend: Legend::UpperRight,
         }
+    }
+
+    /// Moves the legend.
+    pub fn legend_at(mut self, legend: Legend) -> Self {
+        self.legend = legend;
+        self
     }
 
     /// Both axes logarithmic.
@@ -129,11 +184,16 @@ impl Plot {
             let root = SVGBackend::with_string(&mut out, self.size).into_drawing_area();
             let (x0, x1) = self.range(|p| p.0, self.log_x);
             let (y0, y1) = self.range(|p| p.1, self.log_y);
+            let (xs, ys) = (x1 - x0, y1 - y0);
             let drawn = match (self.log_x, self.log_y) {
-                (true, true) => self.draw(&root, (x0..x1).log_scale(), (y0..y1).log_scale()),
-                (true, false) => self.draw(&root, (x0..x1).log_scale(), y0..y1),
-                (false, true) => self.draw(&root, x0..x1, (y0..y1).log_scale()),
-                (false, false) => self.draw(&root, x0..x1, y0..y1),
+                (true, true) => self.draw(
+                    &root,
+                    ((x0..x1).log_scale(), xs),
+                    ((y0..y1).log_scale(), ys),
+                ),
+                (true, false) => self.draw(&root, ((x0..x1).log_scale(), xs), (y0..y1, ys)),
+                (false, true) => self.draw(&root, (x0..x1, xs), ((y0..y1).log_scale(), ys)),
+                (false, false) => self.draw(&root, (x0..x1, xs), (y0..y1, ys)),
             };
             // Drawing into a string cannot fail but for a plotters bug; show it in the picture.
             if let Err(e) = drawn {
@@ -151,8 +211,8 @@ impl Plot {
     fn draw<X, Y>(
         &self,
         root: &DrawingArea<SVGBackend<'_>, Shift>,
-        x: X,
-        y: Y,
+        (x, xspan): (X, f64),
+        (y, yspan): (Y, f64),
     ) -> Result<(), Box<dyn std::error::Error + '_>>
     where
         X: AsRangedCoord<Value = f64>,
@@ -161,6 +221,7 @@ impl Plot {
         Y::CoordDescType: ValueFormatter<f64>,
     {
         root.fill(&WHITE)?;
+        let (lx, ly) = (self.log_x, self.log_y);
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, ("sans-serif", 18))
             .margin(12)
@@ -173,11 +234,10 @@ impl Plot {
             .y_desc(&self.y_label)
             .label_style(("sans-serif", 13))
             .axis_desc_style(("sans-serif", 15))
-            .x_label_formatter(&|v| num(*v))
-            .y_label_formatter(&|v| num(*v))
+            .x_label_formatter(&|v| tick(*v, xspan, lx))
+            .y_label_formatter(&|v| tick(*v, yspan, ly))
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
-        let (lx, ly) = (self.log_x, self.log_y);
         for (i, s) in self.series.iter().enumerate() {
             let colour = COLOURS[i % COLOURS.len()];
             let pts: Vec<(f64, f64)> = s
@@ -209,7 +269,13 @@ impl Plot {
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.3))
             .label_font(("sans-serif", 13))
-            .position(SeriesLabelPosition::UpperRight)
+            .position(match self.legend {
+                Legend::UpperRight => SeriesLabelPosition::UpperRight,
+                Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
+                Legend::MiddleRight => SeriesLabelPosition::MiddleRight,
+                Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
+                Legend::LowerRight => SeriesLabelPosition::LowerRight,
+            })
             .draw()?;
         Ok(())
     }
@@ -266,6 +332,18 @@ mod tests {
         assert!(s.matches("<circle").count() >= 3);
         assert!(s.matches("<polyline").count() >= 1);
         assert!(!s.contains("plot failed"));
+    }
+
+    #[test]
+    fn tick_labels_are_short() {
+        assert_eq!(tick(-2.2e-16, 2.0, false), "0");
+        assert_eq!(tick(0.5, 2.0, false), "0.5");
+        assert_eq!(tick(0.25, 2.0, false), "0.25");
+        assert_eq!(tick(100.0, 1e3, true), "100");
+        assert_eq!(tick(0.09, 1.0, true), "");
+        assert_eq!(tick(0.05, 1.0, true), "0.05");
+        assert_eq!(tick(2e5, 1e6, true), "2e5");
+        assert_eq!(tick(1e-4, 1.0, true), "1e-4");
     }
 
     #[test]
