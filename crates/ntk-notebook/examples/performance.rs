@@ -20,6 +20,35 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     println!("{measured}");
+    let mut by_points = Table::new(
+        "one hidden layer, width 256",
+        &["points n", "ms", "GFLOP/s"],
+    );
+    for n in [16, 32] {
+        let t = time_empirical(
+            &Data::bundled("digits")?.head(n).unit_norm()?,
+            &[1],
+            &[256],
+            1,
+        )?;
+        let m = &t.rows[0];
+        by_points.push(vec![
+            n.to_string(),
+            format!("{:.2}", m.seconds * 1e3),
+            format!("{:.1}", m.gflops()),
+        ]);
+    }
+    println!("{by_points}");
+
+    let start = std::time::Instant::now();
+    let limit = analytic_ntk(&Model::uniform(64, 3, 1, Activation::Relu), &x)?;
+    println!(
+        "analytic NTK {} × {}: {:.1} ms",
+        limit.rows,
+        limit.cols,
+        start.elapsed().as_secs_f64() * 1e3
+    );
+
     let small = time_empirical(&x, &[1, 2], &[64, 128], 1)?;
     assert_eq!(small.rows.len(), 4);
     assert!(small.rows.iter().all(|m| m.gflops() > 0.0));

@@ -62,7 +62,11 @@ fn parse_shape(name: &str) -> (usize, usize) {
 pub fn criterion_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(t) => PathBuf::from(t).join("criterion"),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/criterion"),
+        None => {
+            let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+            let root = crate_dir.parent().and_then(Path::parent).unwrap_or(crate_dir);
+            root.join("target/criterion")
+        }
     }
 }
 
