@@ -64,7 +64,10 @@ pub fn criterion_dir() -> PathBuf {
         Some(t) => PathBuf::from(t).join("criterion"),
         None => {
             let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-            let root = crate_dir.parent().and_then(Path::parent).unwrap_or(crate_dir);
+            let root = crate_dir
+                .parent()
+                .and_then(Path::parent)
+                .unwrap_or(crate_dir);
             root.join("target/criterion")
         }
     }
@@ -185,7 +188,7 @@ impl Throughput {
         depths.dedup();
         let mut p = Plot::new("empirical NTK throughput", "width m", "GFLOP/s")
             .log_log()
-            .legend_at(Legend::UpperLeft);
+            .legend_at(Legend::LowerRight);
         for d in depths {
             let pts = self
                 .rows

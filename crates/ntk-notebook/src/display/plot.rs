@@ -12,24 +12,36 @@ use super::emit;
 
 /// A tick label: at most 4 significant digits without trailing zeros, `0` for values within
 /// `1e-9·span` of zero (rounding in the tick positions), scientific notation outside
-/// `[1e-3, 1e5)`. On a logarithmic axis only mantissas 1, 2 and 5 are labelled.
-pub(crate) fn tick(v: f64, span: f64, log: bool) -> String {
+/// `[1e-3, 1e5)`.
+pub(crate) fn tick(v: f64, span: f64) -> String {
     if v.abs() <= 1e-9 * span.abs() {
         return "0".into();
     }
     let e = v.abs().log10().floor();
-    if log {
-        let m = v / 10f64.powf(e);
-        if ![1.0, 2.0, 5.0].iter().any(|k| (m - k).abs() < 1e-6) {
-            return String::new();
-        }
-    }
     if !(1e-3..1e5).contains(&v.abs()) {
         let m = v / 10f64.powf(e);
         return format!("{}e{}", trim(format!("{m:.2}")), e as i32);
     }
     let decimals = (3 - e as i32).clamp(0, 6) as usize;
     trim(format!("{v:.decimals$}"))
+}
+
+/// Ticks of a logarithmic axis over `[lo, hi]`: `1, 2, 5 × 10^k`, or every `1..9 × 10^k`
+/// when that gives fewer than three, or the ends when even that does.
+pub(crate) fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let (a, b) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let pick = |mantissas: &[f64]| -> Vec<f64> {
+        (a..=b)
+            .flat_map(|e| mantissas.iter().map(move |m| m * 10f64.powi(e)))
+            .filter(|v| (lo..=hi).contains(v))
+            .collect()
+    };
+    let coarse = pick(&[1.0, 2.0, 5.0]);
+    if coarse.len() >= 3 {
+        return coarse;
+    }
+    let fine = pick(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
+    if fine.len() >= 2 { fine } else { vec![lo, hi] }
 }
 
 fn trim(s: String) -> String {
@@ -185,14 +197,12 @@ impl Plot {
             let (x0, x1) = self.range(|p| p.0, self.log_x);
             let (y0, y1) = self.range(|p| p.1, self.log_y);
             let (xs, ys) = (x1 - x0, y1 - y0);
+            let lx = || (x0..x1).log_scale().with_key_points(log_ticks(x0, x1));
+            let ly = || (y0..y1).log_scale().with_key_points(log_ticks(y0, y1));
             let drawn = match (self.log_x, self.log_y) {
-                (true, true) => self.draw(
-                    &root,
-                    ((x0..x1).log_scale(), xs),
-                    ((y0..y1).log_scale(), ys),
-                ),
-                (true, false) => self.draw(&root, ((x0..x1).log_scale(), xs), (y0..y1, ys)),
-                (false, true) => self.draw(&root, (x0..x1, xs), ((y0..y1).log_scale(), ys)),
+                (true, true) => self.draw(&root, (lx(), xs), (ly(), ys)),
+                (true, false) => self.draw(&root, (lx(), xs), (y0..y1, ys)),
+                (false, true) => self.draw(&root, (x0..x1, xs), (ly(), ys)),
                 (false, false) => self.draw(&root, (x0..x1, xs), (y0..y1, ys)),
             };
             // Drawing into a string cannot fail but for a plotters bug; show it in the picture.
@@ -221,7 +231,6 @@ impl Plot {
         Y::CoordDescType: ValueFormatter<f64>,
     {
         root.fill(&WHITE)?;
-        let (lx, ly) = (self.log_x, self.log_y);
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, ("sans-serif", 18))
             .margin(12)
@@ -234,10 +243,11 @@ impl Plot {
             .y_desc(&self.y_label)
             .label_style(("sans-serif", 13))
             .axis_desc_style(("sans-serif", 15))
-            .x_label_formatter(&|v| tick(*v, xspan, lx))
-            .y_label_formatter(&|v| tick(*v, yspan, ly))
+            .x_label_formatter(&|v| tick(*v, xspan))
+            .y_label_formatter(&|v| tick(*v, yspan))
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
+        let (lx, ly) = (self.log_x, self.log_y);
         for (i, s) in self.series.iter().enumerate() {
             let colour = COLOURS[i % COLOURS.len()];
             let pts: Vec<(f64, f64)> = s
@@ -336,14 +346,22 @@ mod tests {
 
     #[test]
     fn tick_labels_are_short() {
-        assert_eq!(tick(-2.2e-16, 2.0, false), "0");
-        assert_eq!(tick(0.5, 2.0, false), "0.5");
-        assert_eq!(tick(0.25, 2.0, false), "0.25");
-        assert_eq!(tick(100.0, 1e3, true), "100");
-        assert_eq!(tick(0.09, 1.0, true), "");
-        assert_eq!(tick(0.05, 1.0, true), "0.05");
-        assert_eq!(tick(2e5, 1e6, true), "2e5");
-        assert_eq!(tick(1e-4, 1.0, true), "1e-4");
+        assert_eq!(tick(-2.2e-16, 2.0), "0");
+        assert_eq!(tick(0.5, 2.0), "0.5");
+        assert_eq!(tick(0.25, 2.0), "0.25");
+        assert_eq!(tick(100.0, 1e3), "100");
+        assert_eq!(tick(2e5, 1e6), "2e5");
+        assert_eq!(tick(1e-4, 1.0), "1e-4");
+        let close = |a: Vec<f64>, b: &[f64]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12 * y)
+        };
+        assert!(close(log_ticks(0.05, 1.5), &[0.05, 0.1, 0.2, 0.5, 1.0]));
+        assert!(close(log_ticks(5.6, 90.0), &[10.0, 20.0, 50.0]));
+        assert!(close(
+            log_ticks(2.5, 9.5),
+            &[3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+        ));
+        assert!(close(log_ticks(1.1, 1.9), &[1.1, 1.9]));
     }
 
     #[test]
