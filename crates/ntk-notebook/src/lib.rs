@@ -5,7 +5,9 @@
 //! owned values of this crate (evcxr cannot name a foreign generic type in a variable), each
 //! of which draws itself in a notebook (a heatmap, a log-log plot, a table) and prints
 //! sensibly in a terminal. For explicit control over precision, threads, tiling and
-//! weights, use `ntk-engine`; this crate computes nothing the engine does not.
+//! weights, use `ntk-engine`. The kernels, predictions and preprocessing are the engine's;
+//! this crate's own arithmetic is presentation: relative errors, accuracies, block means for
+//! heatmaps, and the least-squares line of a sweep ([`loglog_fit`]).
 //!
 //! | job | call | returns |
 //! | --- | --- | --- |
