@@ -1,37 +1,75 @@
 //! # ntk-notebook: the friendly tier
 //!
 //! For Rust Jupyter notebooks (evcxr) and short scripts: one `use ntk_notebook::prelude::*;`
-//! brings the model types and a few calls with sensible defaults that return owned values.
-//! For explicit control over precision, threads, tiling and weights, use `ntk-engine`.
+//! brings a small, macro-free API over the engine whose calls take explicit sizes and return
+//! owned values of this crate (evcxr cannot name a foreign generic type in a variable), each
+//! of which draws itself in a notebook (a heatmap, a log-log plot, a table) and prints
+//! sensibly in a terminal. For explicit control over precision, threads, tiling and
+//! weights, use `ntk-engine`. The kernels, predictions and preprocessing are the engine's;
+//! this crate's own arithmetic is presentation: relative errors, accuracies, block means for
+//! heatmaps, and the least-squares line of a sweep ([`loglog_fit`]).
+//!
+//! | job | call | returns |
+//! | --- | --- | --- |
+//! | data | [`Data::bundled`], [`Data::npy`], `.unit_norm()`, `.split(..)`, `.one_hot(..)` | [`Data`], [`Outputs`] |
+//! | model | [`Model::new`], [`Model::uniform`], [`Model::two_layer_relu`] | [`Model`] |
+//! | kernels | [`empirical_ntk`], [`analytic_ntk`], [`empirical_kernel`], [`analytic_kernel`] | [`KernelMatrix`] |
+//! | predictions | [`kernel_regression`], [`gradient_flow`] | [`Outputs`], [`Flow`] |
+//! | limits | [`width_sweep`], [`arccos_sweep`], [`arccos_scatter`] | [`Sweep`], [`Plot`] |
+//! | classification | [`classify`], [`depth_study`] | accuracy, [`DepthStudy`] |
+//! | performance | [`criterion_results`], [`time_empirical`] | [`Throughput`] |
 //!
 //! ```
 //! use ntk_notebook::prelude::*;
-//! let x = vec![0.6, 0.8, 1.0, 0.0, 0.0, -1.0];
-//! let model = Mlp::new(2, &[256], Activation::Relu);
-//! let k = empirical_ntk(&model, &x, 3, 0).unwrap();
-//! assert_eq!((k.n1, k.n2), (3, 3));
+//! let x = Data::bundled("digits")?.head(20).unit_norm()?;
+//! let model = Model::new(64, &[512], Activation::Relu);
+//! let k = empirical_ntk(&model, &x, 0)?;
+//! let limit = analytic_ntk(&model, &x)?;
+//! assert_eq!((k.rows, k.cols), (20, 20));
+//! assert!(k.rel_error(&limit)? < 0.2);
+//! # Ok::<(), ntk_notebook::Error>(())
 //! ```
+//!
+//! Every notebook in `notebooks/` has a twin in this crate's `examples/`, run small by
+//! `cargo test` (`tests/examples.rs`), so a notebook never shows an API that is gone.
 
 #![warn(missing_docs)]
 
-use ntk_engine::gram::{EmpiricalOptions, Kernel, Precision, Weights, empirical};
-use ntk_engine::{Points, Result};
+pub mod arccos;
+pub mod classify;
+pub mod data;
+pub mod display;
+pub mod kernel;
+pub mod model;
+pub mod perf;
+pub mod predict;
+pub mod sweep;
+
+pub use arccos::{arccos_kernel, arccos_scatter, arccos_sweep, arccos0, lecture_kernel};
+pub use classify::{DepthStudy, classify, depth_study};
+pub use data::Data;
+pub use display::plot::{Legend, Plot, Series, Style};
+pub use display::{Html, Svg, Table};
+pub use kernel::{
+    KernelMatrix, analytic_kernel, analytic_nngp, analytic_ntk, empirical_kernel, empirical_nngp,
+    empirical_ntk,
+};
+pub use model::Model;
+pub use ntk_engine::{Error, Result};
+pub use perf::{Measurement, Throughput, criterion_dir, criterion_results, time_empirical};
+pub use predict::{Flow, Outputs, gradient_flow, kernel_regression};
+pub use sweep::{Fit, Sweep, loglog_fit, width_sweep};
 
 /// Everything a notebook needs in one import.
 pub mod prelude {
-    pub use crate::empirical_ntk;
-    pub use ntk_engine::gram::{Kernel, KernelKind, Precision};
-    pub use ntk_engine::{Activation, Mlp, Parameterization};
-}
-
-/// The traced empirical NTK of `model` at seed `seed` on the `n` rows of `x` (row-major,
-/// `n × model.input_dim`), in f64.
-pub fn empirical_ntk(model: &ntk_engine::Mlp, x: &[f64], n: usize, seed: u64) -> Result<Kernel> {
-    let d = model.input_dim;
-    let p = Points::from_f64(x, n, d)?;
-    let opts = EmpiricalOptions {
-        precision: Precision::F64,
-        ..EmpiricalOptions::default()
+    pub use crate::{
+        Data, DepthStudy, Error, Fit, Flow, Html, KernelMatrix, Legend, Measurement, Model,
+        Outputs, Plot, Result, Series, Style, Svg, Sweep, Table, Throughput, analytic_kernel,
+        analytic_nngp, analytic_ntk, arccos_kernel, arccos_scatter, arccos_sweep, arccos0,
+        classify, criterion_dir, criterion_results, depth_study, empirical_kernel, empirical_nngp,
+        empirical_ntk, gradient_flow, kernel_regression, lecture_kernel, loglog_fit,
+        time_empirical, width_sweep,
     };
-    empirical(model, Weights::Seeded(seed), &p, None, &opts)
+    pub use ntk_engine::gram::KernelKind;
+    pub use ntk_engine::{Activation, Parameterization};
 }

@@ -1,0 +1,57 @@
+//! Twin of `notebooks/07-performance.ipynb`, small: empirical-kernel throughput over width
+//! and depth, from criterion's saved results or timed here.
+//!
+//! `cargo run --release -p ntk-notebook --example performance`
+
+use ntk_notebook::prelude::*;
+
+/// The notebook's cells in order, at a small size.
+pub fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!(
+        "criterion results would be in {}",
+        criterion_dir().display()
+    );
+    let x = Data::bundled("digits")?.head(64).unit_norm()?;
+    let measured = match criterion_results(&criterion_dir(), "empirical_ntk_f32") {
+        Ok(t) => t,
+        Err(e) => {
+            println!("{e}: timing small shapes here");
+            time_empirical(&x, &[1, 2], &[64, 256], 2)?
+        }
+    };
+    println!("{measured}");
+    let mut by_points = Table::new(
+        "one hidden layer, width 256",
+        &["points n", "ms", "GFLOP/s"],
+    );
+    for n in [16, 32] {
+        let t = time_empirical(
+            &Data::bundled("digits")?.head(n).unit_norm()?,
+            &[1],
+            &[256],
+            1,
+        )?;
+        let m = &t.rows[0];
+        by_points.push(vec![
+            n.to_string(),
+            format!("{:.2}", m.seconds * 1e3),
+            format!("{:.1}", m.gflops()),
+        ]);
+    }
+    println!("{by_points}");
+
+    let start = std::time::Instant::now();
+    let limit = analytic_ntk(&Model::uniform(64, 3, 1, Activation::Relu), &x)?;
+    println!(
+        "analytic NTK {} × {}: {:.1} ms",
+        limit.rows,
+        limit.cols,
+        start.elapsed().as_secs_f64() * 1e3
+    );
+
+    let small = time_empirical(&x, &[1, 2], &[64, 128], 1)?;
+    assert_eq!(small.rows.len(), 4);
+    assert!(small.rows.iter().all(|m| m.gflops() > 0.0));
+    println!("{}", small.plot());
+    Ok(())
+}

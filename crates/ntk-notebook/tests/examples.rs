@@ -1,0 +1,35 @@
+//! Runs every example — each the small twin of a notebook in `notebooks/` — so that a
+//! notebook never shows an API that no longer exists. (`cargo test` also builds them as
+//! examples; here they are compiled into one test binary and run.)
+
+#[path = "../examples/quickstart.rs"]
+mod quickstart;
+
+#[path = "../examples/arccos_limit.rs"]
+mod arccos_limit;
+
+#[path = "../examples/digits_classification.rs"]
+mod digits_classification;
+
+#[path = "../examples/performance.rs"]
+mod performance;
+
+#[test]
+fn quickstart_notebook_twin_runs() {
+    quickstart::main().unwrap();
+}
+
+#[test]
+fn arccos_limit_notebook_twin_runs() {
+    arccos_limit::main().unwrap();
+}
+
+#[test]
+fn digits_classification_notebook_twin_runs() {
+    digits_classification::main().unwrap();
+}
+
+#[test]
+fn performance_notebook_twin_runs() {
+    performance::main().unwrap();
+}
