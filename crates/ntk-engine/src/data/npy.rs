@@ -353,7 +353,9 @@ fn precheck_header(bytes: &[u8]) -> core::result::Result<(), String> {
 /// targets only; see the compile-time check below).
 fn cast_slice<T: Copy>(bytes: &[u8]) -> Option<&[T]> {
     let size = core::mem::size_of::<T>();
-    if bytes.len() % size != 0 || (bytes.as_ptr() as usize) % core::mem::align_of::<T>() != 0 {
+    if !bytes.len().is_multiple_of(size)
+        || !(bytes.as_ptr() as usize).is_multiple_of(core::mem::align_of::<T>())
+    {
         return None;
     }
     // SAFETY: the pointer is aligned for T (checked above), the length is a whole number of

@@ -79,7 +79,7 @@ pub fn dense_forward_into<T: Real>(
 ) {
     gemm(z.rb_mut(), h, w, T::of(s_w));
     let sb = T::of(s_b);
-    for j in 0..w.ncols() {
+    for (j, &bj) in b.iter().enumerate().take(w.ncols()) {
         let (Some(zc), Some(dc)) = (
             z.rb_mut().col_mut(j).try_as_col_major_mut(),
             dz.rb_mut().col_mut(j).try_as_col_major_mut(),
@@ -88,7 +88,7 @@ pub fn dense_forward_into<T: Real>(
         };
         simd::bias_activation(
             &model.activation,
-            sb * b[j],
+            sb * bj,
             zc.as_slice_mut(),
             dc.as_slice_mut(),
         );

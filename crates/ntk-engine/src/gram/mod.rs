@@ -205,7 +205,7 @@ pub fn empirical_rows(
     model.validate()?;
     if rows.start > rows.end
         || rows.end > x1.rows()
-        || (opts.tile > 0 && rows.start % opts.tile != 0)
+        || (opts.tile > 0 && !rows.start.is_multiple_of(opts.tile))
     {
         return Err(Error::invalid(
             "row band",
@@ -221,7 +221,7 @@ pub fn empirical_rows(
     if opts.tile == 0 {
         return Err(Error::invalid("tile", 0, "at least 1 row"));
     }
-    if opts.chunk == 0 || opts.chunk % tile::REDUCE_BLOCK != 0 {
+    if opts.chunk == 0 || !opts.chunk.is_multiple_of(tile::REDUCE_BLOCK) {
         return Err(Error::invalid(
             "chunk",
             opts.chunk,
@@ -336,13 +336,16 @@ pub(crate) fn nngp_tile(model: &Mlp, ga_last: &Mat<f64>) -> Mat<f64> {
     })
 }
 
+/// A finished tile: its `(left, right)` block indices and one matrix per output entry.
+pub(crate) type TileResult = ((usize, usize), Vec<Mat<f64>>);
+
 /// Writes finished tiles into the kernel, whose rows are the band `band` of the full
 /// matrix. For a symmetric kernel only the entries with `i ≥ j` of a tile are taken, written
 /// at `[i, j]` and mirrored to `[j, i]` (`Θ[j, i, b, a] = Θ[i, j, a, b]`), each where it falls
 /// inside the band, so the result is exactly symmetric and the same bits whatever the band.
 pub(crate) fn scatter(
     kernel: &mut Kernel,
-    tiles: Vec<((usize, usize), Vec<Mat<f64>>)>,
+    tiles: Vec<TileResult>,
     rows1: &[core::ops::Range<usize>],
     rows2: &[core::ops::Range<usize>],
     symmetric: bool,

@@ -130,6 +130,9 @@ fn chunk_features<T: Real>(
     (h, deltas)
 }
 
+/// `h_1` and `δ_0[a]` of one row block for one chunk.
+type ChunkFeatures<T> = (Mat<T>, Vec<Mat<T>>);
+
 /// Per-tile accumulators: `Σ h_1·h_1'` and `Σ δ_0·δ_0'` (one per output pair, or traced).
 struct Acc {
     h: Mat<f64>,
@@ -194,7 +197,7 @@ pub fn run<T: Real>(
     while c0 < m {
         let cols = c0..(c0 + opts.chunk).min(m);
         let cw = chunk_weights::<T>(model, weights, cols.clone());
-        let feats = |xs: &Vec<Option<Mat<T>>>| -> Vec<Option<(Mat<T>, Vec<Mat<T>>)>> {
+        let feats = |xs: &Vec<Option<Mat<T>>>| -> Vec<Option<ChunkFeatures<T>>> {
             xs.par_iter()
                 .map(|x| x.as_ref().map(|x| chunk_features(model, x, &cw, ntk)))
                 .collect()
