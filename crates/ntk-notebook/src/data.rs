@@ -143,6 +143,14 @@ impl Data {
         })
     }
 
+    /// Every value times `factor` (e.g. `√d` after [`Data::unit_norm`], so that
+    /// `xᵀx/d = 1`, neural-tangents' convention for the MLPs), labels kept.
+    pub fn scaled(&self, factor: f64) -> Result<Data> {
+        let v = self.values().iter().map(|a| a * factor).collect();
+        let labels = self.labels().map(<[i64]>::to_vec);
+        Data::from_rows(self.name(), v, self.rows(), self.cols(), labels)
+    }
+
     /// Columns standardised to mean 0, variance 1.
     pub fn standardized(&self) -> Data {
         Data {

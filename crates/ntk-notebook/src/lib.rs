@@ -17,6 +17,8 @@
 //! | predictions | [`kernel_regression`], [`gradient_flow`] | [`Outputs`], [`Flow`] |
 //! | limits | [`width_sweep`], [`arccos_sweep`], [`arccos_scatter`] | [`Sweep`], [`Plot`] |
 //! | classification | [`classify`], [`depth_study`] | accuracy, [`DepthStudy`] |
+//! | training | [`train_network`], [`alpha_sweep`] | [`Training`], [`Scan`] |
+//! | width studies | [`study`], [`compare_studies`], [`linearisation`] | [`Study`], [`Plot`], [`Linearisation`] |
 //! | performance | [`criterion_results`], [`time_empirical`] | [`Throughput`] |
 //!
 //! ```
@@ -40,10 +42,14 @@ pub mod classify;
 pub mod data;
 pub mod display;
 pub mod kernel;
+pub mod linearise;
 pub mod model;
 pub mod perf;
 pub mod predict;
+pub mod scan;
+pub mod study;
 pub mod sweep;
+pub mod training;
 
 pub use arccos::{arccos_kernel, arccos_scatter, arccos_sweep, arccos0, lecture_kernel};
 pub use classify::{DepthStudy, classify, depth_study};
@@ -54,11 +60,15 @@ pub use kernel::{
     KernelMatrix, analytic_kernel, analytic_nngp, analytic_ntk, empirical_kernel, empirical_nngp,
     empirical_ntk,
 };
+pub use linearise::{Linearisation, linearisation};
 pub use model::Model;
 pub use ntk_engine::{Error, Result};
 pub use perf::{Measurement, Throughput, criterion_dir, criterion_results, time_empirical};
 pub use predict::{Flow, Outputs, gradient_flow, kernel_regression};
+pub use scan::Scan;
+pub use study::{Study, StudyPlan, compare_studies, study};
 pub use sweep::{Fit, Sweep, loglog_fit, width_sweep};
+pub use training::{Schedule, Step, Training, alpha_sweep, train_network};
 
 /// Everything a notebook needs in one import.
 pub mod prelude {
@@ -69,6 +79,10 @@ pub mod prelude {
         classify, criterion_dir, criterion_results, depth_study, empirical_kernel, empirical_nngp,
         empirical_ntk, gradient_flow, kernel_regression, lecture_kernel, loglog_fit,
         time_empirical, width_sweep,
+    };
+    pub use crate::{
+        Linearisation, Scan, Schedule, Step, Study, StudyPlan, Training, alpha_sweep,
+        compare_studies, linearisation, study, train_network,
     };
     pub use ntk_engine::gram::KernelKind;
     pub use ntk_engine::{Activation, Parameterization};

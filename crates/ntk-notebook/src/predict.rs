@@ -93,7 +93,7 @@ impl Outputs {
         Ok(s / self.data.len().max(1) as f64)
     }
 
-    fn to_matrix(&self) -> Matrix {
+    pub(crate) fn to_matrix(&self) -> Matrix {
         Matrix {
             rows: self.rows,
             cols: self.cols,

@@ -33,3 +33,27 @@ fn digits_classification_notebook_twin_runs() {
 fn performance_notebook_twin_runs() {
     performance::main().unwrap();
 }
+
+#[path = "../examples/linearisation.rs"]
+mod linearisation;
+
+#[path = "../examples/training_dynamics.rs"]
+mod training_dynamics;
+
+#[path = "../examples/lazy_vs_rich.rs"]
+mod lazy_vs_rich;
+
+#[test]
+fn linearisation_notebook_twin_runs() {
+    linearisation::main().unwrap();
+}
+
+#[test]
+fn training_dynamics_notebook_twin_runs() {
+    training_dynamics::main().unwrap();
+}
+
+#[test]
+fn lazy_vs_rich_notebook_twin_runs() {
+    lazy_vs_rich::main().unwrap();
+}

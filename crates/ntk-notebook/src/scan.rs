@@ -1,0 +1,137 @@
+//! [`Scan`]: a measured quantity against a positive parameter (a width, an output scale),
+//! several seeds each, with its fitted log-log line ([`loglog_fit`]) and, optionally, a
+//! reference power law drawn through the first mean.
+
+use core::fmt;
+
+use crate::display::plot::{Plot, Series, Style};
+use crate::display::{Table, emit, figure_with_table, num};
+use crate::sweep::{Fit, loglog_fit};
+
+/// Values over a parameter and seeds, with their power-law fit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scan {
+    /// What was measured.
+    pub title: String,
+    /// Label of the parameter.
+    pub x_label: String,
+    /// Label of the quantity.
+    pub y_label: String,
+    /// The parameter values.
+    pub xs: Vec<f64>,
+    /// `values[i][s]`: the quantity at `xs[i]` for seed `s`.
+    pub values: Vec<Vec<f64>>,
+    /// The line through every (x, seed) point.
+    pub fit: Option<Fit>,
+    /// Exponent of the reference power law, if any.
+    pub reference: Option<f64>,
+}
+
+impl Scan {
+    /// Builds and fits a scan.
+    pub fn new(
+        title: &str,
+        x_label: &str,
+        y_label: &str,
+        xs: Vec<f64>,
+        values: Vec<Vec<f64>>,
+        reference: Option<f64>,
+    ) -> Scan {
+        let pts: Vec<(f64, f64)> = xs
+            .iter()
+            .zip(&values)
+            .flat_map(|(&x, v)| v.iter().map(move |&y| (x, y)))
+            .collect();
+        Scan {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            fit: loglog_fit(&pts),
+            xs,
+            values,
+            reference,
+        }
+    }
+
+    /// Mean over seeds at each parameter value.
+    pub fn means(&self) -> Vec<f64> {
+        self.values
+            .iter()
+            .map(|v| v.iter().sum::<f64>() / v.len().max(1) as f64)
+            .collect()
+    }
+
+    /// Parameter, mean, min, max.
+    pub fn table(&self) -> Table {
+        let mut t = Table::new(&self.title, &[&self.x_label, "mean", "min", "max"]);
+        for ((x, v), m) in self.xs.iter().zip(&self.values).zip(self.means()) {
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            t.push(vec![num(*x), num(m), num(lo), num(hi)]);
+        }
+        if let Some(f) = &self.fit {
+            t.title = format!("{} — fitted {f}", self.title);
+        }
+        t
+    }
+
+    /// Log-log plot: every seed, the means, the fit (slope ± s.e.) and the reference.
+    pub fn plot(&self) -> Plot {
+        let all = self
+            .xs
+            .iter()
+            .zip(&self.values)
+            .flat_map(|(&x, v)| v.iter().map(move |&y| (x, y)))
+            .collect();
+        let means: Vec<(f64, f64)> = self.xs.iter().copied().zip(self.means()).collect();
+        let mut p = Plot::new(&self.title, &self.x_label, &self.y_label)
+            .log_log()
+            .with(Series::new("each seed", all, Style::Points))
+            .with(Series::new("mean", means.clone(), Style::LinePoints));
+        if let (Some(f), Some(a), Some(b)) = (&self.fit, means.first(), means.last()) {
+            p = p.with(Series::new(
+                &format!("fit: slope {:.3} ± {:.3}", f.slope, f.stderr),
+                vec![(a.0, f.at(a.0)), (b.0, f.at(b.0))],
+                Style::Line,
+            ));
+            if let Some(e) = self.reference {
+                p = p.with(Series::new(
+                    &format!("reference slope {e}"),
+                    vec![(a.0, a.1), (b.0, a.1 * (b.0 / a.0).powf(e))],
+                    Style::Line,
+                ));
+            }
+        }
+        p
+    }
+
+    /// Shows the plot and the table.
+    pub fn evcxr_display(&self) {
+        emit(
+            "text/html",
+            &figure_with_table(&self.plot().to_svg(), &self.table()),
+        );
+    }
+}
+
+impl fmt::Display for Scan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.table())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scan_fits_and_draws_its_reference() {
+        let xs = vec![1.0, 10.0, 100.0];
+        let v = xs.iter().map(|x: &f64| vec![2.0 / x, 2.0 / x]).collect();
+        let s = Scan::new("t", "α", "drift", xs, v, Some(-1.0));
+        assert!((s.fit.unwrap().slope + 1.0).abs() < 1e-12);
+        let svg = s.plot().to_svg();
+        assert!(svg.contains("reference slope -1") && svg.contains("fit: slope -1.000"));
+        assert!(s.table().title.contains("fitted slope -1.000"));
+    }
+}

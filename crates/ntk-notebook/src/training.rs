@@ -1,0 +1,418 @@
+//! Training a finite network with the engine's trainer (`ntk_engine::train`), and the
+//! trace of how far it moves from its kernel description: loss, `‖θ − θ_0‖`, kernel drift
+//! and the gap to the linearised model, recorded against the step.
+//!
+//! The engine trains `g = α·(f − c·f_0)` on the loss `1/α²·1/(2N)·‖g − y‖²` (Chizat & Bach
+//! 2019); [`Schedule`] sets the steps, learning rate, `α` and centring. All numbers here are
+//! the engine's; this module only collects them into owned values and draws them.
+
+use core::fmt;
+
+use ntk_engine::predict::{FitOptions, GradientFlow, Initial, Matrix};
+use ntk_engine::train::{Batching, TrainData, TrainOptions, train};
+use ntk_engine::{AnalyticOptions, Parameterization, Params, Result, analytic};
+
+use crate::data::Data;
+use crate::display::plot::{Legend, Plot, Series, Style};
+use crate::display::{Table, emit, figure_with_table, num};
+use crate::model::Model;
+use crate::predict::Outputs;
+
+/// How to train: steps, learning rate `η`, output scale `α`, centring, record interval,
+/// SGD batch size and seed of the initialisation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schedule {
+    /// Steps.
+    pub steps: usize,
+    /// Learning rate `η`.
+    pub learning_rate: f64,
+    /// Output scale `α` (1 = plain training).
+    pub alpha: f64,
+    /// Train `α·(f − f_0)`, which starts at 0.
+    pub centre: bool,
+    /// Record every this many steps.
+    pub record_every: usize,
+    /// Mini-batch size (`None`: full batch).
+    pub batch: Option<usize>,
+    /// Seed of the initial parameters (and of the batches).
+    pub seed: u64,
+}
+
+impl Schedule {
+    /// Full-batch gradient descent, `α = 1`, uncentred, 20 records, seed 0.
+    pub fn new(steps: usize, learning_rate: f64) -> Schedule {
+        Schedule {
+            steps,
+            learning_rate,
+            alpha: 1.0,
+            centre: false,
+            record_every: (steps / 20).max(1),
+            batch: None,
+            seed: 0,
+        }
+    }
+
+    /// Sets `α`.
+    pub fn alpha(mut self, alpha: f64) -> Schedule {
+        self.alpha = alpha;
+        self
+    }
+
+    /// Trains `α·(f − f_0)` instead of `α·f`.
+    pub fn centred(mut self) -> Schedule {
+        self.centre = true;
+        self
+    }
+
+    /// Records every `n` steps.
+    pub fn record_every(mut self, n: usize) -> Schedule {
+        self.record_every = n;
+        self
+    }
+
+    /// Mini-batch SGD with `size` points per step.
+    pub fn batch(mut self, size: usize) -> Schedule {
+        self.batch = Some(size);
+        self
+    }
+
+    /// Sets the seed.
+    pub fn seed(mut self, seed: u64) -> Schedule {
+        self.seed = seed;
+        self
+    }
+}
+
+/// One record of a run (NaN where not measured).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Step {
+    /// Steps taken.
+    pub step: usize,
+    /// Training loss.
+    pub loss: f64,
+    /// `‖θ_t − θ_0‖₂`.
+    pub param_distance: f64,
+    /// `‖Θ_t − Θ_0‖_F/‖Θ_0‖_F` on the training points.
+    pub kernel_drift: f64,
+    /// RMS of `g_nn − g_lin` on the training points.
+    pub lin_gap_train: f64,
+    /// RMS of `g_nn − g_lin` on the test points.
+    pub lin_gap_test: f64,
+}
+
+/// A trained network: its records and outputs, the linearised model's outputs, and (NTK
+/// parameterization with test points) the analytic NTK's gradient flow at the same time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Training {
+    /// A one-line description.
+    pub title: String,
+    /// The records, in step order.
+    pub steps: Vec<Step>,
+    /// `g` on the training points after training.
+    pub train: Outputs,
+    /// `g` on the test points after training.
+    pub test: Option<Outputs>,
+    /// The linearised network on the test points after training.
+    pub lin_test: Option<Outputs>,
+    /// Gradient flow under the analytic NTK at the same time, from the same `g(0)`, on the
+    /// test points (`None` under mean field, where there is no kernel limit).
+    pub ntk_test: Option<Outputs>,
+}
+
+/// Trains `model` (seeded by `schedule.seed`) on `x_train → y_train` by the engine's
+/// trainer, recording loss, parameter distance, kernel drift and the linearised gap; with
+/// test points, also the analytic NTK's gradient flow at the final time. Cost per record:
+/// one empirical NTK on the training points.
+pub fn train_network(
+    model: &Model,
+    x_train: &Data,
+    y_train: &Outputs,
+    x_test: Option<&Data>,
+    schedule: &Schedule,
+) -> Result<Training> {
+    let mlp = model.mlp.clone().with_outputs(y_train.cols);
+    let params0 = Params::seeded(&mlp, schedule.seed)?;
+    let (pt, ps) = (x_train.points(), x_test.map(Data::points));
+    let y = y_train.to_matrix();
+    let opts = TrainOptions {
+        steps: schedule.steps,
+        learning_rate: schedule.learning_rate,
+        batching: match schedule.batch {
+            None => Batching::Full,
+            Some(size) => Batching::MiniBatch {
+                size,
+                seed: schedule.seed,
+            },
+        },
+        alpha: schedule.alpha,
+        centre: schedule.centre,
+        record_every: schedule.record_every,
+        kernel_drift: true,
+        linearised: true,
+        ..TrainOptions::default()
+    };
+    let data = TrainData {
+        x_train: &pt,
+        y_train: &y,
+        x_test: ps.as_ref(),
+        probe: None,
+    };
+    let t = train(&mlp, &params0, &data, &opts)?;
+    let ntk_test = match (&ps, &t.test_0) {
+        (Some(ps), Some(test_0)) if mlp.parameterization == Parameterization::Ntk => {
+            let a = AnalyticOptions::default();
+            let k_tt = analytic(&mlp, &pt, None, &a)?;
+            let k_st = analytic(&mlp, ps, Some(&pt), &a)?;
+            // The NTK of g = α·f is α²·Θ, while the loss is scaled by 1/α²: the flow of g
+            // is the flow under Θ at the same learning rate, whatever α.
+            let flow = GradientFlow::fit(
+                &Matrix::new(k_tt.n1, k_tt.n1, k_tt.data)?,
+                &y,
+                &FitOptions {
+                    learning_rate: schedule.learning_rate,
+                    ..FitOptions::default()
+                },
+            )?;
+            let init = Initial {
+                fx_train_0: Some(&t.train_0),
+                fx_test_0: Some(test_0),
+            };
+            let p = flow.predict_test(
+                &[schedule.steps as f64],
+                &Matrix::new(k_st.n1, k_tt.n1, k_st.data)?,
+                &init,
+            )?;
+            p.into_iter().next().map(Outputs::from)
+        }
+        _ => None,
+    };
+    let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+    Ok(Training {
+        title: format!(
+            "{} widths {:?}, {}, α = {}, η = {}, {} steps{}",
+            mlp.parameterization,
+            mlp.widths,
+            mlp.activation,
+            schedule.alpha,
+            schedule.learning_rate,
+            schedule.steps,
+            if schedule.centre { ", centred" } else { "" }
+        ),
+        steps: t
+            .records
+            .iter()
+            .map(|r| Step {
+                step: r.step,
+                loss: r.loss,
+                param_distance: r.param_distance,
+                kernel_drift: nan(r.kernel_drift),
+                lin_gap_train: nan(r.lin_gap_train),
+                lin_gap_test: nan(r.lin_gap_test),
+            })
+            .collect(),
+        train: t.train.into(),
+        test: t.test.map(Outputs::from),
+        lin_test: t.lin_test.map(Outputs::from),
+        ntk_test,
+    })
+}
+
+impl Training {
+    /// The last record.
+    pub fn last(&self) -> Step {
+        *self
+            .steps
+            .last()
+            .unwrap_or_else(|| unreachable!("the last step is recorded"))
+    }
+
+    /// The curve of one quantity against the step (values ≤ 0 or NaN left out).
+    fn curve(&self, pick: impl Fn(&Step) -> f64) -> Vec<(f64, f64)> {
+        self.steps
+            .iter()
+            .map(|s| (s.step as f64, pick(s)))
+            .filter(|p| p.1.is_finite() && p.1 > 0.0)
+            .collect()
+    }
+
+    /// Loss, `‖θ − θ_0‖`, kernel drift and the linearised gap against the step (log `y`).
+    pub fn plot(&self) -> Plot {
+        let mut p =
+            Plot::new(&self.title, "step", "value (log scale)").legend_at(Legend::LowerRight);
+        p.log_y = true;
+        p.with(Series::new(
+            "training loss",
+            self.curve(|s| s.loss),
+            Style::LinePoints,
+        ))
+        .with(Series::new(
+            "‖θ − θ₀‖",
+            self.curve(|s| s.param_distance),
+            Style::LinePoints,
+        ))
+        .with(Series::new(
+            "kernel drift",
+            self.curve(|s| s.kernel_drift),
+            Style::LinePoints,
+        ))
+        .with(Series::new(
+            "gap to linearised (test)",
+            self.curve(|s| s.lin_gap_test),
+            Style::LinePoints,
+        ))
+    }
+
+    /// The records as a table.
+    pub fn table(&self) -> Table {
+        let mut t = Table::new(
+            "records",
+            &[
+                "step",
+                "loss",
+                "‖θ−θ₀‖",
+                "kernel drift",
+                "lin gap train",
+                "lin gap test",
+            ],
+        );
+        for s in &self.steps {
+            t.push(vec![
+                s.step.to_string(),
+                num(s.loss),
+                num(s.param_distance),
+                num(s.kernel_drift),
+                num(s.lin_gap_train),
+                num(s.lin_gap_test),
+            ]);
+        }
+        t
+    }
+
+    /// The network's test outputs against the linearised model's and the analytic NTK
+    /// flow's (output 0 of each point), with the diagonal.
+    pub fn versus_kernels(&self) -> Plot {
+        let mut p = Plot::new(
+            "test outputs: linearised / NTK flow vs trained network",
+            "trained network g(x)",
+            "prediction",
+        )
+        .legend_at(Legend::UpperLeft);
+        let Some(net) = &self.test else { return p };
+        let pairs = |o: &Outputs| -> Vec<(f64, f64)> {
+            (0..o.rows).map(|i| (net.get(i, 0), o.get(i, 0))).collect()
+        };
+        let (lo, hi) = net
+            .data
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        p = p.with(Series::new("y = x", vec![(lo, lo), (hi, hi)], Style::Line));
+        if let Some(l) = &self.lin_test {
+            p = p.with(Series::new("linearised network", pairs(l), Style::Points));
+        }
+        if let Some(k) = &self.ntk_test {
+            p = p.with(Series::new("analytic NTK flow", pairs(k), Style::Points));
+        }
+        p
+    }
+
+    /// RMS distance of the test outputs to the analytic NTK flow's.
+    pub fn ntk_gap(&self) -> Option<f64> {
+        let (a, b) = (self.test.as_ref()?, self.ntk_test.as_ref()?);
+        let s: f64 = a
+            .data
+            .iter()
+            .zip(&b.data)
+            .map(|(x, y)| (x - y) * (x - y))
+            .sum();
+        Some((s / a.data.len().max(1) as f64).sqrt())
+    }
+
+    /// Shows the plot and the records.
+    pub fn evcxr_display(&self) {
+        emit(
+            "text/html",
+            &figure_with_table(&self.plot().to_svg(), &self.table()),
+        );
+    }
+}
+
+impl fmt::Display for Training {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.title)?;
+        write!(f, "{}", self.table())
+    }
+}
+
+/// Final kernel drift (and `‖θ − θ_0‖`) against the output scale `α`: one centred run of
+/// `schedule` per `α` and seed `0..seeds`. Lazy training predicts drift `∝ 1/α`.
+pub fn alpha_sweep(
+    model: &Model,
+    x_train: &Data,
+    y_train: &Outputs,
+    alphas: &[f64],
+    schedule: &Schedule,
+    seeds: u64,
+) -> Result<crate::scan::Scan> {
+    crate::sweep::check_sizes(&[alphas.len()], seeds)?;
+    let mut drift = Vec::new();
+    for &a in alphas {
+        let mut v = Vec::new();
+        for s in 0..seeds {
+            let sch = schedule
+                .clone()
+                .alpha(a)
+                .centred()
+                .seed(s)
+                .record_every(schedule.steps.max(1));
+            v.push(
+                train_network(model, x_train, y_train, None, &sch)?
+                    .last()
+                    .kernel_drift,
+            );
+        }
+        drift.push(v);
+    }
+    Ok(crate::scan::Scan::new(
+        &format!(
+            "kernel drift against α, {} widths {:?}",
+            model.mlp.activation, model.mlp.widths
+        ),
+        "output scale α",
+        "‖Θ_T − Θ_0‖_F / ‖Θ_0‖_F",
+        alphas.to_vec(),
+        drift,
+        Some(-1.0),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ntk_engine::Activation;
+
+    #[test]
+    fn a_short_run_records_and_draws() {
+        let d = Data::bundled("iris").unwrap().head(24).unit_norm().unwrap();
+        let (tr, te) = d.split(16, 8);
+        let y = tr.one_hot(3).unwrap();
+        let model = Model::new(4, &[128], Activation::Relu);
+        let t = train_network(
+            &model,
+            &tr,
+            &y,
+            Some(&te),
+            &Schedule::new(10, 1.0).centred(),
+        )
+        .unwrap();
+        assert_eq!(t.steps.first().unwrap().step, 0);
+        assert_eq!(t.last().step, 10);
+        assert!(t.last().loss < t.steps[0].loss);
+        assert!(t.ntk_gap().unwrap().is_finite());
+        let svg = t.plot().to_svg();
+        assert!(svg.contains("kernel drift") && svg.contains("training loss"));
+        assert!(t.versus_kernels().to_svg().contains("analytic NTK flow"));
+        assert_eq!(t.table().rows.len(), t.steps.len());
+    }
+}
