@@ -8,18 +8,7 @@ use faer::{Mat, Side};
 use ntk_engine::analytic::{AnalyticOptions, analytic};
 use ntk_engine::{Activation, Error, Kernel, KernelKind, Mlp, Parallelism, Points};
 
-const ACTIVATIONS: [Activation; 10] = [
-    Activation::Relu,
-    Activation::LeakyRelu(0.1),
-    Activation::Abs,
-    Activation::Erf,
-    Activation::SigmoidLike,
-    Activation::Gelu,
-    Activation::Identity,
-    Activation::Tanh,
-    Activation::Softplus,
-    Activation::Sin,
-];
+const ACTIVATIONS: [Activation; 10] = Activation::BUILT_IN;
 
 /// 9 points in d = 4: random rows, then a copy of row 0, its negation, a zero row, and a
 /// tiny multiple of row 1 (1e-8: far smaller and, over 50 layers of `W_std = 0.5`, the

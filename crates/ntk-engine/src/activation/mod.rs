@@ -71,6 +71,22 @@ pub enum Activation {
     Custom(CustomActivation),
 }
 
+impl Activation {
+    /// Every built-in activation once (leaky ReLU with `α = 0.1`), for sweeps and tests.
+    pub const BUILT_IN: [Activation; 10] = [
+        Activation::Relu,
+        Activation::LeakyRelu(0.1),
+        Activation::Abs,
+        Activation::Erf,
+        Activation::SigmoidLike,
+        Activation::Gelu,
+        Activation::Identity,
+        Activation::Tanh,
+        Activation::Softplus,
+        Activation::Sin,
+    ];
+}
+
 /// The names [`Activation::from_str`] accepts.
 pub const ACTIVATION_NAMES: &str =
     "relu, leaky_relu:ALPHA, abs, erf, sigmoid_like, gelu, identity, tanh, softplus, sin";
@@ -242,18 +258,7 @@ impl FromStr for Activation {
 mod tests {
     use super::*;
 
-    const ALL: [Activation; 10] = [
-        Activation::Relu,
-        Activation::LeakyRelu(0.1),
-        Activation::Abs,
-        Activation::Erf,
-        Activation::SigmoidLike,
-        Activation::Gelu,
-        Activation::Identity,
-        Activation::Tanh,
-        Activation::Softplus,
-        Activation::Sin,
-    ];
+    const ALL: [Activation; 10] = Activation::BUILT_IN;
 
     /// The derivative against a central difference in f64. Points avoid the kinks at 0.
     /// Tolerance 1e-7: the central difference with h = 1e-5 has truncation error
