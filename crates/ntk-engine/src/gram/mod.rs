@@ -339,27 +339,30 @@ pub(crate) fn nngp_tile(model: &Mlp, ga_last: &Mat<f64>) -> Mat<f64> {
 /// A finished tile: its `(left, right)` block indices and one matrix per output entry.
 pub(crate) type TileResult = ((usize, usize), Vec<Mat<f64>>);
 
-/// Writes finished tiles into the kernel, whose rows are the band `band` of the full
-/// matrix. For a symmetric kernel only the entries with `i ≥ j` of a tile are taken, written
-/// at `[i, j]` and mirrored to `[j, i]` (`Θ[j, i, b, a] = Θ[i, j, a, b]`), each where it falls
-/// inside the band, so the result is exactly symmetric and the same bits whatever the band.
-pub(crate) fn scatter(
-    kernel: &mut Kernel,
+/// The kernel of the rows `band` (of the full `n1 × n2` matrix) from its finished tiles:
+/// `n1 × n2` traced or NNGP, `n1 × n2 × k × k` full (a full NNGP is `K ⊗ I_k`). For a
+/// symmetric kernel only the entries with `i ≥ j` of a tile are taken, written at `[i, j]` and
+/// mirrored to `[j, i]` (`Θ[j, i, b, a] = Θ[i, j, a, b]`), each where it falls inside the band,
+/// so the result is exactly symmetric and the same bits whatever the band.
+pub(crate) fn assemble(
+    model: &Mlp,
+    opts: &EmpiricalOptions,
     tiles: Vec<TileResult>,
     rows1: &[core::ops::Range<usize>],
     rows2: &[core::ops::Range<usize>],
     symmetric: bool,
     band: core::ops::Range<usize>,
-    nngp_full_k: usize,
-) {
-    let (n2, k) = (kernel.n2, kernel.k);
+) -> Kernel {
+    let k = if opts.full { model.outputs } else { 1 };
+    let n2 = rows2.last().map_or(0, |r| r.end);
+    let nngp_full = opts.full && opts.kind == KernelKind::Nngp && k > 1;
+    let mut data = vec![0.0; band.len() * n2 * k * k];
     let r0 = band.start;
     for ((bi, bj), out) in tiles {
         let (ra, rb) = (&rows1[bi], &rows2[bj]);
         for (e, m) in out.iter().enumerate() {
-            // A full NNGP is `K ⊗ I_k`: one matrix placed on every output diagonal.
-            let pairs: Vec<(usize, usize)> = if nngp_full_k > 1 {
-                (0..nngp_full_k).map(|a| (a, a)).collect()
+            let pairs: Vec<(usize, usize)> = if nngp_full {
+                (0..k).map(|a| (a, a)).collect()
             } else {
                 vec![(e / k, e % k)]
             };
@@ -373,25 +376,20 @@ pub(crate) fn scatter(
                     let v = m[(ii, jj)];
                     for &(a, b) in &pairs {
                         if band.contains(&i) {
-                            kernel.data[(((i - r0) * n2 + j) * k + a) * k + b] = v;
+                            data[(((i - r0) * n2 + j) * k + a) * k + b] = v;
                         }
                         if symmetric && band.contains(&j) {
-                            kernel.data[(((j - r0) * n2 + i) * k + b) * k + a] = v;
+                            data[(((j - r0) * n2 + i) * k + b) * k + a] = v;
                         }
                     }
                 }
             }
         }
     }
-}
-
-/// An all-zero kernel of the right shape for `opts`.
-pub(crate) fn empty_kernel(model: &Mlp, n1: usize, n2: usize, opts: &EmpiricalOptions) -> Kernel {
-    let k = if opts.full { model.outputs } else { 1 };
     Kernel {
-        n1,
+        n1: band.len(),
         n2,
         k,
-        data: vec![0.0; n1 * n2 * k * k],
+        data,
     }
 }

@@ -10,8 +10,8 @@ use rayon::prelude::*;
 use super::features::{BlockFeatures, block_features, layers_in};
 use super::tile::{Scratch, add_gram, row_blocks};
 use super::{
-    EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, band_blocks, empty_kernel,
-    entries, nngp_tile, scatter, tile_pairs,
+    EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, assemble, band_blocks, entries,
+    nngp_tile, tile_pairs,
 };
 use crate::data::Points;
 use crate::error::Result;
@@ -92,22 +92,9 @@ pub fn run<T: Real>(
             ((bi, bj), out)
         })
         .collect();
-    let mut kernel = empty_kernel(model, band.len(), rows2.last().map_or(0, |r| r.end), opts);
-    let nngp_full_k = if opts.full && opts.kind == KernelKind::Nngp {
-        model.outputs
-    } else {
-        1
-    };
-    scatter(
-        &mut kernel,
-        tiles,
-        &rows1,
-        &rows2,
-        symmetric,
-        band,
-        nngp_full_k,
-    );
-    Ok(kernel)
+    Ok(assemble(
+        model, opts, tiles, &rows1, &rows2, symmetric, band,
+    ))
 }
 
 /// One output tile from two blocks' features.

@@ -18,8 +18,8 @@ use rayon::prelude::*;
 use super::features::{dense_forward_into, readout_delta};
 use super::tile::{REDUCE_BLOCK, Scratch, add_gram, row_blocks};
 use super::{
-    EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, band_blocks, empty_kernel,
-    entries, nngp_tile, scatter, tile_pairs,
+    EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, assemble, band_blocks, entries,
+    nngp_tile, tile_pairs,
 };
 use crate::data::Points;
 use crate::error::Result;
@@ -255,16 +255,7 @@ pub fn run<T: Real>(
             ((bi, bj), out)
         })
         .collect();
-    let mut kernel = empty_kernel(model, band.len(), x2.map_or(x1.rows(), |x| x.rows()), opts);
-    let nngp_full_k = if opts.full && !ntk { k } else { 1 };
-    scatter(
-        &mut kernel,
-        tiles,
-        &rows1,
-        &rows2,
-        symmetric,
-        band,
-        nngp_full_k,
-    );
-    Ok(kernel)
+    Ok(assemble(
+        model, opts, tiles, &rows1, &rows2, symmetric, band,
+    ))
 }
