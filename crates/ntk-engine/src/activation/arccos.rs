@@ -5,6 +5,7 @@
 //! derivative), Cho & Saul, "Kernel Methods for Deep Learning", NeurIPS 2009.
 
 use crate::scalar::Real;
+use crate::simd::atan2::atan2;
 
 /// `a·min(x, 0) + b·max(x, 0)`.
 #[inline(always)]
@@ -37,13 +38,13 @@ pub fn derivative<T: Real>(a: T, b: T, x: T) -> T {
 /// lost once they leave the normal `f64` range (variances below ~1e-154 or above ~1e154,
 /// e.g. an input of norm 1e-150, or ~170 layers of `W_std = 4` Abs); `s` is then clamped
 /// to `[0, √P]` and nothing becomes NaN, but the angle is not accurate.
-#[inline]
+#[inline(always)]
 pub fn nngp_ntk(a: f64, b: f64, k: f64, q1: f64, q2: f64) -> (f64, f64) {
     let s = (q1 * q2 - k * k).max(0.0).sqrt();
     let theta = if s == 0.0 && k == 0.0 {
         core::f64::consts::FRAC_PI_2
     } else {
-        s.atan2(k)
+        atan2(s, k)
     };
     let jump = (a - b) * (a - b);
     let dot = (a * a + b * b) / 2.0 - jump * (theta / core::f64::consts::TAU);

@@ -2,6 +2,7 @@
 //! (Hendrycks & Gimpel 2016), with the closed-form kernel neural-tangents uses.
 
 use crate::scalar::Real;
+use crate::simd::atan2::atan2;
 
 const FRAC_1_SQRT_2: f64 = core::f64::consts::FRAC_1_SQRT_2;
 /// `1/√(2π)`.
@@ -33,14 +34,14 @@ pub fn derivative<T: Real>(x: T) -> T {
 /// (so `Δ² ≥ 1` even when `(q + 1)² − q²` would round to 0), `(K² + P·Δ²)/(P₁·Δ) =
 /// K²/(P₁·Δ) + (P/P₁)·Δ` (no `q⁴`), and `1 + (1 − P)/P₁ = (q1 + q2 + 2)/P₁` (no
 /// cancellation). These agree with neural-tangents' form to a few ulps for moderate `q`.
-#[inline]
+#[inline(always)]
 pub fn nngp_ntk(k: f64, q1: f64, q2: f64) -> (f64, f64) {
     use core::f64::consts::TAU;
     let prod = q1 * q2;
     let prod1 = (q1 + 1.0) * (q2 + 1.0);
     let delta2 = (prod - k * k).max(0.0) + (q1 + q2 + 1.0);
     let delta = delta2.sqrt();
-    let alpha = k.atan2(delta);
+    let alpha = atan2(k, delta);
     let kn = (k * k / (prod1 * delta) + prod / prod1 * delta + k * alpha) / TAU + 0.25 * k;
     let first = (1.0 / delta2 + (q1 + q2 + 2.0) / prod1) * (k / delta / TAU);
     (kn, first + (0.25 + alpha / TAU))
@@ -51,6 +52,6 @@ pub fn nngp_ntk(k: f64, q1: f64, q2: f64) -> (f64, f64) {
 #[inline]
 pub fn variance(q: f64) -> f64 {
     let root = (1.0 + 2.0 * q).sqrt();
-    let inner = q / ((q + 1.0) * root) + q.atan2(root) / 2.0;
+    let inner = q / ((q + 1.0) * root) + atan2(q, root) / 2.0;
     q * (inner / core::f64::consts::PI + 0.25)
 }

@@ -2,16 +2,20 @@
 //!
 //! The output is cut into row bands of `tile` rows, and each band into `tile × tile` tiles.
 //! Bands are the parallel unit (rayon, each band a disjoint slice of the output, written in
-//! place); a band walks its tiles in order, so the `tile` rows of `x2` stay in cache while
-//! the band's rows run over them. Each entry is a pure function of its two inputs and their
-//! per-point variances ([`super::state::Recursion::pair`]), so the bits never depend on the
-//! thread count (nor on `tile`). For `x1 × x1` only the tiles on and below the diagonal are
-//! computed and the lower triangle is mirrored, so the result is exactly symmetric.
+//! place). Per tile, the input Gram `x·x'` comes from a register-blocked micro-kernel
+//! ([`super::input_gram`]) and the layer recursion then runs over each row of the tile as
+//! vectorised loops ([`Recursion::run`]). Every entry is a pure function of its two inputs
+//! and their per-point variances, computed with one fixed order of operations, so the bits
+//! never depend on the thread count, on `tile`, or on the instruction set. For `x1 × x1`
+//! only the tiles on and below the diagonal are computed and the lower triangle is
+//! mirrored, so the result is exactly symmetric.
 //!
-//! Memory: the output, the inputs as `f64`, and `L` variances per point.
+//! Memory: the output, the inputs as `f64`, `L` variances per point (twice: per point and
+//! per layer), and one `tile × tile` scratch block per band in flight.
 
 use rayon::prelude::*;
 
+use super::input_gram::gram_tile;
 use super::state::Recursion;
 use crate::gram::Kernel;
 
@@ -23,10 +27,30 @@ const MIRROR_BLOCK: usize = 64;
 pub(crate) struct Side<'a> {
     /// Row-major inputs.
     pub x: &'a [f64],
-    /// `n × L` variances, row-major.
+    /// `n × L` variances, row-major (one point's run).
     pub q: &'a [f64],
+    /// The same variances layer-major, `L × n` (one layer's run over the points).
+    pub q_by_layer: Vec<f64>,
     /// Number of points.
     pub n: usize,
+}
+
+impl<'a> Side<'a> {
+    /// A side over `x` (`n` rows) and its `n × L` variances `q`.
+    pub fn new(x: &'a [f64], q: &'a [f64], n: usize, depth: usize) -> Self {
+        let mut q_by_layer = vec![0.0; q.len()];
+        for i in 0..n {
+            for l in 0..depth {
+                q_by_layer[l * n + i] = q[i * depth + l];
+            }
+        }
+        Side {
+            x,
+            q,
+            q_by_layer,
+            n,
+        }
+    }
 }
 
 /// The variances of every row of `x` (parallel over points), `n × L` row-major.
@@ -53,35 +77,16 @@ pub(crate) fn assemble(
 ) -> Kernel {
     let symmetric = s2.is_none();
     let s2 = s2.unwrap_or(s1);
-    let (n1, n2, d, depth) = (s1.n, s2.n, rec.input_dim, rec.depth());
+    let (n1, n2) = (s1.n, s2.n);
     let kk = k * k;
     let mut data = vec![0.0; n1 * n2 * kk];
     let band_len = tile * n2 * kk;
-    data.par_chunks_mut(band_len)
+    data.par_chunks_mut(band_len.max(1))
         .enumerate()
         .for_each(|(bi, band)| {
             let rows = bi * tile..((bi + 1) * tile).min(n1);
             let col_end = if symmetric { rows.end } else { n2 };
-            let mut c0 = 0;
-            while c0 < col_end {
-                let cols = c0..(c0 + tile).min(col_end);
-                for i in rows.clone() {
-                    let (xi, qi) = (&s1.x[i * d..][..d], &s1.q[i * depth..][..depth]);
-                    let out = &mut band[(i - rows.start) * n2 * kk..][..n2 * kk];
-                    for j in cols.clone() {
-                        if symmetric && j > i {
-                            break;
-                        }
-                        let (xj, qj) = (&s2.x[j * d..][..d], &s2.q[j * depth..][..depth]);
-                        let s = rec.pair(xi, xj, qi, qj, ntk);
-                        let v = if ntk { s.theta } else { s.k };
-                        for a in 0..k {
-                            out[j * kk + a * k + a] = v;
-                        }
-                    }
-                }
-                c0 = cols.end;
-            }
+            band_tiles(rec, s1, s2, ntk, k, rows, col_end, tile, band);
         });
     if symmetric {
         mirror(&mut data, n1, k);
@@ -89,8 +94,10 @@ pub(crate) fn assemble(
     Kernel { n1, n2, k, data }
 }
 
-/// The rows `rows` of [`assemble`]'s kernel, bit for bit: for `x1 × x1` an entry above the
-/// diagonal is computed as the pair below it (`[j, i]`), exactly what the mirror copies.
+/// The rows `rows` of [`assemble`]'s kernel, bit for bit, as a `rows.len() × n2` kernel:
+/// for `x1 × x1` an entry above the diagonal equals the pair below it (`[j, i]`), exactly
+/// what the mirror copies (the closed forms are symmetric in the pair bitwise, and
+/// quadrature is evaluated as the pair `[j, i]`).
 pub(crate) fn assemble_rows(
     rec: &Recursion,
     s1: &Side<'_>,
@@ -98,25 +105,25 @@ pub(crate) fn assemble_rows(
     ntk: bool,
     k: usize,
     rows: core::ops::Range<usize>,
+    tile: usize,
 ) -> Kernel {
     let symmetric = s2.is_none();
+    if symmetric && rows == (0..s1.n) {
+        return assemble(rec, s1, None, ntk, k, tile);
+    }
     let s2 = s2.unwrap_or(s1);
-    let (n2, d, depth) = (s2.n, rec.input_dim, rec.depth());
+    let n2 = s2.n;
     let kk = k * k;
     let mut data = vec![0.0; rows.len() * n2 * kk];
-    data.par_chunks_mut(n2 * kk)
+    data.par_chunks_mut((tile * n2 * kk).max(1))
         .enumerate()
-        .for_each(|(r, out)| {
-            let i = rows.start + r;
-            for j in 0..n2 {
-                let (a, b) = if symmetric && j > i { (j, i) } else { (i, j) };
-                let (xa, qa) = (&s1.x[a * d..][..d], &s1.q[a * depth..][..depth]);
-                let (xb, qb) = (&s2.x[b * d..][..d], &s2.q[b * depth..][..depth]);
-                let s = rec.pair(xa, xb, qa, qb, ntk);
-                let v = if ntk { s.theta } else { s.k };
-                for o in 0..k {
-                    out[j * kk + o * k + o] = v;
-                }
+        .for_each(|(bi, band)| {
+            let start = rows.start + bi * tile;
+            let sub = start..(start + tile).min(rows.end);
+            if symmetric && rec.dual.is_quadrature() {
+                quadrature_rows_symmetric(rec, s1, ntk, k, sub, band);
+            } else {
+                band_tiles(rec, s1, s2, ntk, k, sub, n2, tile, band);
             }
         });
     Kernel {
@@ -124,6 +131,94 @@ pub(crate) fn assemble_rows(
         n2,
         k,
         data,
+    }
+}
+
+/// Fills the band of rows `rows` (`band` holds `rows.len()` output rows of `n2·k²`) for the
+/// columns `0..col_end`, tile by tile.
+#[allow(clippy::too_many_arguments)]
+fn band_tiles(
+    rec: &Recursion,
+    s1: &Side<'_>,
+    s2: &Side<'_>,
+    ntk: bool,
+    k: usize,
+    rows: core::ops::Range<usize>,
+    col_end: usize,
+    tile: usize,
+    band: &mut [f64],
+) {
+    let (n2, d, depth) = (s2.n, rec.input_dim, rec.depth());
+    let kk = k * k;
+    let nr = rows.len();
+    let mut g = vec![0.0; nr * tile.min(col_end.max(1))];
+    let mut theta = vec![0.0; tile.min(col_end.max(1))];
+    let mut c0 = 0;
+    while c0 < col_end {
+        let cw = tile.min(col_end - c0);
+        gram_tile(
+            &s1.x[rows.start * d..],
+            nr,
+            &s2.x[c0 * d..],
+            cw,
+            d,
+            &mut g,
+            cw,
+        );
+        for (r, i) in rows.clone().enumerate() {
+            let kr = &mut g[r * cw..][..cw];
+            let th = &mut theta[..cw];
+            rec.run(
+                kr,
+                th,
+                &s1.q[i * depth..][..depth],
+                |l| &s2.q_by_layer[l * n2 + c0..][..cw],
+                ntk,
+            );
+            let v = if ntk { &*th } else { &*kr };
+            let out = &mut band[r * n2 * kk..][..n2 * kk];
+            if k == 1 {
+                out[c0..c0 + cw].copy_from_slice(v);
+            } else {
+                for (j, vj) in v.iter().enumerate() {
+                    for a in 0..k {
+                        out[(c0 + j) * kk + a * k + a] = *vj;
+                    }
+                }
+            }
+        }
+        c0 += cw;
+    }
+}
+
+/// Rows of a symmetric quadrature kernel pair by pair, the entries above the diagonal
+/// evaluated as the pair below it (quadrature is not bitwise symmetric in its arguments).
+fn quadrature_rows_symmetric(
+    rec: &Recursion,
+    s: &Side<'_>,
+    ntk: bool,
+    k: usize,
+    rows: core::ops::Range<usize>,
+    band: &mut [f64],
+) {
+    let (n, d, depth) = (s.n, rec.input_dim, rec.depth());
+    let kk = k * k;
+    for (r, i) in rows.enumerate() {
+        let out = &mut band[r * n * kk..][..n * kk];
+        for j in 0..n {
+            let (a, b) = if j > i { (j, i) } else { (i, j) };
+            let st = rec.pair(
+                &s.x[a * d..][..d],
+                &s.x[b * d..][..d],
+                &s.q[a * depth..][..depth],
+                &s.q[b * depth..][..depth],
+                ntk,
+            );
+            let v = if ntk { st.theta } else { st.k };
+            for o in 0..k {
+                out[j * kk + o * k + o] = v;
+            }
+        }
     }
 }
 

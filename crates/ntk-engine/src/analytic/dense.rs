@@ -58,6 +58,21 @@ impl Dense {
             }
         }
     }
+
+    /// [`Dense::apply`] over a run of pairs (`k`, `theta` side by side), vectorised.
+    pub(crate) fn apply_run(&self, k: &mut [f64], theta: &mut [f64]) {
+        let this = *self;
+        pulp::Arch::new().dispatch(
+            #[inline(always)]
+            || {
+                for (kj, tj) in k.iter_mut().zip(theta.iter_mut()) {
+                    let mut s = PairState { k: *kj, theta: *tj };
+                    this.apply(&mut s);
+                    (*kj, *tj) = (s.k, s.theta);
+                }
+            },
+        );
+    }
 }
 
 #[cfg(test)]

@@ -89,6 +89,53 @@ impl Dual {
         }
     }
 
+    /// [`Dual::nngp_ntk`] over a run of pairs sharing the first point (variance `q1`):
+    /// `(k[j], ḋ) ← nngp_ntk(k[j], q1, q2[j])`, `theta[j] ← theta[j]·ḋ`, bit for bit. The
+    /// closed forms are branch-free and vectorise under [`pulp::Arch::dispatch`]; quadrature
+    /// runs pair by pair.
+    pub(crate) fn apply_run(
+        &self,
+        k: &mut [f64],
+        theta: &mut [f64],
+        q1: f64,
+        q2: &[f64],
+        with_ntk: bool,
+    ) {
+        macro_rules! run {
+            ($f:expr) => {
+                pulp::Arch::new().dispatch(
+                    #[inline(always)]
+                    || {
+                        for ((kj, tj), q2j) in k.iter_mut().zip(theta.iter_mut()).zip(q2) {
+                            let (kn, dot) = $f(*kj, *q2j);
+                            *kj = kn;
+                            *tj *= dot;
+                        }
+                    },
+                )
+            };
+        }
+        match self {
+            Dual::Identity => {}
+            Dual::AbRelu { a, b } => {
+                let (a, b) = (*a, *b);
+                run!(|k, q2| arccos::nngp_ntk(a, b, k, q1, q2))
+            }
+            Dual::Erf { a, b, c } => {
+                let (a, b, c) = (*a, *b, *c);
+                run!(|k, q2| erf::nngp_ntk(a, b, c, k, q1, q2))
+            }
+            Dual::Gelu => run!(|k, q2| gelu::nngp_ntk(k, q1, q2)),
+            Dual::Quadrature(quad) => {
+                for ((kj, tj), q2j) in k.iter_mut().zip(theta.iter_mut()).zip(q2) {
+                    let (kn, dot) = quad.nngp_ntk(*kj, q1, *q2j, with_ntk);
+                    *kj = kn;
+                    *tj *= dot;
+                }
+            }
+        }
+    }
+
     /// The variance transform `q' = E[φ(u)²]`, `u ~ N(0, q)`.
     #[inline]
     pub fn variance(&self, q: f64) -> f64 {

@@ -24,6 +24,7 @@
 mod assemble;
 pub mod dense;
 pub mod dual;
+mod input_gram;
 pub mod quadrature;
 pub mod state;
 
@@ -160,30 +161,21 @@ fn analytic_impl(
     let k = if opts.full { model.outputs } else { 1 };
     let xv1 = x1.to_f64_vec();
     let xv2 = x2.map(|x| x.to_f64_vec());
+    let depth = rec.depth();
     opts.parallelism.install(|| {
         let q1 = assemble::variances(&rec, &xv1, x1.rows(), x2.is_none());
-        let s1 = Side {
-            x: &xv1,
-            q: &q1,
-            n: x1.rows(),
+        let s1 = Side::new(&xv1, &q1, x1.rows(), depth);
+        let q2 = match (&xv2, x2) {
+            (Some(xv2), Some(x2)) => Some(assemble::variances(&rec, xv2, x2.rows(), false)),
+            _ => None,
         };
-        match (&xv2, x2) {
-            (Some(xv2), Some(x2)) => {
-                let q2 = assemble::variances(&rec, xv2, x2.rows(), false);
-                let s2 = Side {
-                    x: xv2,
-                    q: &q2,
-                    n: x2.rows(),
-                };
-                match rows {
-                    Some(r) => assemble::assemble_rows(&rec, &s1, Some(&s2), ntk, k, r),
-                    None => assemble::assemble(&rec, &s1, Some(&s2), ntk, k, opts.tile),
-                }
-            }
-            _ => match rows {
-                Some(r) => assemble::assemble_rows(&rec, &s1, None, ntk, k, r),
-                None => assemble::assemble(&rec, &s1, None, ntk, k, opts.tile),
-            },
+        let s2 = match (&xv2, &q2, x2) {
+            (Some(xv2), Some(q2), Some(x2)) => Some(Side::new(xv2, q2, x2.rows(), depth)),
+            _ => None,
+        };
+        match rows {
+            Some(r) => assemble::assemble_rows(&rec, &s1, s2.as_ref(), ntk, k, r, opts.tile),
+            None => assemble::assemble(&rec, &s1, s2.as_ref(), ntk, k, opts.tile),
         }
     })
 }

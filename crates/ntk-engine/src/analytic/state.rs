@@ -33,23 +33,13 @@ pub struct Recursion {
     pub input_dim: usize,
 }
 
-/// `x·y` summed in four fixed lanes: deterministic, symmetric (`dot(x, y) = dot(y, x)`
-/// bitwise) and odd (`dot(x, −y) = −dot(x, y)`), so identical and antipodal inputs are
-/// exact.
+/// `x·y` as the sequential fused sum over the coordinates: the order of the tiled input
+/// Gram ([`super::input_gram`]), so a point's variance and its pairs agree bitwise. It is
+/// symmetric (`dot(x, y) = dot(y, x)` bitwise) and odd (`dot(x, −y) = −dot(x, y)`), so
+/// identical and antipodal inputs are exact.
 #[inline]
 pub fn dot(x: &[f64], y: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 4];
-    let (xc, yc) = (x.chunks_exact(4), y.chunks_exact(4));
-    let (xr, yr) = (xc.remainder(), yc.remainder());
-    for (a, b) in xc.zip(yc) {
-        for l in 0..4 {
-            acc[l] += a[l] * b[l];
-        }
-    }
-    for (l, (a, b)) in xr.iter().zip(yr).enumerate() {
-        acc[l] += a * b;
-    }
-    (acc[0] + acc[1]) + (acc[2] + acc[3])
+    super::input_gram::dot(x, y)
 }
 
 impl Recursion {
@@ -112,6 +102,37 @@ impl Recursion {
             }
         }
         s
+    }
+
+    /// [`Recursion::pair`] for one point `x` against a run of points at once, bit for bit:
+    /// on entry `k[j]` holds `x·y_j` ([`dot`]), on return `k[j]` the NNGP and `theta[j]` the
+    /// NTK of the pair. `qy(l)` is the run's variances before activation `l`. The closed
+    /// forms run as vectorised loops ([`Dual::apply_run`]).
+    pub(crate) fn run<'q>(
+        &self,
+        k: &mut [f64],
+        theta: &mut [f64],
+        qx: &[f64],
+        qy: impl Fn(usize) -> &'q [f64],
+        with_ntk: bool,
+    ) {
+        let d = self.input_dim as f64;
+        let depth = self.depth();
+        pulp::Arch::new().dispatch(
+            #[inline(always)]
+            || {
+                for (kj, tj) in k.iter_mut().zip(theta.iter_mut()) {
+                    *kj /= d;
+                    *tj = 0.0;
+                }
+            },
+        );
+        for (l, layer) in self.layers.iter().enumerate() {
+            layer.apply_run(k, theta);
+            if l < depth {
+                self.dual.apply_run(k, theta, qx[l], qy(l), with_ntk);
+            }
+        }
     }
 }
 

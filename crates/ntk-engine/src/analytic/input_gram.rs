@@ -1,0 +1,213 @@
+//! The input Gram `x·x'` of a tile of pairs, at GEMM speed, with one fixed order of
+//! operations per entry.
+//!
+//! Every entry is the sequential fused sum `acc ← fma(x_t, x'_t, acc)` over `t = 0..d`,
+//! exactly [`dot`]. A register-blocked micro-kernel (`MR` rows × `NR` SIMD vectors of
+//! columns, the columns packed `t`-major into panels, as a GEMM packs them; Goto & van de
+//! Geijn 2008) computes many such sums at once, each in its own SIMD lane, so vectorising
+//! changes no bit: an entry depends only on its two inputs, never on the tile, the thread
+//! count or the instruction set (the scalar fallback's `mul_add` is the same correctly
+//! rounded fused operation). It follows that the Gram is exactly symmetric
+//! (`fma(a, b, c) = fma(b, a, c)`), odd (`x·(−y) = −(x·y)`), and that a point's product with
+//! itself is bitwise its squared norm as [`dot`] computes it for the variances.
+
+use pulp::{Arch, Simd, WithSimd};
+
+/// `x·y` as the sequential fused sum over the coordinates, in the micro-kernel's order.
+pub(crate) fn dot(x: &[f64], y: &[f64]) -> f64 {
+    Arch::new().dispatch(
+        #[inline(always)]
+        || {
+            let mut acc = 0.0f64;
+            for (a, b) in x.iter().zip(y) {
+                acc = a.mul_add(*b, acc);
+            }
+            acc
+        },
+    )
+}
+
+/// `out[i·ld + j] = dot(a_i, b_j)` for the `rows` rows `a_i` of `a` and the `cols` rows
+/// `b_j` of `b` (both row-major with `d` columns).
+pub(crate) fn gram_tile(
+    a: &[f64],
+    rows: usize,
+    b: &[f64],
+    cols: usize,
+    d: usize,
+    out: &mut [f64],
+    ld: usize,
+) {
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    debug_assert!(a.len() >= rows * d && b.len() >= cols * d);
+    debug_assert!(out.len() >= (rows - 1) * ld + cols);
+    Arch::new().dispatch(GramTile {
+        a,
+        rows,
+        b,
+        cols,
+        d,
+        out,
+        ld,
+    });
+}
+
+struct GramTile<'a> {
+    a: &'a [f64],
+    rows: usize,
+    b: &'a [f64],
+    cols: usize,
+    d: usize,
+    out: &'a mut [f64],
+    ld: usize,
+}
+
+/// Columns vectors per register block.
+const NR: usize = 3;
+
+impl WithSimd for GramTile<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        // AVX-512 has 32 registers (8 × 3 accumulators fit), AVX2 16 (4 × 3).
+        if S::F64_LANES >= 8 {
+            kernel::<S, 8>(simd, self)
+        } else {
+            kernel::<S, 4>(simd, self)
+        }
+    }
+}
+
+#[inline(always)]
+fn kernel<S: Simd, const MR: usize>(simd: S, t: GramTile<'_>) {
+    let GramTile {
+        a,
+        rows,
+        b,
+        cols,
+        d,
+        out,
+        ld,
+    } = t;
+    let lanes = S::F64_LANES;
+    let w = NR * lanes;
+    let mut panel = vec![0.0f64; d * w];
+    let mut c0 = 0;
+    while c0 < cols {
+        let cw = (cols - c0).min(w);
+        // Pack columns c0..c0+cw t-major (zero-padded to w): panel[t·w + c] = b[c0 + c][t].
+        for c in 0..w {
+            if c < cw {
+                let src = &b[(c0 + c) * d..][..d];
+                for (t, v) in src.iter().enumerate() {
+                    panel[t * w + c] = *v;
+                }
+            } else {
+                for t in 0..d {
+                    panel[t * w + c] = 0.0;
+                }
+            }
+        }
+        let (pv, _) = S::as_simd_f64s(&panel);
+        let pv = &pv[..d * NR];
+        let mut r0 = 0;
+        while r0 < rows {
+            // Rows past the end repeat the last row; their results are not stored.
+            let arows: [&[f64]; MR] =
+                core::array::from_fn(|r| &a[(r0 + r).min(rows - 1) * d..][..d]);
+            let mut acc = [[simd.splat_f64s(0.0); NR]; MR];
+            for (t, bt) in pv.chunks_exact(NR).enumerate() {
+                let bv: [S::f64s; NR] = core::array::from_fn(|c| bt[c]);
+                for r in 0..MR {
+                    let av = simd.splat_f64s(arows[r][t]);
+                    for c in 0..NR {
+                        acc[r][c] = simd.mul_add_f64s(av, bv[c], acc[r][c]);
+                    }
+                }
+            }
+            for (r, acc_r) in acc.iter().enumerate().take(rows - r0) {
+                let row = &mut out[(r0 + r) * ld + c0..][..cw];
+                for (c, v) in acc_r.iter().enumerate() {
+                    let start = c * lanes;
+                    if start >= cw {
+                        break;
+                    }
+                    simd.partial_store_f64s(&mut row[start..(start + lanes).min(cw)], *v);
+                }
+            }
+            r0 += MR;
+        }
+        c0 += w;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalar_dot(x: &[f64], y: &[f64]) -> f64 {
+        let mut acc = 0.0f64;
+        for (a, b) in x.iter().zip(y) {
+            acc = a.mul_add(*b, acc);
+        }
+        acc
+    }
+
+    fn points(n: usize, d: usize, seed: u64) -> Vec<f64> {
+        (0..n * d)
+            .map(|i| (((i as u64 + 1) * (seed * 2 + 7919)) % 1009) as f64 / 97.0 - 5.0)
+            .collect()
+    }
+
+    /// Every entry equals the scalar fused sum bit for bit, for ragged shapes that exercise
+    /// the row and column remainders of every instruction set's block.
+    #[test]
+    fn tile_equals_scalar_fused_dot_bitwise() {
+        for (rows, cols, d) in [
+            (1, 1, 1),
+            (5, 7, 3),
+            (9, 25, 17),
+            (17, 49, 64),
+            (33, 3, 130),
+        ] {
+            let a = points(rows, d, 1);
+            let b = points(cols, d, 2);
+            let ld = cols + 3;
+            let mut out = vec![f64::NAN; rows * ld];
+            gram_tile(&a, rows, &b, cols, d, &mut out, ld);
+            for i in 0..rows {
+                for j in 0..cols {
+                    let want = scalar_dot(&a[i * d..][..d], &b[j * d..][..d]);
+                    assert_eq!(
+                        out[i * ld + j].to_bits(),
+                        want.to_bits(),
+                        "{rows}x{cols}x{d} [{i},{j}]"
+                    );
+                    assert_eq!(
+                        dot(&a[i * d..][..d], &b[j * d..][..d]).to_bits(),
+                        want.to_bits()
+                    );
+                }
+                for j in cols..ld {
+                    if i * ld + j < out.len() {
+                        assert!(out[i * ld + j].is_nan(), "wrote past the tile");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Symmetric and odd bitwise, so identical and antipodal points stay exact.
+    #[test]
+    fn symmetric_and_odd_bitwise() {
+        let d = 37;
+        let x = points(1, d, 3);
+        let y = points(1, d, 4);
+        let ny: Vec<f64> = y.iter().map(|v| -v).collect();
+        assert_eq!(dot(&x, &y).to_bits(), dot(&y, &x).to_bits());
+        assert_eq!(dot(&x, &ny).to_bits(), (-dot(&x, &y)).to_bits());
+    }
+}
