@@ -117,7 +117,7 @@ impl Ensemble {
         )?;
         validate::rows("y_train", y_train, n, "n_train, the size of the kernels")?;
         let k = nngp_train_train.to_faer();
-        let v = fit.eigen.vectors.as_ref();
+        let v = fit.eigen()?.vectors.as_ref();
         let vk = linalg::mul(v.transpose(), k.as_ref(), fit.par);
         let nngp_eig = linalg::mul(vk.as_ref(), v, fit.par);
         Ok(Ensemble {
@@ -139,37 +139,37 @@ impl Ensemble {
     pub fn predict_train(&self, times: &[f64]) -> Result<Vec<Gaussian>> {
         validate::times(times)?;
         let (fit, n) = (&self.fit, self.fit.n());
-        let coords = fit.project(self.y.as_ref());
-        let vt = fit.eigen.vectors.transpose();
-        Ok(times
+        let coords = fit.project(self.y.as_ref())?;
+        let vt = fit.eigen()?.vectors.transpose();
+        times
             .iter()
             .map(|&t| {
                 if t.is_infinite() {
-                    return Gaussian {
+                    return Ok(Gaussian {
                         mean: Matrix::from_faer(self.y.as_ref()),
                         covariance: Matrix::zeros(n, n),
-                    };
+                    });
                 }
                 let s = fit.scaled(t);
-                let fitted = fit.spectrum(|l| -linalg::expm1_decay(l, s));
-                let mean = fit.unproject(&fitted, coords.as_ref());
+                let fitted = fit.spectrum(|l| -linalg::expm1_decay(l, s))?;
+                let mean = fit.unproject(&fitted, coords.as_ref())?;
                 let covariance = match &self.nngp_eig {
-                    None => fit.unproject(&fit.spectrum(|l| l * linalg::decay(l, 2.0 * s)), vt),
+                    None => fit.unproject(&fit.spectrum(|l| l * linalg::decay(l, 2.0 * s))?, vt)?,
                     Some(m) => {
-                        let e = fit.spectrum(|l| linalg::decay(l, s));
+                        let e = fit.spectrum(|l| linalg::decay(l, s))?;
                         let inner = Mat::from_fn(n, n, |i, j| e[i] * m[(i, j)] * e[j]);
                         fit.unproject(
                             &vec![1.0; n],
                             linalg::mul(inner.as_ref(), vt, fit.par).as_ref(),
-                        )
+                        )?
                     }
                 };
-                Gaussian {
+                Ok(Gaussian {
                     mean: Matrix::from_faer(mean.as_ref()),
                     covariance: Matrix::from_faer(covariance.as_ref()),
-                }
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Mean (`n_test × k`) and covariance (`n_test × n_test`) of the outputs on the test
@@ -224,17 +224,17 @@ impl Ensemble {
             None
         };
         // Eigenbasis coordinates shared by every finite time.
-        let v = fit.eigen.vectors.as_ref();
+        let v = fit.eigen()?.vectors.as_ref();
         let w = linalg::mul(v.transpose(), gst.transpose(), par); // Vᵀ K_g,train,test
         let z = linalg::mul(v.transpose(), kst.transpose(), par); // Vᵀ K_train,test
-        let coords = fit.project(self.y.as_ref());
-        Ok(times
+        let coords = fit.project(self.y.as_ref())?;
+        times
             .iter()
             .map(|&t| match &at_infinity {
-                Some(g) if t.is_infinite() => g.clone(),
+                Some(g) if t.is_infinite() => Ok(g.clone()),
                 _ => {
                     let s = fit.scaled(t);
-                    let g = fit.spectrum(|l| linalg::inv_expm1(l, s));
+                    let g = fit.spectrum(|l| linalg::inv_expm1(l, s))?;
                     let mean = linalg::mul(
                         w.transpose(),
                         linalg::scale_rows(&g, coords.as_ref()).as_ref(),
@@ -242,7 +242,7 @@ impl Ensemble {
                     );
                     let covariance = match &self.nngp_eig {
                         None => {
-                            let g2 = fit.spectrum(|l| linalg::inv_expm1(l, 2.0 * s));
+                            let g2 = fit.spectrum(|l| linalg::inv_expm1(l, 2.0 * s))?;
                             &ktt - linalg::mul(
                                 z.transpose(),
                                 linalg::scale_rows(&g2, z.as_ref()).as_ref(),
@@ -258,13 +258,13 @@ impl Ensemble {
                                 - t2.transpose()
                         }
                     };
-                    Gaussian {
+                    Ok(Gaussian {
                         mean: Matrix::from_faer(mean.as_ref()),
                         covariance: Matrix::from_faer(covariance.as_ref()),
-                    }
+                    })
                 }
             })
-            .collect())
+            .collect()
     }
 
     /// The `t = ∞` test moments by Cholesky solves with `K_g`.

@@ -1,6 +1,7 @@
 //! Fitting: the regularised train-train kernel, its eigendecomposition (every finite time)
-//! and its Cholesky factor (`t = ∞`, computed on first use), and the [`GradientFlow`] of an
-//! MSE problem built on them.
+//! and its Cholesky factor (`t = ∞`), each computed on first use, so that predictions at
+//! `t = ∞` alone cost one Cholesky factorisation and triangular solves, and no
+//! eigendecomposition; and the [`GradientFlow`] of an MSE problem built on them.
 
 use std::sync::OnceLock;
 
@@ -38,11 +39,14 @@ impl Default for FitOptions {
 pub(crate) struct KernelFit {
     /// The regularised kernel.
     pub regularised: Mat<f64>,
-    /// Its eigendecomposition.
-    pub eigen: Eigen,
+    /// Its eigendecomposition, or what was expected of the kernel, computed on the first
+    /// finite-time request.
+    eigen: OnceLock<core::result::Result<Eigen, String>>,
     /// `η/N`: scaled time per unit of `t`.
     pub rate: f64,
     pub par: Par,
+    /// The caller's threads, for the eigendecomposition's pool.
+    parallelism: Parallelism,
     /// The Cholesky factor, or the first bad pivot, computed on the first `t = ∞` request.
     llt: OnceLock<core::result::Result<Mat<f64>, (f64, usize)>>,
 }
@@ -62,10 +66,10 @@ impl KernelFit {
             }
         }
         let par = linalg::par(options.parallelism);
-        let eigen = linalg::eigh(regularised.as_ref(), par)?;
         Ok(KernelFit {
             regularised,
-            eigen,
+            eigen: OnceLock::new(),
+            parallelism: options.parallelism,
             rate: options.learning_rate / (n * n_outputs) as f64,
             par,
             llt: OnceLock::new(),
@@ -82,23 +86,42 @@ impl KernelFit {
         if t.is_infinite() { t } else { self.rate * t }
     }
 
+    /// The eigendecomposition of the regularised kernel (computed on first use, in the
+    /// caller's pool).
+    pub fn eigen(&self) -> Result<&Eigen> {
+        let n = self.n();
+        let eigen = self.eigen.get_or_init(|| {
+            self.parallelism
+                .install(|| linalg::eigh(self.regularised.as_ref()))
+                .unwrap_or_else(|e| Err(e.to_string()))
+        });
+        match eigen {
+            Ok(e) => Ok(e),
+            Err(expected) => Err(Error::invalid(
+                "k_train_train",
+                format!("{n}×{n} matrix"),
+                expected.clone(),
+            )),
+        }
+    }
+
     /// `φ(λ_i)` for every eigenvalue.
-    pub fn spectrum(&self, phi: impl Fn(f64) -> f64) -> Vec<f64> {
-        self.eigen.values.iter().map(|&l| phi(l)).collect()
+    pub fn spectrum(&self, phi: impl Fn(f64) -> f64) -> Result<Vec<f64>> {
+        Ok(self.eigen()?.values.iter().map(|&l| phi(l)).collect())
     }
 
     /// `Vᵀ·B`: coordinates in the eigenbasis.
-    pub fn project(&self, b: MatRef<'_, f64>) -> Mat<f64> {
-        linalg::mul(self.eigen.vectors.transpose(), b, self.par)
+    pub fn project(&self, b: MatRef<'_, f64>) -> Result<Mat<f64>> {
+        Ok(linalg::mul(self.eigen()?.vectors.transpose(), b, self.par))
     }
 
     /// `V·diag(d)·C`: back from the eigenbasis, after scaling by `d`.
-    pub fn unproject(&self, d: &[f64], c: MatRef<'_, f64>) -> Mat<f64> {
-        linalg::mul(
-            self.eigen.vectors.as_ref(),
+    pub fn unproject(&self, d: &[f64], c: MatRef<'_, f64>) -> Result<Mat<f64>> {
+        Ok(linalg::mul(
+            self.eigen()?.vectors.as_ref(),
             linalg::scale_rows(d, c).as_ref(),
             self.par,
-        )
+        ))
     }
 
     /// `K_reg⁻¹·B` by Cholesky.
@@ -172,8 +195,11 @@ impl GradientFlow {
         self.y.ncols()
     }
 
-    /// Eigenvalues of the regularised train-train kernel, ascending.
-    pub fn eigenvalues(&self) -> &[f64] {
-        &self.fit.eigen.values
+    /// Eigenvalues of the regularised train-train kernel, ascending (the eigendecomposition
+    /// is computed on the first call, or by the first finite-time prediction).
+    ///
+    /// Errors: an eigendecomposition that does not converge.
+    pub fn eigenvalues(&self) -> Result<&[f64]> {
+        Ok(&self.fit.eigen()?.values)
     }
 }

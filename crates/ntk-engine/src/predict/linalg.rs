@@ -38,16 +38,36 @@ pub(crate) struct Eigen {
     pub vectors: Mat<f64>,
 }
 
-/// The eigendecomposition of a symmetric matrix.
+/// Below this size the eigendecomposition runs on one thread (splitting costs more than
+/// it gains).
+const EVD_PARALLEL_MIN: usize = 256;
+/// The fixed number of parts faer's parallel eigendecomposition splits its work into,
+/// whatever the number of threads present.
+const EVD_SPLIT: usize = 8;
+
+/// The split of the eigendecomposition for an `n × n` matrix: a function of `n` only.
 ///
-/// Runs on one thread whatever `_par` says: faer's parallel tridiagonalisation splits its
-/// reductions by thread count, so its eigenvectors move in the last bits with the number
-/// of threads (7e-15 relative at n = 600), and results must not depend on it (STYLE §6).
-/// The products and the Cholesky factorisation stay parallel; the test
-/// `results_do_not_depend_on_the_thread_count` holds the whole path to bitwise equality.
-pub(crate) fn eigh(a: MatRef<'_, f64>, _par: Par) -> Result<Eigen> {
-    let par = Par::Seq;
+/// faer's parallel tridiagonalisation splits its reductions into as many parts as the
+/// [`Par`] it is given says, so its eigenvectors move in the last bits with that number
+/// (7e-15 relative at n = 600). It is therefore given a split fixed by the problem size,
+/// never the caller's thread count; rayon then runs those parts on however many threads
+/// the pool has, and the bits do not change (the test
+/// `results_do_not_depend_on_the_thread_count` holds the whole path to bitwise equality,
+/// and `evd_bits_do_not_depend_on_the_pool` below the decomposition itself).
+fn evd_par(n: usize) -> Par {
+    if n < EVD_PARALLEL_MIN {
+        Par::Seq
+    } else {
+        Par::rayon(EVD_SPLIT)
+    }
+}
+
+/// The eigendecomposition of a symmetric matrix, in parallel with a work split fixed by its
+/// size ([`evd_par`]), run in the caller's rayon pool. On failure, what was expected of the
+/// matrix.
+pub(crate) fn eigh(a: MatRef<'_, f64>) -> core::result::Result<Eigen, String> {
     let n = a.nrows();
+    let par = evd_par(n);
     let mut s = Diag::<f64>::zeros(n);
     let mut u = Mat::<f64>::zeros(n, n);
     let req =
@@ -60,13 +80,7 @@ pub(crate) fn eigh(a: MatRef<'_, f64>, _par: Par) -> Result<Eigen> {
         MemStack::new(&mut MemBuffer::new(req)),
         Default::default(),
     )
-    .map_err(|e| {
-        Error::invalid(
-            "k_train_train",
-            format!("{n}×{n} matrix"),
-            format!("a symmetric matrix whose eigendecomposition converges ({e:?})"),
-        )
-    })?;
+    .map_err(|e| format!("a symmetric matrix whose eigendecomposition converges ({e:?})"))?;
     let values = s.column_vector().iter().copied().collect();
     Ok(Eigen { values, vectors: u })
 }
@@ -182,7 +196,7 @@ mod tests {
                 1.0 / (1 + i + j) as f64
             }
         });
-        let e = eigh(a.as_ref(), Par::Seq).unwrap();
+        let e = eigh(a.as_ref()).unwrap();
         let v = &e.vectors;
         let back = mul(
             scale_rows(&e.values, v.transpose()).as_ref().transpose(),
@@ -197,6 +211,31 @@ mod tests {
                 assert!((llt[(i, j)] - a[(i, j)]).abs() < 1e-14);
             }
         }
+    }
+
+    /// The parallel eigendecomposition gives the same bits in pools of 1, 2 and 3 threads.
+    #[test]
+    fn evd_bits_do_not_depend_on_the_pool() {
+        let n = 300;
+        let a = Mat::from_fn(n, n, |i, j| {
+            let (i, j) = (i.max(j), i.min(j));
+            ((i * 7919 + j * 104_729) % 1009) as f64 / 1009.0 + if i == j { 50.0 } else { 0.0 }
+        });
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let e = pool.install(|| eigh(a.as_ref()).unwrap());
+            let mut bits: Vec<u64> = e.values.iter().map(|v| v.to_bits()).collect();
+            for j in 0..n {
+                bits.extend(e.vectors.col(j).iter().map(|v| v.to_bits()));
+            }
+            bits
+        };
+        let one = run(1);
+        assert_eq!(run(2), one);
+        assert_eq!(run(3), one);
     }
 
     #[test]

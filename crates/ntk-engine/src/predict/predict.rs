@@ -2,7 +2,8 @@
 //!
 //! Per time the work is products with the eigenbasis computed once: `O(n²k)` on the
 //! training set and `O(m·n·k)` on `m` test points, after an `O(m·n²)` change of basis of
-//! the test-train kernel shared by all times.
+//! the test-train kernel shared by all times. When every time is `∞` there is no
+//! eigendecomposition: one Cholesky factorisation and its triangular solves.
 
 use faer::Mat;
 
@@ -44,19 +45,24 @@ impl GradientFlow {
         let f0 = self.initial_train(initial)?;
         let fit = &self.fit;
         let residual = &f0 - &self.y;
-        let coords = fit.project(residual.as_ref());
-        Ok(times
+        // The eigenbasis only when some time is finite: `t = ∞` alone is `y`.
+        let coords = if times.iter().any(|t| t.is_finite()) {
+            fit.project(residual.as_ref())?
+        } else {
+            Mat::zeros(0, 0)
+        };
+        times
             .iter()
             .map(|&t| {
                 if t.is_infinite() {
-                    return Matrix::from_faer(self.y.as_ref());
+                    return Ok(Matrix::from_faer(self.y.as_ref()));
                 }
                 let s = fit.scaled(t);
-                let d = fit.spectrum(|l| linalg::expm1_decay(l, s));
-                let f = &f0 + fit.unproject(&d, coords.as_ref());
-                Matrix::from_faer(f.as_ref())
+                let d = fit.spectrum(|l| linalg::expm1_decay(l, s))?;
+                let f = &f0 + fit.unproject(&d, coords.as_ref())?;
+                Ok(Matrix::from_faer(f.as_ref()))
             })
-            .collect())
+            .collect()
     }
 
     /// `f_test(t)` (`n_test × k`) at each of `times`, in order:
@@ -101,8 +107,8 @@ impl GradientFlow {
         // K_test,train·V and Vᵀ(y − f_train(0)), shared by every finite time.
         let (projected, coords) = if finite {
             (
-                linalg::mul(kst.as_ref(), fit.eigen.vectors.as_ref(), fit.par),
-                fit.project(residual.as_ref()),
+                linalg::mul(kst.as_ref(), fit.eigen()?.vectors.as_ref(), fit.par),
+                fit.project(residual.as_ref())?,
             )
         } else {
             (Mat::zeros(0, 0), Mat::zeros(0, 0))
@@ -113,19 +119,19 @@ impl GradientFlow {
         } else {
             None
         };
-        Ok(times
+        times
             .iter()
             .map(|&t| match &at_infinity {
-                Some(f) if t.is_infinite() => Matrix::from_faer(f.as_ref()),
+                Some(f) if t.is_infinite() => Ok(Matrix::from_faer(f.as_ref())),
                 _ => {
                     let s = fit.scaled(t);
-                    let g = fit.spectrum(|l| linalg::inv_expm1(l, s));
+                    let g = fit.spectrum(|l| linalg::inv_expm1(l, s))?;
                     let scaled = linalg::scale_rows(&g, coords.as_ref());
                     let f = &g0 + linalg::mul(projected.as_ref(), scaled.as_ref(), fit.par);
-                    Matrix::from_faer(f.as_ref())
+                    Ok(Matrix::from_faer(f.as_ref()))
                 }
             })
-            .collect())
+            .collect()
     }
 }
 
