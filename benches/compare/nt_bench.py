@@ -40,6 +40,8 @@ import jax.numpy as jnp
 import neural_tangents as nt
 from neural_tangents import stax
 
+import nt_workloads
+
 N, D = 1024, 784
 GEMM_N = 4096
 IMPLS = {
@@ -305,6 +307,10 @@ def main():
     ap.add_argument("--probe-n", type=int, default=128)
     ap.add_argument("--big", type=int, default=1_000_000, help="ntk-only width (0: skip)")
     ap.add_argument("--gemm-reps", type=int, default=7)
+    ap.add_argument("--more", default="analytic,predict",
+                    help="the other workloads of nt_workloads.py to run: analytic, predict "
+                         "(comma-separated; empty: none)")
+    ap.add_argument("--more-reps", type=int, default=5, help="timed rounds per other workload")
     args = ap.parse_args()
     widths = [int(w) for w in args.widths.split(",")]
     t_start = time.perf_counter()
@@ -388,6 +394,13 @@ def main():
                 say("  ntk: " + line.rstrip())
         say(f"  uptime: {uptime()}")
 
+    more = [w for w in args.more.split(",") if w]
+    more_rows = []
+    if "analytic" in more:
+        more_rows += nt_workloads.analytic_rows(args.ntk, args.work, args.more_reps)
+    if "predict" in more:
+        more_rows += nt_workloads.predict_rows(args.ntk, args.work, args.more_reps)
+
     say("\n== f32 GEMM rate (after)")
     gemm_after = gemm_rates(args.gemm_reps)
     gemm = max(list(gemm_before.values()) + list(gemm_after.values()))
@@ -402,6 +415,8 @@ def main():
         say(f"\n| m = {args.big} (ntk only) | kernel {big['time']:.2f} s | wall {big['wall']:.2f} s "
             f"| {big['gflops']:.1f} GFLOP/s ({100 * big['gflops'] / gemm:.0f}% of GEMM) "
             f"| peak RSS {mib(big['rss_mib'])} |")
+    if more_rows:
+        nt_workloads.print_rows(more_rows)
     say(f"\n  uptime: {uptime()}")
     say(f"  nt_bench.py took {time.perf_counter() - t_start:.0f} s")
     shutil.rmtree(tmp, ignore_errors=True)
