@@ -1,5 +1,6 @@
 //! Throughput of the analytic (infinite-width) Gram matrix: entries per second over the
-//! number of points and the depth, closed form (ReLU) and quadrature (tanh).
+//! number of points and the depth, closed forms (ReLU; ReLU, erf and GELU on d = 784 inputs,
+//! where the input Gram dominates) and quadrature (tanh).
 
 use std::hint::black_box;
 
@@ -72,6 +73,22 @@ const CLOSED_FORM: &[Shape] = &[
     },
 ];
 
+/// Image-sized inputs (`d = 784`), where the input Gram is most of the work.
+const WIDE_INPUTS: &[Shape] = &[
+    Shape {
+        name: "n1000_L3_d784",
+        n: 1000,
+        d: 784,
+        depth: 3,
+    },
+    Shape {
+        name: "n2000_L3_d784",
+        n: 2000,
+        d: 784,
+        depth: 3,
+    },
+];
+
 const QUADRATURE: &[Shape] = &[Shape {
     name: "n128_L1_order32",
     n: 128,
@@ -105,6 +122,12 @@ fn closed_form(c: &mut Criterion) {
     run(c, "analytic_relu", CLOSED_FORM, Activation::Relu, 64);
 }
 
+fn wide_inputs(c: &mut Criterion) {
+    run(c, "analytic_relu_d784", WIDE_INPUTS, Activation::Relu, 64);
+    run(c, "analytic_erf_d784", WIDE_INPUTS, Activation::Erf, 64);
+    run(c, "analytic_gelu_d784", WIDE_INPUTS, Activation::Gelu, 64);
+}
+
 fn quadrature(c: &mut Criterion) {
     run(
         c,
@@ -115,5 +138,5 @@ fn quadrature(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, closed_form, quadrature);
+criterion_group!(benches, closed_form, wide_inputs, quadrature);
 criterion_main!(benches);

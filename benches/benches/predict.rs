@@ -1,6 +1,7 @@
 //! Gradient-flow predictions at five times (four finite, one ∞) against the number of
 //! training points: the eigendecomposition and the Cholesky factorisation (`O(n³)`)
-//! dominate; the per-time work is `O(n²k + m·n·k)`.
+//! dominate; the per-time work is `O(n²k + m·n·k)`. Kernel regression alone (`t = ∞`) needs
+//! the Cholesky factorisation only.
 //!
 //! Run with `cargo bench -p ntk-benches --bench predict`; CI runs it with `-- --test`.
 
@@ -90,5 +91,24 @@ fn times_only(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, gradient_flow, times_only);
+/// Kernel regression alone (`t = ∞`): fit and predict with no eigendecomposition, one
+/// Cholesky factorisation and its triangular solves.
+fn infinity_only(c: &mut Criterion) {
+    let mut group = c.benchmark_group("predict/infinity_only");
+    group.sample_size(10);
+    for &(name, n) in SIZES {
+        let (ktt, kst, y) = problem(n);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), &n, |b, _| {
+            b.iter(|| {
+                let flow = GradientFlow::fit(&ktt, &y, &options()).unwrap();
+                let init = Initial::default();
+                black_box(flow.predict_test(&[f64::INFINITY], &kst, &init).unwrap())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, gradient_flow, times_only, infinity_only);
 criterion_main!(benches);
