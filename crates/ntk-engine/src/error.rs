@@ -106,15 +106,17 @@ pub enum Error {
     },
     /// An iterative solver stopped at its iteration limit before reaching the tolerance.
     #[error(
-        "{method} did not converge: relative residual {residual:e} > tol {tol:e} after \
-         {iterations} iterations; raise max_iters (or the preconditioner's rank, or diag_reg)"
+        "{method} did not converge to tol {tol:e} within {iterations} iterations (last \
+         residual or error estimate {residual:e}); raise max_iters (or the preconditioner's \
+         rank, or diag_reg)"
     )]
     NotConverged {
         /// The solver (`"pcg"`, `"lanczos"`).
         method: String,
         /// Iterations done.
         iterations: usize,
-        /// The relative residual (or error estimate) reached.
+        /// The relative residual (or error estimate) reached; infinite when the Lanczos
+        /// estimate was not yet trustworthy (see [`crate::solve::lanczos`]).
         residual: f64,
         /// The tolerance asked for.
         tol: f64,

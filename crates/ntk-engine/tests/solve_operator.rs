@@ -42,9 +42,17 @@ fn operators_agree_bitwise() {
     let path = dir.path().join("k64.npy");
     npy::write(&path, &[n, n], full.data.iter().copied()).unwrap();
     for (budget, threads) in [(n * n * 8, 1), (256 * n * 8, 2), (1, 3)] {
-        let op = KernelOperator::mapped(&path, budget.max(256 * n * 8), Parallelism::threads(threads))
-            .unwrap();
-        assert_eq!(bits(&op.apply(&v).unwrap()), bits(&want), "file, budget {budget}");
+        let op = KernelOperator::mapped(
+            &path,
+            budget.max(256 * n * 8),
+            Parallelism::threads(threads),
+        )
+        .unwrap();
+        assert_eq!(
+            bits(&op.apply(&v).unwrap()),
+            bits(&want),
+            "file, budget {budget}"
+        );
     }
     for (rows, threads) in [(256, 1), (512, 2), (700, 3)] {
         let opts = AnalyticOptions {
@@ -55,7 +63,11 @@ fn operators_agree_bitwise() {
             .unwrap()
             .with_band_rows(rows);
         assert_eq!(op.band_rows(), rows);
-        assert_eq!(bits(&op.apply(&v).unwrap()), bits(&want), "analytic, {rows} rows");
+        assert_eq!(
+            bits(&op.apply(&v).unwrap()),
+            bits(&want),
+            "analytic, {rows} rows"
+        );
     }
     // A band of analytic_rows is the same rows of the whole kernel, bit for bit.
     let band = analytic_rows(&model, &p, None, 256..512, &aopts).unwrap();
@@ -92,7 +104,11 @@ fn operators_agree_bitwise() {
         let op = KernelOperator::empirical(&model, w, &p, None, opts, usize::MAX)
             .unwrap()
             .with_band_rows(rows);
-        assert_eq!(bits(&op.apply(&v).unwrap()), bits(&want), "empirical, {rows} rows");
+        assert_eq!(
+            bits(&op.apply(&v).unwrap()),
+            bits(&want),
+            "empirical, {rows} rows"
+        );
     }
     let band = empirical_rows(&model, w, &p, None, 320..640, &eopts).unwrap();
     assert_eq!(band.data, emp.data[320 * n..640 * n]);

@@ -145,7 +145,10 @@ impl MappedKernel {
     /// # Panics
     /// When `rows` is not within `0..rows`.
     pub fn with_band<R>(&self, rows: Range<usize>, f: impl FnOnce(BandValues<'_>) -> R) -> R {
-        assert!(rows.start <= rows.end && rows.end <= self.rows, "band in range");
+        assert!(
+            rows.start <= rows.end && rows.end <= self.rows,
+            "band in range"
+        );
         let r = self.byte_range(&rows);
         let bytes = &self.map[r.clone()];
         let out = match self.dtype {
@@ -216,12 +219,20 @@ mod tests {
         assert!(MappedKernel::open(&q).is_ok());
         let e = dir.path().join("v.npy");
         npy::write(&e, &[4], [1.0f64, 2.0, 3.0, 4.0]).unwrap();
-        assert!(MappedKernel::open(&e).unwrap_err().to_string().contains("2-D"));
+        assert!(
+            MappedKernel::open(&e)
+                .unwrap_err()
+                .to_string()
+                .contains("2-D")
+        );
     }
 
     #[test]
     fn unaligned_payloads_are_copied() {
-        let bytes: Vec<u8> = [1.5f64, -2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let bytes: Vec<u8> = [1.5f64, -2.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         let mut shifted = vec![0u8];
         shifted.extend_from_slice(&bytes);
         let v = cast_or_copy(&shifted[1..], f64::from_le_bytes);

@@ -65,7 +65,10 @@ fn dots<T: Real, const C: usize>(row: &[T], cols: [&[f64]; C]) -> [f64; C] {
 /// not `rows × k`.
 pub fn band_times_block<T: Real>(band: &[T], n: usize, v: &[&[f64]], out: &mut [f64]) {
     let k = v.len();
-    assert!(n > 0 && band.len().is_multiple_of(n), "band of rows of length {n}");
+    assert!(
+        n > 0 && band.len().is_multiple_of(n),
+        "band of rows of length {n}"
+    );
     assert!(v.iter().all(|c| c.len() == n), "columns of length {n}");
     assert_eq!(out.len(), band.len() / n * k, "output of rows × k");
     if k == 0 {
@@ -120,7 +123,11 @@ mod tests {
                     .map(|i| ((i * 37 % 101) as f64 - 50.0) / 7.0)
                     .collect();
                 let cols: Vec<Vec<f64>> = (0..k)
-                    .map(|c| (0..n).map(|j| ((j * 13 + c * 5) % 17) as f64 / 3.0 - 2.0).collect())
+                    .map(|c| {
+                        (0..n)
+                            .map(|j| ((j * 13 + c * 5) % 17) as f64 / 3.0 - 2.0)
+                            .collect()
+                    })
                     .collect();
                 let v: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
                 let mut out = vec![0.0; rows * k];

@@ -182,13 +182,7 @@ pub fn gradient_flow(
         let p = if opts.rank == 0 {
             Preconditioner::identity(n)
         } else {
-            Preconditioner::rpcholesky(
-                k_train_train,
-                &scan.diagonal,
-                opts.rank,
-                lambda,
-                opts.seed,
-            )?
+            Preconditioner::rpcholesky(k_train_train, &scan.diagonal, opts.rank, lambda, opts.seed)?
         };
         progress(&Progress {
             stage: Stage::Preconditioner,
@@ -246,13 +240,17 @@ pub fn gradient_flow(
         } else {
             Vec::new()
         };
-        let fs: Vec<&dyn Fn(f64) -> f64> =
-            train_fns.iter().chain(&test_fns).map(|f| f.as_ref()).collect();
+        let fs: Vec<&dyn Fn(f64) -> f64> = train_fns
+            .iter()
+            .chain(&test_fns)
+            .map(|f| f.as_ref())
+            .collect();
         let krylov = lanczos(
             k_train_train,
             lambda,
             &residual0,
             &fs,
+            finite.iter().copied().fold(0.0, f64::max),
             opts.tol,
             opts.max_iters,
             progress,

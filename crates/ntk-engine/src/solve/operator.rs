@@ -282,9 +282,10 @@ impl<'a> KernelOperator<'a> {
         for (i, rows) in bands.iter().enumerate() {
             let rows = rows.clone();
             match &self.source {
-                Source::Dense(m) => {
-                    f(rows.clone(), Band::F64(&m.data[rows.start * m.cols..rows.end * m.cols]))?
-                }
+                Source::Dense(m) => f(
+                    rows.clone(),
+                    Band::F64(&m.data[rows.start * m.cols..rows.end * m.cols]),
+                )?,
                 Source::Mapped(m) => {
                     if let Some(next) = bands.get(i + 1) {
                         m.prefetch(next.clone());
@@ -458,9 +459,11 @@ impl<'a> KernelOperator<'a> {
             }
             Source::Analytic {
                 model, x1, opts, ..
-            } => with_subset(x1, idx, |sub| {
-                Ok(analytic(model, sub, Some(x1), opts)?.data)
-            }),
+            } => with_subset(
+                x1,
+                idx,
+                |sub| Ok(analytic(model, sub, Some(x1), opts)?.data),
+            ),
             Source::Empirical {
                 model,
                 weights,
