@@ -199,7 +199,8 @@ pub fn run(mut args: KernelArgs) -> Result<()> {
     let (report, flops) = match args.method.as_str() {
         "empirical" => {
             let loaded = args
-                .model.weights
+                .model
+                .weights
                 .as_ref()
                 .map(|d| Params::load_dir(d, &model))
                 .transpose()?;
@@ -230,14 +231,22 @@ pub fn run(mut args: KernelArgs) -> Result<()> {
                 )
             })??;
             let n2 = p2.as_ref().map_or(p1.rows(), |p| p.rows());
-            let flops = empirical_flops(&model, p1.rows(), n2, p2.is_none(), args.model.kind, args.full);
+            let flops = empirical_flops(
+                &model,
+                p1.rows(),
+                n2,
+                p2.is_none(),
+                args.model.kind,
+                args.full,
+            );
             (report, Some(flops))
         }
         _ => {
             if args.model.weights.is_some() {
                 return Err(Error::invalid(
                     "--weights",
-                    args.model.weights
+                    args.model
+                        .weights
                         .as_ref()
                         .map_or(String::new(), |p| p.display().to_string()),
                     "no explicit weights with --method analytic (the infinite-width kernel does not depend on them)",

@@ -152,7 +152,11 @@ pub fn run(args: PredictArgs) -> Result<()> {
         return crate::solve::run_dense_matrix_free(&args);
     };
     let Some(k_test_train) = &args.k_test_train else {
-        return Err(Error::invalid("--k-test-train", "none", "a test-train kernel file"));
+        return Err(Error::invalid(
+            "--k-test-train",
+            "none",
+            "a test-train kernel file",
+        ));
     };
     let ktt = Array::load(ktt_path)?.matrix("train-train kernel", false)?;
     let n = ktt.rows;
