@@ -66,7 +66,9 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 
 fn data(args: &[String]) -> Result<(), String> {
     let get = |name: &str, default: usize| -> Result<usize, String> {
-        arg(args, name).map_or(Ok(default), |v| v.parse().map_err(|e| format!("{name}: {e}")))
+        arg(args, name).map_or(Ok(default), |v| {
+            v.parse().map_err(|e| format!("{name}: {e}"))
+        })
     };
     let (n, m, d) = (get("--n", 60_000)?, get("--m", 10_000)?, get("--d", 784)?);
     let out = PathBuf::from(arg(args, "--out").ok_or("--out DIR")?);
@@ -123,6 +125,9 @@ fn main() -> Result<(), String> {
             println!("relative difference {:.3e}", (d / r).sqrt());
             Ok(())
         }
-        _ => Err("usage: teacher data --n N --m M --d D --out DIR | accuracy PRED LABELS | compare A B".into()),
+        _ => Err(
+            "usage: teacher data --n N --m M --d D --out DIR | accuracy PRED LABELS | compare A B"
+                .into(),
+        ),
     }
 }
