@@ -166,11 +166,11 @@ pub fn run(args: PredictArgs) -> Result<()> {
         n,
         ktt.cols,
     )?;
-    let kst = Array::load(&k_test_train)?.matrix("test-train kernel", false)?;
+    let kst = Array::load(k_test_train)?.matrix("test-train kernel", false)?;
     let m = kst.rows;
     let n_train = format!("n_train, the size of {}", ktt_path.display());
     same(
-        &k_test_train,
+        k_test_train,
         &format!("number of columns (must equal {n_train})"),
         n,
         kst.cols,

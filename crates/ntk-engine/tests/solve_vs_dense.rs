@@ -325,7 +325,7 @@ fn bad_inputs_are_named() {
                 curvature,
                 ..
             } => {
-                assert!(iteration >= 1 && iteration < 100_000 && curvature <= 0.0);
+                assert!((1..100_000).contains(&iteration) && curvature <= 0.0);
                 let e = expect_err(&tri, &yt, &inf, &o).to_string();
                 assert!(e.contains(&format!("iteration {iteration}")), "{e}");
             }

@@ -154,7 +154,7 @@ pub fn predict_with(
             Stage::Scan | Stage::Preconditioner => return,
         };
         history.push((name, p.iteration, p.residual));
-        if every > 0 && p.iteration % every == 0 {
+        if every > 0 && p.iteration.is_multiple_of(every) {
             eprintln!(
                 "{name} iteration {}: residual {:.3e}",
                 p.iteration, p.residual

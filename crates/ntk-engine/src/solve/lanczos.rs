@@ -145,6 +145,14 @@ impl Krylov {
     }
 }
 
+/// The Ritz values and vectors of `T`, `Sᵀ·E₁·B₀`, and the error estimate.
+struct Ritz {
+    theta: Vec<f64>,
+    s: Mat<f64>,
+    coords: Mat<f64>,
+    estimate: f64,
+}
+
 /// The error estimate of every function in `fs` for the current `T`.
 fn estimate(
     t: &Mat<f64>,
@@ -152,7 +160,7 @@ fn estimate(
     last: &Mat<f64>,
     k: usize,
     fs: &[&dyn Fn(f64) -> f64],
-) -> Result<(Vec<f64>, Mat<f64>, Mat<f64>, f64)> {
+) -> Result<Ritz> {
     let mk = t.nrows();
     let eig = linalg::eigh(t.as_ref(), Par::Seq)?;
     let e1b0 = Mat::from_fn(mk, k, |i, j| if i < k { b0[(i, j)] } else { 0.0 });
@@ -181,7 +189,12 @@ fn estimate(
             worst = worst.max(err / total);
         }
     }
-    Ok((eig.values, eig.vectors, coords, worst))
+    Ok(Ritz {
+        theta: eig.values,
+        s: eig.vectors,
+        coords,
+        estimate: worst,
+    })
 }
 
 /// `‖T‖_∞`, the largest absolute row sum: a bound on every Ritz value.
@@ -234,9 +247,14 @@ pub(crate) fn lanczos(
         let trusted = (iterations as f64) >= (s_max * inf_norm(&t)).sqrt();
         let check = invariant
             || iterations == cap
-            || (trusted && (iterations * k <= 400 || iterations % 5 == 0));
+            || (trusted && (iterations * k <= 400 || iterations.is_multiple_of(5)));
         if check {
-            let (theta, s, coords, est) = estimate(&t, &b0, &b, k, fs)?;
+            let Ritz {
+                theta,
+                s,
+                coords,
+                estimate: est,
+            } = estimate(&t, &b0, &b, k, fs)?;
             let est = if invariant || iterations * k >= n {
                 0.0
             } else if trusted {

@@ -87,7 +87,7 @@ pub(crate) fn pcg(
                 continue;
             }
             let curvature = dot(&d, &q, c);
-            if !(curvature > 0.0) || !rho[c].is_finite() {
+            if curvature.is_nan() || curvature <= 0.0 || !rho[c].is_finite() {
                 return Err(Error::Breakdown {
                     method: "pcg".into(),
                     iteration: iterations,

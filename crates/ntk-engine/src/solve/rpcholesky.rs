@@ -85,7 +85,7 @@ impl Preconditioner {
         let mut idle = 0;
         while cols.len() < rank && idle < 4 {
             let total: f64 = d.iter().sum();
-            if !(total > 1e-14 * trace) {
+            if total.is_nan() || total <= 1e-14 * trace {
                 break;
             }
             // Draw a block of pivots ∝ d (with replacement; repeats dropped).
@@ -127,7 +127,7 @@ impl Preconditioner {
                 }
                 let pivot = col[s];
                 // A pivot the earlier columns already explain (or rounding made ≤ 0).
-                if !(pivot > 1e-12 * diag[s].abs().max(f64::MIN_POSITIVE)) {
+                if pivot.is_nan() || pivot <= 1e-12 * diag[s].abs().max(f64::MIN_POSITIVE) {
                     continue;
                 }
                 let scale = 1.0 / pivot.sqrt();
