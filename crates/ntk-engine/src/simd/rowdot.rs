@@ -29,31 +29,92 @@ fn combine(a: &[f64; LANES]) -> f64 {
     ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
 }
 
-/// Dot products of `row` with `C` columns, in the fixed order.
-#[inline(always)]
-fn dots<T: Real, const C: usize>(row: &[T], cols: [&[f64]; C]) -> [f64; C] {
-    let n = row.len();
-    let full = n / LANES * LANES;
-    let mut acc = [[0.0f64; LANES]; C];
-    for (b, r) in row[..full].chunks_exact(LANES).enumerate() {
-        let r: [f64; LANES] = core::array::from_fn(|l| r[l].f64());
-        for c in 0..C {
-            let v: &[f64; LANES] = match cols[c][b * LANES..(b + 1) * LANES].try_into() {
-                Ok(v) => v,
-                Err(_) => unreachable!("a chunk of LANES values"),
-            };
-            for l in 0..LANES {
-                acc[c][l] += r[l] * v[l];
+/// `C` columns of `V` packed for the kernel: chunk `b` holds `V[8b + l, c]` at `[c][l]`, so
+/// one contiguous `[[f64; 8]; C]` feeds eight lanes of `C` accumulators; the last
+/// `n mod 8` rows are in `tail`.
+struct Packed<const C: usize> {
+    chunks: Vec<[[f64; LANES]; C]>,
+    tail: Vec<[f64; C]>,
+    /// The first column of the group.
+    first: usize,
+}
+
+impl<const C: usize> Packed<C> {
+    fn new(v: &[&[f64]], first: usize, n: usize) -> Self {
+        let full = n / LANES;
+        let chunks = (0..full)
+            .map(|b| {
+                core::array::from_fn(|c| core::array::from_fn(|l| v[first + c][b * LANES + l]))
+            })
+            .collect();
+        let tail = (full * LANES..n)
+            .map(|j| core::array::from_fn(|c| v[first + c][j]))
+            .collect();
+        Packed {
+            chunks,
+            tail,
+            first,
+        }
+    }
+
+    /// Dot products of `row` with the group's columns, in the fixed order.
+    #[inline(always)]
+    fn dots<T: Real>(&self, row: &[T], out: &mut [f64]) {
+        let full = self.chunks.len() * LANES;
+        let mut acc = [[0.0f64; LANES]; C];
+        for (r, v) in row[..full].chunks_exact(LANES).zip(&self.chunks) {
+            let r: [f64; LANES] = core::array::from_fn(|l| r[l].f64());
+            for c in 0..C {
+                for l in 0..LANES {
+                    acc[c][l] += r[l] * v[c][l];
+                }
             }
         }
-    }
-    for j in full..n {
-        let x = row[j].f64();
+        for (l, (x, v)) in row[full..].iter().zip(&self.tail).enumerate() {
+            let x = x.f64();
+            for c in 0..C {
+                acc[c][l] += x * v[c];
+            }
+        }
         for c in 0..C {
-            acc[c][j - full] += x * cols[c][j];
+            out[self.first + c] = combine(&acc[c]);
         }
     }
-    core::array::from_fn(|c| combine(&acc[c]))
+}
+
+/// The columns of `V` in groups of four, then two, then one.
+struct Groups {
+    four: Vec<Packed<GROUP>>,
+    two: Option<Packed<2>>,
+    one: Option<Packed<1>>,
+}
+
+impl Groups {
+    fn new(v: &[&[f64]], n: usize) -> Self {
+        let k = v.len();
+        let fours = k / GROUP;
+        let four = (0..fours).map(|g| Packed::new(v, g * GROUP, n)).collect();
+        let mut next = fours * GROUP;
+        let two = (k - next >= 2).then(|| {
+            next += 2;
+            Packed::new(v, next - 2, n)
+        });
+        let one = (k > next).then(|| Packed::new(v, next, n));
+        Groups { four, two, one }
+    }
+
+    #[inline(always)]
+    fn row<T: Real>(&self, row: &[T], out: &mut [f64]) {
+        for g in &self.four {
+            g.dots(row, out);
+        }
+        if let Some(g) = &self.two {
+            g.dots(row, out);
+        }
+        if let Some(g) = &self.one {
+            g.dots(row, out);
+        }
+    }
 }
 
 /// `out[i·k + c] = Σ_j band[i·n + j]·v[c][j]` for the `band.len()/n` rows of `band`
@@ -74,6 +135,7 @@ pub fn band_times_block<T: Real>(band: &[T], n: usize, v: &[&[f64]], out: &mut [
     if k == 0 {
         return;
     }
+    let groups = Groups::new(v, n);
     out.par_chunks_mut(ROWS_PER_TASK * k)
         .zip(band.par_chunks(ROWS_PER_TASK * n))
         .for_each(|(o, b)| {
@@ -81,20 +143,7 @@ pub fn band_times_block<T: Real>(band: &[T], n: usize, v: &[&[f64]], out: &mut [
                 #[inline(always)]
                 || {
                     for (orow, row) in o.chunks_exact_mut(k).zip(b.chunks_exact(n)) {
-                        let mut c = 0;
-                        while c + GROUP <= k {
-                            let d = dots::<T, GROUP>(row, [v[c], v[c + 1], v[c + 2], v[c + 3]]);
-                            orow[c..c + GROUP].copy_from_slice(&d);
-                            c += GROUP;
-                        }
-                        while c + 2 <= k {
-                            let d = dots::<T, 2>(row, [v[c], v[c + 1]]);
-                            orow[c..c + 2].copy_from_slice(&d);
-                            c += 2;
-                        }
-                        if c < k {
-                            orow[c] = dots::<T, 1>(row, [v[c]])[0];
-                        }
+                        groups.row(row, orow);
                     }
                 },
             )
