@@ -17,7 +17,7 @@ n=${1:-60000}
 m=${2:-10000}
 dir=${3:-/tmp/ntk-solver}
 diag_reg=${DIAG_REG:-1e-3}
-rank=${RANK:-200}  # TOL (default 1e-6) sets --tol
+rank=${RANK:-200}  # TOL sets --tol (default 1e-6; use TOL=1e-8 with CHECK_DENSE=1)
 threads=${THREADS:-0}
 mkdir -p "$dir"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
