@@ -439,7 +439,8 @@ impl<'a> KernelOperator<'a> {
 
     /// Rows `idx` of a square kernel, row-major `idx.len() × n`. The matrix-free sources
     /// compute them as the kernel between the points `idx` and all points (the general
-    /// `x1 × x2` path, equal to the symmetric one up to rounding): for preconditioners.
+    /// `x1 × x2` path: bitwise equal to the symmetric rows where checked, analytic and
+    /// empirical, but not promised by their contracts): for preconditioners only.
     pub(crate) fn rows_at(&self, idx: &[usize]) -> Result<Vec<f64>> {
         let n = self.cols;
         match &self.source {
