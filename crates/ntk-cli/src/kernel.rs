@@ -38,33 +38,9 @@ pub struct KernelArgs {
     /// empirical (finite width) or analytic (infinite width).
     #[arg(long, default_value = "analytic", value_parser = ["empirical", "analytic"])]
     method: String,
-    /// ntk or nngp.
-    #[arg(long, default_value = "ntk")]
-    kind: KernelKind,
-    /// Hidden widths, comma-separated; the depth is their count.
-    #[arg(long, default_value = "512,512", value_delimiter = ',')]
-    widths: Vec<usize>,
-    /// relu | leaky_relu:0.1 | abs | erf | sigmoid_like | gelu | identity | tanh | softplus | sin.
-    #[arg(long, default_value = "relu")]
-    activation: Activation,
-    /// Weight scale W_std.
-    #[arg(long, default_value_t = 1.0)]
-    w_std: f64,
-    /// Bias scale b_std.
-    #[arg(long, default_value_t = 0.0)]
-    b_std: f64,
-    /// ntk or standard.
-    #[arg(long, default_value = "ntk")]
-    parameterization: Parameterization,
-    /// Number of outputs k.
-    #[arg(long, default_value_t = 1)]
-    outputs: usize,
-    /// Seed of the initialisation (empirical).
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Directory of explicit weights W0.npy, b0.npy, … (overrides --seed).
-    #[arg(long, value_name = "DIR")]
-    weights: Option<PathBuf>,
+    /// The model.
+    #[command(flatten)]
+    model: ModelArgs,
     /// Write the full n1 × n2 × k × k kernel instead of the traced n1 × n2.
     #[arg(long)]
     full: bool,
@@ -83,8 +59,57 @@ pub struct KernelArgs {
     resume: bool,
 }
 
+/// The model's flags, shared by `ntk kernel` and the matrix-free `ntk predict --method`.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// ntk or nngp.
+    #[arg(long, default_value = "ntk")]
+    pub kind: KernelKind,
+    /// Hidden widths, comma-separated; the depth is their count.
+    #[arg(long, default_value = "512,512", value_delimiter = ',')]
+    pub widths: Vec<usize>,
+    /// relu | leaky_relu:0.1 | abs | erf | sigmoid_like | gelu | identity | tanh | softplus | sin.
+    #[arg(long, default_value = "relu")]
+    pub activation: Activation,
+    /// Weight scale W_std.
+    #[arg(long, default_value_t = 1.0)]
+    pub w_std: f64,
+    /// Bias scale b_std.
+    #[arg(long, default_value_t = 0.0)]
+    pub b_std: f64,
+    /// ntk or standard.
+    #[arg(long, default_value = "ntk")]
+    pub parameterization: Parameterization,
+    /// Number of outputs k.
+    #[arg(long, default_value_t = 1)]
+    pub outputs: usize,
+    /// Seed of the initialisation (empirical).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Directory of explicit weights W0.npy, b0.npy, … (overrides --seed).
+    #[arg(long, value_name = "DIR")]
+    pub weights: Option<PathBuf>,
+}
+
+impl ModelArgs {
+    /// The network for inputs of dimension `input_dim`, validated.
+    pub fn mlp(&self, input_dim: usize) -> Result<Mlp> {
+        let model = Mlp {
+            input_dim,
+            widths: self.widths.clone(),
+            activation: self.activation,
+            w_std: self.w_std,
+            b_std: self.b_std,
+            parameterization: self.parameterization,
+            outputs: self.outputs,
+        };
+        model.validate()?;
+        Ok(model)
+    }
+}
+
 /// `123`, `64K`, `512M`, `2G` (powers of 1024; `KiB`, `MB`… spellings accepted).
-fn parse_bytes(s: &str) -> std::result::Result<usize, String> {
+pub(crate) fn parse_bytes(s: &str) -> std::result::Result<usize, String> {
     let t = s.trim();
     let split = t
         .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -122,9 +147,9 @@ fn job_key(args: &KernelArgs, model: &Mlp) -> String {
     format!(
         "{} {:?} {model} seed={} weights={:?} full={} dtype={:?} x1={:?} x2={:?}",
         args.method,
-        args.kind,
-        args.seed,
-        args.weights.as_ref().map(id),
+        args.model.kind,
+        args.model.seed,
+        args.model.weights.as_ref().map(id),
         args.full,
         args.dtype,
         args.x1.as_ref().map(id),
@@ -164,16 +189,7 @@ pub fn run(mut args: KernelArgs) -> Result<()> {
             got: p2.cols(),
         });
     }
-    let model = Mlp {
-        input_dim: p1.cols(),
-        widths: args.widths.clone(),
-        activation: args.activation,
-        w_std: args.w_std,
-        b_std: args.b_std,
-        parameterization: args.parameterization,
-        outputs: args.outputs,
-    };
-    model.validate()?;
+    let model = args.model.mlp(p1.cols())?;
     let start = Instant::now();
     let budget = args.memory_budget.unwrap_or_else(default_memory_budget);
     let dtype = match args.dtype {
@@ -183,16 +199,17 @@ pub fn run(mut args: KernelArgs) -> Result<()> {
     let (report, flops) = match args.method.as_str() {
         "empirical" => {
             let loaded = args
+                .model
                 .weights
                 .as_ref()
                 .map(|d| Params::load_dir(d, &model))
                 .transpose()?;
             let weights = match &loaded {
                 Some(p) => Weights::Explicit(p),
-                None => Weights::Seeded(args.seed),
+                None => Weights::Seeded(args.model.seed),
             };
             let opts = EmpiricalOptions {
-                kind: args.kind,
+                kind: args.model.kind,
                 full: args.full,
                 precision: args.dtype,
                 parallelism: Parallelism::threads(args.threads),
@@ -214,21 +231,29 @@ pub fn run(mut args: KernelArgs) -> Result<()> {
                 )
             })??;
             let n2 = p2.as_ref().map_or(p1.rows(), |p| p.rows());
-            let flops = empirical_flops(&model, p1.rows(), n2, p2.is_none(), args.kind, args.full);
+            let flops = empirical_flops(
+                &model,
+                p1.rows(),
+                n2,
+                p2.is_none(),
+                args.model.kind,
+                args.full,
+            );
             (report, Some(flops))
         }
         _ => {
-            if args.weights.is_some() {
+            if args.model.weights.is_some() {
                 return Err(Error::invalid(
                     "--weights",
-                    args.weights
+                    args.model
+                        .weights
                         .as_ref()
                         .map_or(String::new(), |p| p.display().to_string()),
                     "no explicit weights with --method analytic (the infinite-width kernel does not depend on them)",
                 ));
             }
             let opts = AnalyticOptions {
-                kind: args.kind,
+                kind: args.model.kind,
                 full: args.full,
                 parallelism: Parallelism::threads(args.threads),
                 ..AnalyticOptions::default()
@@ -301,7 +326,7 @@ fn summary(
         "{} {} kernel of {model}\n  shape {shape:?} ({}) -> {}\n  time {seconds:.3} s, {rate}\n  \
          {} band(s) of {} rows{resumed}, est. working memory {:.1} MiB\n  {} mean {mean:.6}, min {min:.6}, max {max:.6}\n",
         args.method,
-        format!("{:?}", args.kind).to_lowercase(),
+        format!("{:?}", args.model.kind).to_lowercase(),
         if args.full { "full" } else { "traced" },
         args.out.display(),
         report.bands,

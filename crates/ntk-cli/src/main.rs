@@ -6,6 +6,7 @@
 mod kernel;
 mod plot;
 mod predict;
+mod solve;
 mod study;
 
 use std::process::ExitCode;

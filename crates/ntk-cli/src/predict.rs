@@ -16,21 +16,32 @@ use ntk_engine::{Error, NpyFile, Parallelism, Result};
 /// Arguments of `ntk predict`.
 #[derive(Args, Debug)]
 pub struct PredictArgs {
-    /// Train-train kernel, n_train × n_train (.npy, f32 or f64).
-    #[arg(long, value_name = "KTT.npy")]
-    k_train_train: PathBuf,
+    /// Train-train kernel, n_train × n_train (.npy, f32 or f64); may be larger than memory
+    /// with --solver cg or auto.
+    #[arg(
+        long,
+        value_name = "KTT.npy",
+        required_unless_present = "method",
+        conflicts_with = "method"
+    )]
+    pub(crate) k_train_train: Option<PathBuf>,
     /// Test-train kernel, n_test × n_train.
-    #[arg(long, value_name = "KST.npy")]
-    k_test_train: PathBuf,
+    #[arg(
+        long,
+        value_name = "KST.npy",
+        required_unless_present = "method",
+        conflicts_with = "method"
+    )]
+    pub(crate) k_test_train: Option<PathBuf>,
     /// Targets, n_train × k (or 1-D for k = 1).
     #[arg(long, value_name = "Y.npy")]
-    y_train: PathBuf,
+    pub(crate) y_train: PathBuf,
     /// Initial outputs on the training points, the shape of Y (default 0).
     #[arg(long, value_name = "F0.npy")]
-    fx_train_0: Option<PathBuf>,
+    pub(crate) fx_train_0: Option<PathBuf>,
     /// Initial outputs on the test points, n_test × k (default 0).
     #[arg(long, value_name = "G0.npy")]
-    fx_test_0: Option<PathBuf>,
+    pub(crate) fx_test_0: Option<PathBuf>,
     /// Times, comma-separated, each ≥ 0 or inf (= infinity: kernel regression).
     #[arg(
         long,
@@ -40,22 +51,25 @@ pub struct PredictArgs {
         value_parser = parse_time,
         allow_negative_numbers = true
     )]
-    times: Vec<f64>,
+    pub(crate) times: Vec<f64>,
     /// Learning rate η (> 0); only η·t matters.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
-    learning_rate: f64,
+    pub(crate) learning_rate: f64,
     /// Relative ridge: K_train_train + diag_reg·(trace/n_train)·I.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-    diag_reg: f64,
+    pub(crate) diag_reg: f64,
     /// Test predictions, T × n_test × k, f64 (written atomically).
     #[arg(long, value_name = "PRED.npy")]
-    out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Training-set predictions, T × n_train × k, f64.
     #[arg(long, value_name = "PRED_TRAIN.npy")]
-    out_train: Option<PathBuf>,
+    pub(crate) out_train: Option<PathBuf>,
     /// Threads (0 = one per core).
     #[arg(long, default_value_t = 0)]
-    threads: usize,
+    pub(crate) threads: usize,
+    /// The iterative solvers and the matrix-free form (see `crate::solve`).
+    #[command(flatten)]
+    pub(crate) iterative: crate::solve::SolverArgs,
 }
 
 /// `inf`/`infinity` (any case) or a number `≥ 0`.
@@ -66,14 +80,14 @@ fn parse_time(s: &str) -> core::result::Result<f64, String> {
 }
 
 /// A loaded array: its file, shape, and values as `f64`, all finite.
-struct Array {
+pub(crate) struct Array {
     path: PathBuf,
     shape: Vec<usize>,
     data: Vec<f64>,
 }
 
 impl Array {
-    fn load(path: &Path) -> Result<Self> {
+    pub(crate) fn load(path: &Path) -> Result<Self> {
         let file = NpyFile::open(path)?;
         let shape = file.shape().to_vec();
         let data = file.to_f64_vec();
@@ -97,7 +111,7 @@ impl Array {
     }
 
     /// A 2-D non-empty array (or, with `vector_ok`, a 1-D one as a column).
-    fn matrix(self, what: &str, vector_ok: bool) -> Result<Matrix> {
+    pub(crate) fn matrix(self, what: &str, vector_ok: bool) -> Result<Matrix> {
         let (rows, cols) = match self.shape[..] {
             [r, c] if r > 0 && c > 0 => (r, c),
             [n] if vector_ok && n > 0 => (n, 1),
@@ -117,7 +131,7 @@ impl Array {
 }
 
 /// `got == expected`, or an error naming `file` and what the size must equal.
-fn same(file: &Path, what: &str, expected: usize, got: usize) -> Result<()> {
+pub(crate) fn same(file: &Path, what: &str, expected: usize, got: usize) -> Result<()> {
     if expected == got {
         return Ok(());
     }
@@ -130,7 +144,20 @@ fn same(file: &Path, what: &str, expected: usize, got: usize) -> Result<()> {
 
 /// Runs the command and prints a short summary.
 pub fn run(args: PredictArgs) -> Result<()> {
-    let ktt_path = &args.k_train_train;
+    if crate::solve::is_iterative(&args)? {
+        return crate::solve::run(&args);
+    }
+    let Some(ktt_path) = &args.k_train_train else {
+        // --method without an iterative solver computes the kernels in memory.
+        return crate::solve::run_dense_matrix_free(&args);
+    };
+    let Some(k_test_train) = &args.k_test_train else {
+        return Err(Error::invalid(
+            "--k-test-train",
+            "none",
+            "a test-train kernel file",
+        ));
+    };
     let ktt = Array::load(ktt_path)?.matrix("train-train kernel", false)?;
     let n = ktt.rows;
     same(
@@ -139,11 +166,11 @@ pub fn run(args: PredictArgs) -> Result<()> {
         n,
         ktt.cols,
     )?;
-    let kst = Array::load(&args.k_test_train)?.matrix("test-train kernel", false)?;
+    let kst = Array::load(k_test_train)?.matrix("test-train kernel", false)?;
     let m = kst.rows;
     let n_train = format!("n_train, the size of {}", ktt_path.display());
     same(
-        &args.k_test_train,
+        k_test_train,
         &format!("number of columns (must equal {n_train})"),
         n,
         kst.cols,
@@ -180,7 +207,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
         None => None,
         Some(p) => {
             let g = Array::load(p)?.matrix("initial test outputs", k == 1)?;
-            let n_test = format!("n_test, the rows of {}", args.k_test_train.display());
+            let n_test = format!("n_test, the rows of {}", k_test_train.display());
             same(
                 p,
                 &format!("number of rows (must equal {n_test})"),
@@ -242,7 +269,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
     Ok(())
 }
 
-fn write(path: &Path, shape: &[usize], per_time: &[Matrix]) -> Result<()> {
+pub(crate) fn write(path: &Path, shape: &[usize], per_time: &[Matrix]) -> Result<()> {
     npy::write(
         path,
         shape,

@@ -68,6 +68,59 @@ pub enum Error {
         /// Its row (0-based).
         index: usize,
     },
+    /// A kernel that must be symmetric is not: `K[row, col]` and `K[col, row]` differ by
+    /// more than the tolerance of [`crate::solve`]'s checks.
+    #[error(
+        "{what}: not symmetric: K[{row}, {col}] = {a:e} but K[{col}, {row}] = {b:e} \
+         (expected a symmetric kernel matrix)"
+    )]
+    NotSymmetric {
+        /// Where (names the file or argument).
+        what: String,
+        /// Row of the first offending pair.
+        row: usize,
+        /// Column of the first offending pair.
+        col: usize,
+        /// `K[row, col]`.
+        a: f64,
+        /// `K[col, row]`.
+        b: f64,
+    },
+    /// An iterative solver met a direction of non-positive curvature `pᵀ(K + λI)p ≤ 0`: the
+    /// regularised kernel is not positive definite (an indefinite kernel, or `diag_reg`
+    /// too small for its rounding errors).
+    #[error(
+        "{method} broke down at iteration {iteration} (output column {column}): curvature \
+         pᵀ(K + λI)p = {curvature:e} is not > 0, so the train-train kernel (after diag_reg) is \
+         not positive definite; use diag_reg > 0 or check the kernel"
+    )]
+    Breakdown {
+        /// The solver (`"pcg"`, `"lanczos"`).
+        method: String,
+        /// The iteration (1-based) at which it happened.
+        iteration: usize,
+        /// The output column whose recurrence broke down.
+        column: usize,
+        /// The curvature found.
+        curvature: f64,
+    },
+    /// An iterative solver stopped at its iteration limit before reaching the tolerance.
+    #[error(
+        "{method} did not converge to tol {tol:e} within {iterations} iterations (last \
+         residual or error estimate {residual:e}); raise max_iters (or the preconditioner's \
+         rank, or diag_reg)"
+    )]
+    NotConverged {
+        /// The solver (`"pcg"`, `"lanczos"`).
+        method: String,
+        /// Iterations done.
+        iterations: usize,
+        /// The relative residual (or error estimate) reached; infinite when the Lanczos
+        /// estimate was not yet trustworthy (see [`crate::solve::lanczos`]).
+        residual: f64,
+        /// The tolerance asked for.
+        tol: f64,
+    },
     /// A capability that this build of the engine does not have.
     #[error("not implemented: {0}")]
     NotImplemented(String),

@@ -37,6 +37,7 @@ pub mod predict;
 pub mod reference;
 pub mod scalar;
 pub mod simd;
+pub mod solve;
 pub mod train;
 
 pub use activation::Activation;

@@ -15,6 +15,7 @@
 //! | model | [`Model::new`], [`Model::uniform`], [`Model::two_layer_relu`] | [`Model`] |
 //! | kernels | [`empirical_ntk`], [`analytic_ntk`], [`empirical_kernel`], [`analytic_kernel`] | [`KernelMatrix`] |
 //! | predictions | [`kernel_regression`], [`gradient_flow`] | [`Outputs`], [`Flow`] |
+//! | large kernels | [`predict`] over [`Kernels`] (memory, files, recomputed): CG and Lanczos | [`Solved`] |
 //! | limits | [`width_sweep`], [`arccos_sweep`], [`arccos_scatter`] | [`Sweep`], [`Plot`] |
 //! | classification | [`classify`], [`depth_study`] | accuracy, [`DepthStudy`] |
 //! | training | [`train_network`], [`alpha_sweep`] | [`Training`], [`Scan`] |
@@ -47,6 +48,7 @@ pub mod model;
 pub mod perf;
 pub mod predict;
 pub mod scan;
+pub mod solve;
 pub mod study;
 pub mod sweep;
 pub mod training;
@@ -66,6 +68,7 @@ pub use ntk_engine::{Error, Result};
 pub use perf::{Measurement, Throughput, criterion_dir, criterion_results, time_empirical};
 pub use predict::{Flow, Outputs, gradient_flow, kernel_regression};
 pub use scan::Scan;
+pub use solve::{Kernels, Settings, Solved, predict, predict_with};
 pub use study::{Study, StudyPlan, compare_studies, study};
 pub use sweep::{Fit, Sweep, loglog_fit, width_sweep};
 pub use training::{Schedule, Step, Training, alpha_sweep, train_network};
@@ -80,6 +83,7 @@ pub mod prelude {
         empirical_ntk, gradient_flow, kernel_regression, lecture_kernel, loglog_fit,
         time_empirical, width_sweep,
     };
+    pub use crate::{Kernels, Settings, Solved, predict, predict_with};
     pub use crate::{
         Linearisation, Scan, Schedule, Step, Study, StudyPlan, Training, alpha_sweep,
         compare_studies, linearisation, study, train_network,

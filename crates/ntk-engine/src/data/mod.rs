@@ -3,6 +3,7 @@
 
 pub mod dataset;
 pub mod kernel_file;
+pub mod mapped_kernel;
 pub mod npy;
 
 use std::borrow::Cow;

@@ -60,13 +60,13 @@
 
 pub mod ensemble;
 pub mod fit;
-mod linalg;
+pub(crate) mod linalg;
 mod matrix;
 // The module that predicts is named after the operation (STYLE §3: "regression splits into
 // `fit` and `predict`"), which is also the parent's name.
 #[allow(clippy::module_inception)]
 pub mod predict;
-mod validate;
+pub(crate) mod validate;
 
 pub use ensemble::{Ensemble, Gaussian, TestKernels};
 pub use fit::{FitOptions, GradientFlow};

@@ -9,6 +9,7 @@
 
 pub mod atan2;
 pub mod popcount;
+pub mod rowdot;
 
 use pulp::Arch;
 

@@ -1,0 +1,201 @@
+//! `out[i, c] = Σ_j K[i, j]·V[j, c]` for a band of kernel rows, in a fixed order.
+//!
+//! Every output entry is the dot product of one kernel row (`f32` or `f64`, widened to
+//! `f64`) with one column of `V` (`f64`), summed in an order fixed by the row length alone:
+//! eight lanes, lane `l` adding the products at `j ≡ l (mod 8)` in increasing `j`, then the
+//! lanes combined as `((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))`. Multiplications
+//! and additions are separate IEEE operations (no fused multiply-add), so the bits depend
+//! on neither the instruction set, nor the thread count, nor which band or group of
+//! columns a row is computed in. This is what makes the [kernel operator](crate::solve)
+//! bitwise independent of its band size.
+
+use pulp::Arch;
+use rayon::prelude::*;
+
+use crate::scalar::Real;
+
+/// Lanes of the fixed summation order.
+pub const LANES: usize = 8;
+
+/// Columns of `V` handled per pass over a row (the row stays in L1/L2 between passes).
+const GROUP: usize = 4;
+
+/// Rows per parallel work item (only scheduling depends on it).
+const ROWS_PER_TASK: usize = 8;
+
+/// The eight lanes combined in the fixed tree order.
+#[inline(always)]
+fn combine(a: &[f64; LANES]) -> f64 {
+    ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+}
+
+/// `C` columns of `V` packed for the kernel: chunk `b` holds `V[8b + l, c]` at `[c][l]`, so
+/// one contiguous `[[f64; 8]; C]` feeds eight lanes of `C` accumulators; the last
+/// `n mod 8` rows are in `tail`.
+struct Packed<const C: usize> {
+    chunks: Vec<[[f64; LANES]; C]>,
+    tail: Vec<[f64; C]>,
+    /// The first column of the group.
+    first: usize,
+}
+
+impl<const C: usize> Packed<C> {
+    fn new(v: &[&[f64]], first: usize, n: usize) -> Self {
+        let full = n / LANES;
+        let chunks = (0..full)
+            .map(|b| {
+                core::array::from_fn(|c| core::array::from_fn(|l| v[first + c][b * LANES + l]))
+            })
+            .collect();
+        let tail = (full * LANES..n)
+            .map(|j| core::array::from_fn(|c| v[first + c][j]))
+            .collect();
+        Packed {
+            chunks,
+            tail,
+            first,
+        }
+    }
+
+    /// Dot products of `row` with the group's columns, in the fixed order.
+    #[inline(always)]
+    fn dots<T: Real>(&self, row: &[T], out: &mut [f64]) {
+        let full = self.chunks.len() * LANES;
+        let mut acc = [[0.0f64; LANES]; C];
+        for (r, v) in row[..full].chunks_exact(LANES).zip(&self.chunks) {
+            let r: [f64; LANES] = core::array::from_fn(|l| r[l].f64());
+            for c in 0..C {
+                for l in 0..LANES {
+                    acc[c][l] += r[l] * v[c][l];
+                }
+            }
+        }
+        for (l, (x, v)) in row[full..].iter().zip(&self.tail).enumerate() {
+            let x = x.f64();
+            for c in 0..C {
+                acc[c][l] += x * v[c];
+            }
+        }
+        for c in 0..C {
+            out[self.first + c] = combine(&acc[c]);
+        }
+    }
+}
+
+/// The columns of `V` in groups of four, then two, then one.
+struct Groups {
+    four: Vec<Packed<GROUP>>,
+    two: Option<Packed<2>>,
+    one: Option<Packed<1>>,
+}
+
+impl Groups {
+    fn new(v: &[&[f64]], n: usize) -> Self {
+        let k = v.len();
+        let fours = k / GROUP;
+        let four = (0..fours).map(|g| Packed::new(v, g * GROUP, n)).collect();
+        let mut next = fours * GROUP;
+        let two = (k - next >= 2).then(|| {
+            next += 2;
+            Packed::new(v, next - 2, n)
+        });
+        let one = (k > next).then(|| Packed::new(v, next, n));
+        Groups { four, two, one }
+    }
+
+    #[inline(always)]
+    fn row<T: Real>(&self, row: &[T], out: &mut [f64]) {
+        for g in &self.four {
+            g.dots(row, out);
+        }
+        if let Some(g) = &self.two {
+            g.dots(row, out);
+        }
+        if let Some(g) = &self.one {
+            g.dots(row, out);
+        }
+    }
+}
+
+/// `out[i·k + c] = Σ_j band[i·n + j]·v[c][j]` for the `band.len()/n` rows of `band`
+/// (row-major, rows of length `n`) and the `k = v.len()` columns `v[c]` (each of length
+/// `n`). `out` is row-major `rows × k`. Rows are spread over the current rayon pool.
+///
+/// # Panics
+/// When `band.len()` is not a multiple of `n`, a column is not of length `n`, or `out` is
+/// not `rows × k`.
+pub fn band_times_block<T: Real>(band: &[T], n: usize, v: &[&[f64]], out: &mut [f64]) {
+    let k = v.len();
+    assert!(
+        n > 0 && band.len().is_multiple_of(n),
+        "band of rows of length {n}"
+    );
+    assert!(v.iter().all(|c| c.len() == n), "columns of length {n}");
+    assert_eq!(out.len(), band.len() / n * k, "output of rows × k");
+    if k == 0 {
+        return;
+    }
+    let groups = Groups::new(v, n);
+    out.par_chunks_mut(ROWS_PER_TASK * k)
+        .zip(band.par_chunks(ROWS_PER_TASK * n))
+        .for_each(|(o, b)| {
+            Arch::new().dispatch(
+                #[inline(always)]
+                || {
+                    for (orow, row) in o.chunks_exact_mut(k).zip(b.chunks_exact(n)) {
+                        groups.row(row, orow);
+                    }
+                },
+            )
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fixed order written out as a scalar loop: the reference.
+    fn reference(row: &[f64], col: &[f64]) -> f64 {
+        let mut acc = [0.0f64; LANES];
+        for j in 0..row.len() {
+            acc[j % LANES] += row[j] * col[j];
+        }
+        combine(&acc)
+    }
+
+    #[test]
+    fn equals_the_scalar_order_for_every_group_and_length() {
+        for n in [1usize, 7, 8, 9, 33, 100] {
+            for k in 1..=7 {
+                let rows = 5;
+                let band: Vec<f64> = (0..rows * n)
+                    .map(|i| ((i * 37 % 101) as f64 - 50.0) / 7.0)
+                    .collect();
+                let cols: Vec<Vec<f64>> = (0..k)
+                    .map(|c| {
+                        (0..n)
+                            .map(|j| ((j * 13 + c * 5) % 17) as f64 / 3.0 - 2.0)
+                            .collect()
+                    })
+                    .collect();
+                let v: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
+                let mut out = vec![0.0; rows * k];
+                band_times_block(&band, n, &v, &mut out);
+                for i in 0..rows {
+                    for c in 0..k {
+                        let want = reference(&band[i * n..(i + 1) * n], &cols[c]);
+                        assert_eq!(out[i * k + c].to_bits(), want.to_bits(), "n {n} k {k}");
+                    }
+                }
+                // f32 rows are widened exactly.
+                let b32: Vec<f32> = band.iter().map(|&x| x as f32).collect();
+                let mut o32 = vec![0.0; rows * k];
+                band_times_block(&b32, n, &v, &mut o32);
+                let wide: Vec<f64> = b32.iter().map(|&x| x as f64).collect();
+                let mut o64 = vec![0.0; rows * k];
+                band_times_block(&wide, n, &v, &mut o64);
+                assert_eq!(o32, o64);
+            }
+        }
+    }
+}
