@@ -9,7 +9,7 @@
 //! columns a row is computed in. This is what makes the [kernel operator](crate::solve)
 //! bitwise independent of its band size.
 
-use pulp::Arch;
+use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
 
 use crate::scalar::Real;
@@ -57,27 +57,50 @@ impl<const C: usize> Packed<C> {
         }
     }
 
-    /// Dot products of `row` with the group's columns, in the fixed order.
+    /// Dot products of `R` rows with the group's columns, in the fixed order: each packed
+    /// chunk of `V` is loaded once for the `R` rows (register blocking), and every entry
+    /// keeps its own eight lanes, held as `8/w` SIMD vectors of `w` lanes (separate IEEE
+    /// multiply and add, so every instruction set gives the scalar order's bits).
     #[inline(always)]
-    fn dots<T: Real>(&self, row: &[T], out: &mut [f64]) {
+    fn dots<S: Simd, T: Real, const R: usize>(
+        &self,
+        simd: S,
+        rows: [&[T]; R],
+        out: &mut [&mut [f64]; R],
+    ) {
+        let w = S::F64_LANES;
+        let p = LANES / w;
         let full = self.chunks.len() * LANES;
-        let mut acc = [[0.0f64; LANES]; C];
-        for (r, v) in row[..full].chunks_exact(LANES).zip(&self.chunks) {
-            let r: [f64; LANES] = core::array::from_fn(|l| r[l].f64());
-            for c in 0..C {
-                for l in 0..LANES {
-                    acc[c][l] += r[l] * v[c][l];
+        let rows: [&[T]; R] = core::array::from_fn(|r| &rows[r][..full + self.tail.len()]);
+        let zero = simd.splat_f64s(0.0);
+        let mut acc = [[[zero; LANES]; C]; R];
+        for (b, v) in self.chunks.iter().enumerate() {
+            let vv: [[S::f64s; LANES]; C] = core::array::from_fn(|c| {
+                let (vs, _) = S::as_simd_f64s(&v[c]);
+                core::array::from_fn(|q| if q < p { vs[q] } else { zero })
+            });
+            for r in 0..R {
+                let x = &rows[r][b * LANES..b * LANES + LANES];
+                let xf: [f64; LANES] = core::array::from_fn(|l| x[l].f64());
+                let (xs, _) = S::as_simd_f64s(&xf);
+                for c in 0..C {
+                    for q in 0..p {
+                        acc[r][c][q] = simd.add_f64s(acc[r][c][q], simd.mul_f64s(xs[q], vv[c][q]));
+                    }
                 }
             }
         }
-        for (l, (x, v)) in row[full..].iter().zip(&self.tail).enumerate() {
-            let x = x.f64();
+        for r in 0..R {
             for c in 0..C {
-                acc[c][l] += x * v[c];
+                let mut lanes = [0.0f64; LANES];
+                for q in 0..p {
+                    simd.partial_store_f64s(&mut lanes[q * w..q * w + w], acc[r][c][q]);
+                }
+                for (l, v) in self.tail.iter().enumerate() {
+                    lanes[l] += rows[r][full + l].f64() * v[c];
+                }
+                out[r][self.first + c] = combine(&lanes);
             }
-        }
-        for c in 0..C {
-            out[self.first + c] = combine(&acc[c]);
         }
     }
 }
@@ -104,15 +127,60 @@ impl Groups {
     }
 
     #[inline(always)]
-    fn row<T: Real>(&self, row: &[T], out: &mut [f64]) {
+    fn rows<S: Simd, T: Real, const R: usize>(
+        &self,
+        simd: S,
+        rows: [&[T]; R],
+        out: &mut [&mut [f64]; R],
+    ) {
         for g in &self.four {
-            g.dots(row, out);
+            g.dots(simd, rows, out);
         }
         if let Some(g) = &self.two {
-            g.dots(row, out);
+            g.dots(simd, rows, out);
         }
         if let Some(g) = &self.one {
-            g.dots(row, out);
+            g.dots(simd, rows, out);
+        }
+    }
+}
+
+/// One parallel work item: rows of the band and their outputs.
+struct Task<'a, T> {
+    groups: &'a Groups,
+    out: &'a mut [f64],
+    band: &'a [T],
+    n: usize,
+    k: usize,
+}
+
+impl<T: Real> WithSimd for Task<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        // Accumulators in registers: 4 rows × 4 columns of one AVX-512 vector, or 2 rows of
+        // two AVX2 vectors.
+        if S::F64_LANES >= LANES {
+            self.run::<S, 4>(simd)
+        } else {
+            self.run::<S, 2>(simd)
+        }
+    }
+}
+
+impl<T: Real> Task<'_, T> {
+    #[inline(always)]
+    fn run<S: Simd, const R: usize>(self, simd: S) {
+        let mut o = self.out.chunks_exact_mut(self.k);
+        let mut b = self.band.chunks_exact(self.n);
+        while b.len() >= R {
+            let rows: [&[T]; R] = core::array::from_fn(|_| b.next().unwrap_or(&[]));
+            let mut out: [&mut [f64]; R] = core::array::from_fn(|_| o.next().unwrap_or(&mut []));
+            self.groups.rows(simd, rows, &mut out);
+        }
+        for (orow, row) in o.zip(b) {
+            self.groups.rows(simd, [row], &mut [orow]);
         }
     }
 }
@@ -139,14 +207,13 @@ pub fn band_times_block<T: Real>(band: &[T], n: usize, v: &[&[f64]], out: &mut [
     out.par_chunks_mut(ROWS_PER_TASK * k)
         .zip(band.par_chunks(ROWS_PER_TASK * n))
         .for_each(|(o, b)| {
-            Arch::new().dispatch(
-                #[inline(always)]
-                || {
-                    for (orow, row) in o.chunks_exact_mut(k).zip(b.chunks_exact(n)) {
-                        groups.row(row, orow);
-                    }
-                },
-            )
+            Arch::new().dispatch(Task {
+                groups: &groups,
+                out: o,
+                band: b,
+                n,
+                k,
+            })
         });
 }
 

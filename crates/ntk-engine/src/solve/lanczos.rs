@@ -162,7 +162,8 @@ fn estimate(
     fs: &[&dyn Fn(f64) -> f64],
 ) -> Result<Ritz> {
     let mk = t.nrows();
-    let eig = linalg::eigh(t.as_ref(), Par::Seq)?;
+    let eig = linalg::eigh(t.as_ref())
+        .map_err(|e| Error::invalid("Lanczos projection", format!("{mk}×{mk} matrix"), e))?;
     let e1b0 = Mat::from_fn(mk, k, |i, j| if i < k { b0[(i, j)] } else { 0.0 });
     let coords = linalg::mul(eig.vectors.transpose(), e1b0.as_ref(), Par::Seq);
     let mut worst = 0.0f64;
