@@ -4,6 +4,7 @@
 pub mod dataset;
 pub mod kernel_file;
 pub mod npy;
+pub mod safe_file;
 
 use std::borrow::Cow;
 
