@@ -216,7 +216,7 @@ pub fn run(args: PredictArgs) -> Result<String> {
     if args.diag_reg.is_finite() && !ridge.is_finite() {
         return Err(Error::invalid(
             "--diag-reg",
-            args.diag_reg,
+            format!("{:e}", args.diag_reg),
             format!(
                 "a value whose ridge diag_reg × trace/n stays finite (trace/n of {} is {:e})",
                 ktt_path.display(),

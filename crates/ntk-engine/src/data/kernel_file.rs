@@ -329,6 +329,10 @@ impl KernelFile {
         index.extend(tail);
         let cause = if v.is_finite() {
             format!("|{v:e}| exceeds the f32 range; write it in f64 (--dtype f64)")
+        } else if f32_out {
+            format!(
+                "values beyond the f32 range (use --dtype f64, which also computes in f64), or {OVERFLOW_CAUSE}"
+            )
         } else {
             OVERFLOW_CAUSE.to_string()
         };

@@ -113,6 +113,14 @@ pub fn rows_per_band(
     budget: usize,
 ) -> Result<usize> {
     let need = fixed.saturating_add(tile.min(n1).saturating_mul(per_row));
+    if need == usize::MAX {
+        return Err(Error::invalid(
+            "job size",
+            "more than 2^64 bytes",
+            "a job whose memory can be represented (the parameter count or working memory \
+             overflows 64 bits; reduce the widths, outputs or points)",
+        ));
+    }
     if need > budget {
         return Err(Error::invalid(
             "memory budget",
