@@ -41,7 +41,7 @@ enum Command {
 #[derive(Debug)]
 pub enum Parsed {
     /// A command to run.
-    Run(Cli),
+    Run(Box<Cli>),
     /// Help or version text for stdout (exit 0).
     Print(String),
     /// A usage error: one line for stderr (exit 2).
@@ -57,7 +57,7 @@ where
 {
     use clap::error::ErrorKind;
     match Cli::try_parse_from(args) {
-        Ok(cli) => Parsed::Run(cli),
+        Ok(cli) => Parsed::Run(Box::new(cli)),
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
             Parsed::Print(e.render().to_string())
         }

@@ -171,7 +171,8 @@ impl KernelFile {
             let mut progress = NewFile::create(&progress_path)?;
             let made = (|| -> std::io::Result<()> {
                 reserve(partial.file(), total as u64)?;
-                (&*partial.file()).write_all(&header)?;
+                let mut file: &File = partial.file();
+                file.write_all(&header)?;
                 partial.file().sync_all()?;
                 progress.file_mut().write_all(head.as_bytes())?;
                 progress.file().sync_all()

@@ -60,6 +60,8 @@ fn pseudo_filesystem(file: &File) -> Option<&'static str> {
     if rc != 0 {
         return None;
     }
+    // `f_type`'s integer type differs between targets, hence the cast.
+    #[allow(clippy::unnecessary_cast)]
     // SAFETY: `fstatfs` returned 0, so it initialised the buffer.
     let magic = unsafe { st.assume_init() }.f_type as i64;
     match magic {

@@ -244,7 +244,6 @@ pub fn write_in_bands(
 
 /// The empirical kernel written to `path` in bands within `budget` bytes (output in `dtype`,
 /// f32 or f64), identical to writing [`super::empirical`]'s result.
-#[allow(clippy::too_many_arguments)]
 pub fn write_empirical(
     model: &Mlp,
     weights: Weights<'_>,
@@ -295,7 +294,6 @@ pub fn default_memory_budget() -> usize {
 
 /// The analytic kernel written to `path` in bands within `budget` bytes, identical to
 /// writing [`crate::analytic::analytic`]'s result.
-#[allow(clippy::too_many_arguments)]
 pub fn write_analytic(
     model: &Mlp,
     x1: &Points<'_>,
