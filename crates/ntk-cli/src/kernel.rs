@@ -6,9 +6,10 @@ use std::time::Instant;
 use clap::Args;
 use ntk_engine::AnalyticOptions;
 use ntk_engine::data::npy::Dtype;
+use ntk_engine::data::safe_file::{Output, check_distinct};
 use ntk_engine::gram::cost::empirical_flops;
 use ntk_engine::gram::out_of_core::{
-    BandReport, default_memory_budget, write_analytic, write_empirical,
+    BandReport, BandedOutput, default_memory_budget, write_analytic, write_empirical,
 };
 use ntk_engine::gram::{EmpiricalOptions, KernelKind, Precision, Weights};
 use ntk_engine::{
@@ -32,7 +33,8 @@ pub struct KernelArgs {
     /// Second inputs; without it the kernel is x1 × x1.
     #[arg(long, value_name = "X2.npy")]
     x2: Option<PathBuf>,
-    /// Output .npy file (written atomically).
+    /// Output .npy file (written atomically; a new name, a regular file, or a symbolic link
+    /// to one, which is replaced).
     #[arg(long, value_name = "K.npy")]
     out: PathBuf,
     /// empirical (finite width) or analytic (infinite width).
@@ -47,7 +49,7 @@ pub struct KernelArgs {
     /// Output dtype; f64 also computes in f64.
     #[arg(long, default_value = "f32")]
     dtype: Precision,
-    /// Threads (0 = one per core).
+    /// Threads (0 = one per core; at most 4 per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
     /// Memory budget for the computation, in bytes (suffixes K, M, G allowed); the kernel is
@@ -133,32 +135,43 @@ pub(crate) fn parse_bytes(s: &str) -> std::result::Result<usize, String> {
         .ok_or_else(|| format!("`{s}` is not a size (expected bytes, e.g. 4096, 512M or 2G)"))
 }
 
-/// Everything the kernel's values depend on, for `--resume` to check.
-fn job_key(args: &KernelArgs, model: &Mlp) -> String {
-    let id = |p: &PathBuf| {
-        let meta = std::fs::metadata(p).ok();
-        let len = meta.as_ref().map_or(0, |m| m.len());
-        let mtime = meta
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        format!("{} {len} {mtime}", p.display())
-    };
+/// Everything the kernel's values depend on, for `--resume` to check: the settings and the
+/// content hashes (XXH3) of the inputs and weights, never their paths or times.
+fn job_key(
+    args: &KernelArgs,
+    model: &Mlp,
+    inputs: &[&NpyFile],
+    weights: Option<&Params>,
+) -> String {
+    let hashes: Vec<String> = inputs
+        .iter()
+        .map(|f| format!("{:016x}", f.content_hash()))
+        .collect();
+    let weights = weights.map(|p| {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for layer in &p.layers {
+            for j in 0..layer.w.ncols() {
+                for i in 0..layer.w.nrows() {
+                    h.update(&layer.w[(i, j)].to_le_bytes());
+                }
+            }
+            layer.b.iter().for_each(|b| h.update(&b.to_le_bytes()));
+        }
+        format!("{:016x}", h.digest())
+    });
     format!(
-        "{} {:?} {model} seed={} weights={:?} full={} dtype={:?} x1={:?} x2={:?}",
+        "{} {:?} {model} seed={} weights={weights:?} full={} dtype={:?} inputs={hashes:?} x2={}",
         args.method,
         args.model.kind,
         args.model.seed,
-        args.model.weights.as_ref().map(id),
         args.full,
         args.dtype,
-        args.x1.as_ref().map(id),
-        args.x2.as_ref().map(id),
+        args.x2.is_some(),
     )
 }
 
-/// Runs the command and prints a one-paragraph summary.
-pub fn run(mut args: KernelArgs) -> Result<()> {
+/// Runs the command; returns a one-paragraph summary.
+pub fn run(mut args: KernelArgs) -> Result<String> {
     let x1 = match (&args.x1, &args.data) {
         (Some(p), _) => p.clone(),
         (None, Some(name)) => Dataset::bundled_path(name)?,
@@ -171,6 +184,22 @@ pub fn run(mut args: KernelArgs) -> Result<()> {
         }
     };
     args.x1 = Some(x1.clone());
+    // Outputs first: nothing is read or created for an output that cannot be written.
+    let out = Output::new("--out", &args.out)?;
+    let mut inputs: Vec<(&str, PathBuf)> = vec![("--x1", x1.clone())];
+    if let Some(x2) = &args.x2 {
+        inputs.push(("--x2", x2.clone()));
+    }
+    if let Some(dir) = &args.model.weights {
+        for l in 0..=args.model.widths.len() {
+            inputs.push(("--weights", dir.join(format!("W{l}.npy"))));
+            inputs.push(("--weights", dir.join(format!("b{l}.npy"))));
+        }
+    }
+    let named: Vec<(&str, &std::path::Path)> =
+        inputs.iter().map(|(f, p)| (*f, p.as_path())).collect();
+    check_distinct(&named, &[&out])?;
+    let threads = crate::common::threads(args.threads);
     let f1 = NpyFile::open(&x1)?;
     let p1 = Points::from_npy(&f1)?;
     let f2 = args.x2.as_ref().map(NpyFile::open).transpose()?;
@@ -192,6 +221,12 @@ pub fn run(mut args: KernelArgs) -> Result<()> {
     let model = args.model.mlp(p1.cols())?;
     let start = Instant::now();
     let budget = args.memory_budget.unwrap_or_else(default_memory_budget);
+    let input_files: Vec<&NpyFile> = std::iter::once(&f1).chain(f2.as_ref()).collect();
+    // Before the file is renamed into place: the inputs must be as they were read.
+    let unchanged = || -> Result<()> {
+        f1.verify_unchanged()?;
+        f2.as_ref().map_or(Ok(()), NpyFile::verify_unchanged)
+    };
     let dtype = match args.dtype {
         Precision::F32 => Dtype::F32,
         Precision::F64 => Dtype::F64,
@@ -212,24 +247,17 @@ pub fn run(mut args: KernelArgs) -> Result<()> {
                 kind: args.model.kind,
                 full: args.full,
                 precision: args.dtype,
-                parallelism: Parallelism::threads(args.threads),
+                parallelism: Parallelism::threads(threads),
                 ..EmpiricalOptions::default()
             };
-            let key = job_key(&args, &model);
-            let report = opts.parallelism.install(|| {
-                write_empirical(
-                    &model,
-                    weights,
-                    &p1,
-                    p2.as_ref(),
-                    &opts,
-                    &args.out,
-                    dtype,
-                    budget,
-                    &key,
-                    args.resume,
-                )
-            })??;
+            let key = job_key(&args, &model, &input_files, loaded.as_ref());
+            let banded = BandedOutput {
+                before_commit: Some(&unchanged),
+                ..BandedOutput::new(&out, dtype, budget, &key, args.resume)
+            };
+            let report = opts
+                .parallelism
+                .install(|| write_empirical(&model, weights, &p1, p2.as_ref(), &opts, &banded))??;
             let n2 = p2.as_ref().map_or(p1.rows(), |p| p.rows());
             let flops = empirical_flops(
                 &model,
@@ -255,23 +283,17 @@ pub fn run(mut args: KernelArgs) -> Result<()> {
             let opts = AnalyticOptions {
                 kind: args.model.kind,
                 full: args.full,
-                parallelism: Parallelism::threads(args.threads),
+                parallelism: Parallelism::threads(threads),
                 ..AnalyticOptions::default()
             };
-            let key = job_key(&args, &model);
-            let report = opts.parallelism.install(|| {
-                write_analytic(
-                    &model,
-                    &p1,
-                    p2.as_ref(),
-                    &opts,
-                    &args.out,
-                    dtype,
-                    budget,
-                    &key,
-                    args.resume,
-                )
-            })??;
+            let key = job_key(&args, &model, &input_files, None);
+            let banded = BandedOutput {
+                before_commit: Some(&unchanged),
+                ..BandedOutput::new(&out, dtype, budget, &key, args.resume)
+            };
+            let report = opts
+                .parallelism
+                .install(|| write_analytic(&model, &p1, p2.as_ref(), &opts, &banded))??;
             (report, None)
         }
     };
@@ -287,7 +309,7 @@ fn summary(
     report: &BandReport,
     seconds: f64,
     flops: Option<f64>,
-) -> Result<()> {
+) -> Result<String> {
     let file = NpyFile::open(&args.out)?;
     let shape = file.shape().to_vec();
     let (n1, n2) = (shape[0], shape[1]);
@@ -334,7 +356,5 @@ fn summary(
         report.estimated_bytes as f64 / (1 << 20) as f64,
         if sym { "diagonal" } else { "entries" },
     );
-    // A closed pipe (`ntk … | head`) is not an error of the computation.
-    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
-    Ok(())
+    Ok(text)
 }

@@ -16,8 +16,8 @@ fn plot_err(path: &Path, e: impl std::fmt::Display) -> Error {
     }
 }
 
-/// Writes the plot of `result` to `path`.
-pub fn loglog(result: &StudyResult, path: &Path) -> Result<()> {
+/// Draws the plot of `result` as SVG into `svg` (`path` names it in errors).
+pub fn loglog(result: &StudyResult, svg: &mut String, path: &Path) -> Result<()> {
     let err = |e: &dyn std::fmt::Display| plot_err(path, e);
     let series: Vec<(usize, &ntk_engine::train::study::Slope)> = result
         .slopes
@@ -44,7 +44,7 @@ pub fn loglog(result: &StudyResult, path: &Path) -> Result<()> {
         widths.iter().copied().fold(f64::INFINITY, f64::min) / 1.3,
         widths.iter().copied().fold(0.0, f64::max) * 1.3,
     );
-    let root = SVGBackend::new(path, (960, 640)).into_drawing_area();
+    let root = SVGBackend::with_string(svg, (960, 640)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(&result.description, ("sans-serif", 13))

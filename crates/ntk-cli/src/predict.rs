@@ -1,15 +1,18 @@
 //! `ntk predict`: gradient-flow predictions (MSE loss) at a list of times, `inf` being
 //! kernel regression, from precomputed kernels in `.npy` files.
 //!
-//! Everything is read and checked, and every output computed, before the first file is
-//! written; the writer is atomic, and a failure writing the second output removes the
-//! first, so a failed run leaves no output behind.
+//! The outputs are checked (regular files or new names, distinct from the inputs and from
+//! each other) and locked before anything is read; everything is read and checked, and
+//! every output computed and checked finite, before the first file is written; both outputs
+//! are written in full to exclusive temporary files before either is renamed into place, so
+//! a failed run leaves no output behind.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
 use ntk_engine::data::npy;
+use ntk_engine::data::safe_file::{NewFile, Output, available_memory, check_distinct};
 use ntk_engine::predict::{FitOptions, GradientFlow, Initial, Matrix};
 use ntk_engine::{Error, NpyFile, Parallelism, Result};
 
@@ -64,7 +67,7 @@ pub struct PredictArgs {
     /// Training-set predictions, T × n_train × k, f64.
     #[arg(long, value_name = "PRED_TRAIN.npy")]
     pub(crate) out_train: Option<PathBuf>,
-    /// Threads (0 = one per core).
+    /// Threads (0 = one per core; at most 4 per core).
     #[arg(long, default_value_t = 0)]
     pub(crate) threads: usize,
     /// The iterative solvers and the matrix-free form (see `crate::solve`).
@@ -142,14 +145,86 @@ pub(crate) fn same(file: &Path, what: &str, expected: usize, got: usize) -> Resu
     })
 }
 
-/// Runs the command and prints a short summary.
-pub fn run(args: PredictArgs) -> Result<()> {
+/// The largest `|K_ij − K_ji|` accepted in `k_train_train`, relative to its largest entry:
+/// above f32 rounding (a kernel computed in f32 by another tool), far below a mistake.
+pub const SYMMETRY_TOLERANCE: f64 = 1e-5;
+
+/// Refuses a train-train kernel that is not symmetric within [`SYMMETRY_TOLERANCE`].
+fn symmetric(path: &Path, k: &Matrix) -> Result<()> {
+    let n = k.rows;
+    let scale = k.data.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let mut worst = (0.0f64, 0, 0);
+    for i in 0..n {
+        for j in 0..i {
+            let d = (k.data[i * n + j] - k.data[j * n + i]).abs();
+            if d > worst.0 {
+                worst = (d, i, j);
+            }
+        }
+    }
+    if worst.0 > SYMMETRY_TOLERANCE * scale {
+        let (d, i, j) = worst;
+        return Err(Error::npy(
+            path,
+            format!(
+                "not symmetric: |K[{i}, {j}] − K[{j}, {i}]| = {d:e}, more than {SYMMETRY_TOLERANCE:e} \
+                 × the largest entry {scale:e} (a train-train kernel must be symmetric)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The first non-finite entry of the predictions as an error naming the file and index.
+fn finite_result(path: &Path, per_time: &[Matrix], times: &[f64]) -> Result<()> {
+    for (t, m) in per_time.iter().enumerate() {
+        if let Some(p) = m.data.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteResult {
+                what: format!("predictions {}", path.display()),
+                index: format!("[{t}, {}, {}] (time {})", p / m.cols, p % m.cols, times[t]),
+                value: m.data[p],
+                cause: "the kernels, targets or initial outputs are too large (values near \
+                        1e308 overflow), or the learning rate × time is; rescale them"
+                    .into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Runs the command; returns a short summary.
+pub fn run(args: PredictArgs) -> Result<String> {
+    let out = Output::new("--out", &args.out)?;
+    let out_train = args
+        .out_train
+        .as_ref()
+        .map(|p| Output::new("--out-train", p))
+        .transpose()?;
+    let mut inputs: Vec<(&str, &Path)> = vec![("--y-train", args.y_train.as_path())];
+    inputs.extend(
+        args.k_train_train
+            .as_deref()
+            .map(|p| ("--k-train-train", p)),
+    );
+    inputs.extend(args.k_test_train.as_deref().map(|p| ("--k-test-train", p)));
+    inputs.extend(args.fx_train_0.as_deref().map(|p| ("--fx-train-0", p)));
+    inputs.extend(args.fx_test_0.as_deref().map(|p| ("--fx-test-0", p)));
+    inputs.extend(args.iterative.input_paths());
+    let outputs: Vec<&Output> = std::iter::once(&out).chain(out_train.as_ref()).collect();
+    check_distinct(&inputs, &outputs)?;
+    let _locks = outputs
+        .iter()
+        .map(|o| o.lock())
+        .collect::<Result<Vec<_>>>()?;
+    let threads = crate::common::threads(args.threads);
+    let outs = (&out, out_train.as_ref());
+
     if crate::solve::is_iterative(&args)? {
-        return crate::solve::run(&args);
+        return crate::solve::run(&args, outs, threads);
     }
     let Some(ktt_path) = &args.k_train_train else {
         // --method without an iterative solver computes the kernels in memory.
-        return crate::solve::run_dense_matrix_free(&args);
+        return crate::solve::run_dense_matrix_free(&args, outs, threads);
     };
     let Some(k_test_train) = &args.k_test_train else {
         return Err(Error::invalid(
@@ -166,6 +241,20 @@ pub fn run(args: PredictArgs) -> Result<()> {
         n,
         ktt.cols,
     )?;
+    symmetric(ktt_path, &ktt)?;
+    let trace: f64 = (0..n).map(|i| ktt.data[i * n + i]).sum();
+    let ridge = args.diag_reg * trace / n as f64;
+    if args.diag_reg.is_finite() && !ridge.is_finite() {
+        return Err(Error::invalid(
+            "--diag-reg",
+            format!("{:e}", args.diag_reg),
+            format!(
+                "a value whose ridge diag_reg × trace/n stays finite (trace/n of {} is {:e})",
+                ktt_path.display(),
+                trace / n as f64
+            ),
+        ));
+    }
     let kst = Array::load(k_test_train)?.matrix("test-train kernel", false)?;
     let m = kst.rows;
     let n_train = format!("n_train, the size of {}", ktt_path.display());
@@ -224,11 +313,27 @@ pub fn run(args: PredictArgs) -> Result<()> {
         }
     };
 
+    // The outputs' size, checked against the memory available before computing them.
+    let t = args.times.len();
+    let rows = m.saturating_add(if args.out_train.is_some() { n } else { 0 });
+    let bytes = t.saturating_mul(rows).saturating_mul(k).saturating_mul(8);
+    if let Some(avail) = available_memory()
+        && bytes > avail
+    {
+        return Err(Error::invalid(
+            "--times",
+            format!("{t} times"),
+            format!(
+                "outputs that fit in memory ({bytes} bytes needed for {t} × {rows} × {k} values, \
+                 {avail} available)"
+            ),
+        ));
+    }
     let start = Instant::now();
     let options = FitOptions {
         learning_rate: args.learning_rate,
         diag_reg: args.diag_reg,
-        parallelism: Parallelism::threads(args.threads),
+        parallelism: Parallelism::threads(threads),
     };
     let initial = Initial {
         fx_train_0: f0.as_ref(),
@@ -248,30 +353,54 @@ pub fn run(args: PredictArgs) -> Result<()> {
         None => None,
     };
     let seconds = start.elapsed().as_secs_f64();
+    publish(&args, outs, (m, n, k), &test, train.as_deref())?;
 
+    let mut text = format!(
+        "gradient flow (MSE), n_train {n}, n_test {m}, k {k}, {t} times in {seconds:.3} s\n  \
+         test predictions [{t}, {m}, {k}] -> {}\n",
+        args.out.display()
+    );
+    if let Some(path) = &args.out_train {
+        text.push_str(&format!(
+            "  train predictions [{t}, {n}, {k}] -> {}\n",
+            path.display()
+        ));
+    }
+    Ok(text)
+}
+
+/// Checks that the predictions are finite, then writes the test (`T × m × k`) and training
+/// (`T × n × k`) predictions, both complete on disk before either is renamed into place.
+pub(crate) fn publish(
+    args: &PredictArgs,
+    (out, out_train): (&Output, Option<&Output>),
+    (m, n, k): (usize, usize, usize),
+    test: &[Matrix],
+    train: Option<&[Matrix]>,
+) -> Result<()> {
     let t = args.times.len();
-    write(&args.out, &[t, m, k], &test)?;
-    if let (Some(path), Some(train)) = (&args.out_train, &train)
-        && let Err(e) = write(path, &[t, n, k], train)
+    finite_result(&args.out, test, &args.times)?;
+    if let (Some(path), Some(train)) = (&args.out_train, train) {
+        finite_result(path, train, &args.times)?;
+    }
+    let test_file = write(out, &[t, m, k], test)?;
+    let train_file = match (out_train, train) {
+        (Some(o), Some(train)) => Some((o, write(o, &[t, n, k], train)?)),
+        _ => None,
+    };
+    test_file.commit(out)?;
+    if let Some((o, f)) = train_file
+        && let Err(e) = f.commit(o)
     {
         let _ = std::fs::remove_file(&args.out);
         return Err(e);
     }
-
-    println!("gradient flow (MSE), n_train {n}, n_test {m}, k {k}, {t} times in {seconds:.3} s");
-    println!(
-        "  test predictions [{t}, {m}, {k}] -> {}",
-        args.out.display()
-    );
-    if let Some(path) = &args.out_train {
-        println!("  train predictions [{t}, {n}, {k}] -> {}", path.display());
-    }
     Ok(())
 }
 
-pub(crate) fn write(path: &Path, shape: &[usize], per_time: &[Matrix]) -> Result<()> {
-    npy::write(
-        path,
+fn write(out: &Output, shape: &[usize], per_time: &[Matrix]) -> Result<NewFile> {
+    npy::write_temp(
+        out,
         shape,
         per_time.iter().flat_map(|m| m.data.iter().copied()),
     )

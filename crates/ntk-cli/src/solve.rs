@@ -19,7 +19,9 @@ use ntk_engine::{
 };
 
 use crate::kernel::{ModelArgs, parse_bytes};
-use crate::predict::{Array, PredictArgs, same, write};
+use ntk_engine::data::safe_file::Output;
+
+use crate::predict::{Array, PredictArgs, publish, same};
 
 /// Flags of the iterative path and of the matrix-free form of `ntk predict`.
 #[derive(Args, Debug)]
@@ -55,6 +57,16 @@ pub struct SolverArgs {
     /// The model (with --method).
     #[command(flatten)]
     model: ModelArgs,
+}
+
+impl SolverArgs {
+    /// The input files of the matrix-free form, named by their flags.
+    pub(crate) fn input_paths(&self) -> Vec<(&'static str, &std::path::Path)> {
+        let mut v = Vec::new();
+        v.extend(self.x_train.as_deref().map(|p| ("--x-train", p)));
+        v.extend(self.x_test.as_deref().map(|p| ("--x-test", p)));
+        v
+    }
 }
 
 /// `true` when the run goes to the iterative path: `--solver cg`, or `auto` with a
@@ -216,11 +228,11 @@ fn on_progress(bar: &ProgressBar, p: &Progress) {
 }
 
 /// The iterative path: kernels from files (streamed) or recomputed (matrix-free).
-pub fn run(args: &PredictArgs) -> Result<()> {
+pub fn run(args: &PredictArgs, outs: (&Output, Option<&Output>), threads: usize) -> Result<String> {
     let s = &args.iterative;
     let start = Instant::now();
     let budget = budget(s);
-    let par = Parallelism::threads(args.threads);
+    let par = Parallelism::threads(threads);
     let loaded = match &s.method {
         Some(_) => Some(inputs(s)?),
         None => None,
@@ -237,13 +249,13 @@ pub fn run(args: &PredictArgs) -> Result<()> {
                     Some(p) => Weights::Explicit(p),
                     None => Weights::Seeded(s.model.seed),
                 };
-                let o = empirical_options(s, args.threads);
+                let o = empirical_options(s, threads);
                 (
                     KernelOperator::empirical(model, w, p, None, o, budget)?,
                     KernelOperator::empirical(model, w, ps, Some(p), o, budget)?,
                 )
             } else {
-                let o = analytic_options(s, args.threads);
+                let o = analytic_options(s, threads);
                 (
                     KernelOperator::analytic(model, p, None, o, budget)?,
                     KernelOperator::analytic(model, ps, Some(p), o, budget)?,
@@ -304,13 +316,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let seconds = start.elapsed().as_secs_f64();
 
     let nt = args.times.len();
-    write(&args.out, &[nt, m, k], &pred.test)?;
-    if let (Some(path), Some(train)) = (&args.out_train, &pred.train)
-        && let Err(e) = write(path, &[nt, n, k], train)
-    {
-        let _ = std::fs::remove_file(&args.out);
-        return Err(e);
-    }
+    publish(args, outs, (m, n, k), &pred.test, pred.train.as_deref())?;
     let mut text = format!(
         "gradient flow (MSE), iterative, n_train {n}, n_test {m}, k {k}, {nt} times in {seconds:.3} s\n  \
          kernel {} in bands of {} rows; scan {:.3} s; lambda {:e}\n",
@@ -340,12 +346,15 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             path.display()
         ));
     }
-    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
-    Ok(())
+    Ok(text)
 }
 
 /// `--method` with the dense solver: the kernels computed in memory, then the dense path.
-pub fn run_dense_matrix_free(args: &PredictArgs) -> Result<()> {
+pub fn run_dense_matrix_free(
+    args: &PredictArgs,
+    outs: (&Output, Option<&Output>),
+    threads: usize,
+) -> Result<String> {
     let s = &args.iterative;
     let start = Instant::now();
     let inp = inputs(s)?;
@@ -355,13 +364,13 @@ pub fn run_dense_matrix_free(args: &PredictArgs) -> Result<()> {
             Some(p) => Weights::Explicit(p),
             None => Weights::Seeded(s.model.seed),
         };
-        let o = empirical_options(s, args.threads);
+        let o = empirical_options(s, threads);
         (
             empirical(&inp.model, w, &p, None, &o)?,
             empirical(&inp.model, w, &ps, Some(&p), &o)?,
         )
     } else {
-        let o = analytic_options(s, args.threads);
+        let o = analytic_options(s, threads);
         (
             analytic(&inp.model, &p, None, &o)?,
             analytic(&inp.model, &ps, Some(&p), &o)?,
@@ -375,7 +384,7 @@ pub fn run_dense_matrix_free(args: &PredictArgs) -> Result<()> {
     let options = FitOptions {
         learning_rate: args.learning_rate,
         diag_reg: args.diag_reg,
-        parallelism: Parallelism::threads(args.threads),
+        parallelism: Parallelism::threads(threads),
     };
     let initial = Initial {
         fx_train_0: t.f0.as_ref(),
@@ -389,20 +398,11 @@ pub fn run_dense_matrix_free(args: &PredictArgs) -> Result<()> {
     };
     let seconds = start.elapsed().as_secs_f64();
     let nt = args.times.len();
-    write(&args.out, &[nt, m, k], &test)?;
-    if let (Some(path), Some(train)) = (&args.out_train, &train)
-        && let Err(e) = write(path, &[nt, n, k], train)
-    {
-        let _ = std::fs::remove_file(&args.out);
-        return Err(e);
-    }
-    println!(
-        "gradient flow (MSE), dense, {} kernels in memory, n_train {n}, n_test {m}, k {k}, {nt} times in {seconds:.3} s",
-        s.method.as_deref().unwrap_or("analytic")
-    );
-    println!(
-        "  test predictions [{nt}, {m}, {k}] -> {}",
+    publish(args, outs, (m, n, k), &test, train.as_deref())?;
+    Ok(format!(
+        "gradient flow (MSE), dense, {} kernels in memory, n_train {n}, n_test {m}, k {k}, {nt} times in {seconds:.3} s\n  \
+         test predictions [{nt}, {m}, {k}] -> {}\n",
+        s.method.as_deref().unwrap_or("analytic"),
         args.out.display()
-    );
-    Ok(())
+    ))
 }

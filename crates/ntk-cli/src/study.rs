@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use ntk_engine::data::safe_file::{Output, available_memory, check_distinct};
 use ntk_engine::predict::Matrix;
-use ntk_engine::train::study::{StudyConfig, StudyData, run_study};
+use ntk_engine::train::study::{StudyConfig, StudyData, metric_index, run_study};
 use ntk_engine::{Activation, Dataset, Error, NpyFile, Parallelism, Parameterization, Result};
 
 /// Arguments of `ntk study`.
@@ -21,10 +22,15 @@ pub struct StudyArgs {
     #[arg(long, value_name = "X.npy")]
     features: Option<PathBuf>,
     /// Integer class labels, 1-D .npy, one per row of --features (classification).
-    #[arg(long, value_name = "LABELS.npy", conflicts_with = "targets")]
+    #[arg(
+        long,
+        value_name = "LABELS.npy",
+        conflicts_with = "targets",
+        requires = "features"
+    )]
     labels: Option<PathBuf>,
     /// Regression targets, 1-D or 2-D .npy, one row per row of --features.
-    #[arg(long, value_name = "Y.npy")]
+    #[arg(long, value_name = "Y.npy", requires = "features")]
     targets: Option<PathBuf>,
     /// Training points: the first rows of the data.
     #[arg(long, default_value_t = 256)]
@@ -74,10 +80,10 @@ pub struct StudyArgs {
     /// sigmoid_like), or `none`.
     #[arg(long, default_value = "tanh")]
     two_layer: String,
-    /// Output directory (created if missing).
+    /// Output directory (created if missing; removed again if the study fails).
     #[arg(long, default_value = "study", value_name = "DIR")]
     out: PathBuf,
-    /// Threads (0 = one per core).
+    /// Threads (0 = one per core; at most 4 per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
     /// No progress bar.
@@ -85,36 +91,120 @@ pub struct StudyArgs {
     quiet: bool,
 }
 
+/// `--n-train` + `--n-test` rows of `rows` in `file`, checked (no overflow).
+fn check_sizes(args: &StudyArgs, rows: usize, file: &str) -> Result<()> {
+    match args.n_train.checked_add(args.n_test) {
+        Some(n) if args.n_train > 0 && args.n_test > 0 && n <= rows => Ok(()),
+        _ => Err(Error::invalid(
+            "--n-train/--n-test",
+            format!("{}+{}", args.n_train, args.n_test),
+            format!("positive sizes adding up to at most {rows}, the rows of {file}"),
+        )),
+    }
+}
+
 fn load(args: &StudyArgs) -> Result<StudyData> {
     let Some(features) = &args.features else {
         let d = Dataset::bundled(&args.dataset)?;
+        check_sizes(args, d.rows(), &format!("--dataset {}", args.dataset))?;
         return StudyData::from_dataset(&d, args.n_train, args.n_test);
     };
+    let fname = features.display().to_string();
     if let Some(t) = &args.targets {
         let d = Dataset::load(features, None)?;
+        check_sizes(args, d.rows(), &fname)?;
         let f = NpyFile::open(t)?;
         let (rows, cols) = match f.shape()[..] {
             [r] => (r, 1),
-            [r, c] => (r, c),
+            [r, c] if c > 0 => (r, c),
             _ => {
                 return Err(Error::npy(
                     t,
-                    format!("shape {:?}: expected a 1-D or 2-D array", f.shape()),
+                    format!(
+                        "shape {:?}: expected a 1-D or 2-D array with at least one column",
+                        f.shape()
+                    ),
                 ));
             }
         };
+        if rows != d.rows() {
+            return Err(Error::npy(
+                t,
+                format!(
+                    "{rows} rows of targets, expected {} (one per row of {fname})",
+                    d.rows()
+                ),
+            ));
+        }
         let y = Matrix::new(rows, cols, f.to_f64_vec())?;
+        if let Some(p) = y.data.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                what: t.display().to_string(),
+                row: p / cols,
+                col: p % cols,
+                value: y.data[p],
+            });
+        }
         return StudyData::regression(&d, &y, args.n_train, args.n_test);
     }
     let Some(labels) = &args.labels else {
         return Err(Error::invalid(
-            "targets",
-            "none",
-            "--labels LABELS.npy or --targets Y.npy with --features",
+            "--features",
+            &fname,
+            "--labels LABELS.npy or --targets Y.npy with it",
         ));
     };
     let d = Dataset::load(features, Some(labels))?;
+    check_sizes(args, d.rows(), &fname)?;
     StudyData::from_dataset(&d, args.n_train, args.n_test)
+}
+
+/// Refuses widths whose networks cannot be represented or held: the parameters and the
+/// activations of the training points must fit in the memory available.
+fn check_widths(args: &StudyArgs, data: &StudyData) -> Result<()> {
+    let avail = available_memory().unwrap_or(usize::MAX);
+    let (d, k) = (data.dim, data.y_train.cols);
+    let n = args.n_train.saturating_add(args.n_test);
+    for &m in &args.widths {
+        let hidden = args
+            .depth
+            .saturating_sub(1)
+            .saturating_mul(m.saturating_mul(m));
+        let params = d
+            .saturating_mul(m)
+            .saturating_add(hidden)
+            .saturating_add(m.saturating_mul(k));
+        // Parameters, their initial copy and gradient; activations and deltas per point.
+        let bytes = params.saturating_mul(3 * 8).saturating_add(
+            n.saturating_mul(m)
+                .saturating_mul(args.depth)
+                .saturating_mul(2 * 8),
+        );
+        if bytes > avail {
+            return Err(Error::invalid(
+                "--widths",
+                m,
+                format!(
+                    "a width whose network fits in memory (at least {bytes} bytes needed, {avail} available)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Runs whose training diverged: a non-finite loss, test error or distance travelled.
+fn diverged(result: &ntk_engine::train::study::StudyResult) -> Option<(usize, u64, f64)> {
+    let idx: Vec<usize> = ["train_loss", "test_mse", "param_distance"]
+        .iter()
+        .filter_map(|m| metric_index(m))
+        .collect();
+    result.runs.iter().find_map(|r| {
+        idx.iter()
+            .map(|&i| r.values[i])
+            .find(|v| !v.is_finite())
+            .map(|v| (r.width, r.seed, v))
+    })
 }
 
 fn config(args: &StudyArgs) -> Result<StudyConfig> {
@@ -146,21 +236,99 @@ fn config(args: &StudyArgs) -> Result<StudyConfig> {
     })
 }
 
-fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+/// What a study created, removed again if it fails.
+#[derive(Default)]
+struct Created {
+    dirs: Vec<PathBuf>,
+    files: Vec<PathBuf>,
+    done: bool,
 }
 
-/// Runs `ntk study`.
-pub fn run(args: StudyArgs) -> Result<()> {
-    let config = config(&args)?;
-    let data = load(&args)?;
-    std::fs::create_dir_all(&args.out).map_err(|source| Error::Io {
-        path: args.out.clone(),
+impl Drop for Created {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        self.files.iter().for_each(|f| {
+            let _ = std::fs::remove_file(f);
+        });
+        // Innermost first; only directories this run created (and left empty).
+        self.dirs.iter().rev().for_each(|d| {
+            let _ = std::fs::remove_dir(d);
+        });
+    }
+}
+
+/// Creates `dir` and its missing parents, recording each one created.
+fn create_dirs(dir: &Path, created: &mut Created) -> Result<()> {
+    let mut missing = Vec::new();
+    let mut p = dir;
+    loop {
+        match std::fs::symlink_metadata(p) {
+            Ok(m) if m.is_dir() => break,
+            Ok(m) if m.file_type().is_symlink() && p.is_dir() => break,
+            Ok(_) => {
+                return Err(Error::invalid(
+                    "--out",
+                    dir.display(),
+                    format!("a directory ({} exists and is not one)", p.display()),
+                ));
+            }
+            Err(_) => missing.push(p.to_path_buf()),
+        }
+        match p.parent() {
+            Some(q) if !q.as_os_str().is_empty() => p = q,
+            _ => break,
+        }
+    }
+    for d in missing.into_iter().rev() {
+        std::fs::create_dir(&d).map_err(|source| Error::Io {
+            path: d.clone(),
+            source,
+        })?;
+        created.dirs.push(d);
+    }
+    Ok(())
+}
+
+fn write(out: &Output, text: &str, created: &mut Created) -> Result<()> {
+    let mut tmp = out.temp()?;
+    std::io::Write::write_all(tmp.file_mut(), text.as_bytes()).map_err(|source| Error::Io {
+        path: out.path().to_path_buf(),
         source,
     })?;
+    tmp.commit(out)?;
+    created.files.push(out.path().to_path_buf());
+    Ok(())
+}
+
+/// Runs `ntk study`; returns the table and where the files went.
+pub fn run(args: StudyArgs) -> Result<String> {
+    let config = config(&args)?;
+    let threads = crate::common::threads(args.threads);
+    let config = StudyConfig {
+        parallelism: Parallelism::threads(threads),
+        ..config
+    };
+    let data = load(&args)?;
+    check_widths(&args, &data)?;
+    let mut created = Created::default();
+    create_dirs(&args.out, &mut created)?;
+    let (csv, json, svg) = (
+        Output::new("--out", args.out.join("study.csv"))?,
+        Output::new("--out", args.out.join("study.json"))?,
+        Output::new("--out", args.out.join("study.svg"))?,
+    );
+    let inputs: Vec<(&str, &Path)> = [
+        ("--features", args.features.as_deref()),
+        ("--labels", args.labels.as_deref()),
+        ("--targets", args.targets.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(f, p)| p.map(|p| (f, p)))
+    .collect();
+    check_distinct(&inputs, &[&csv, &json, &svg])?;
+    let lock = csv.lock()?;
     let total = (config.widths.len() * config.seeds.len()) as u64;
     let bar = if args.quiet {
         ProgressBar::hidden()
@@ -179,22 +347,30 @@ pub fn run(args: StudyArgs) -> Result<()> {
     });
     bar.finish_and_clear();
     let result = result?;
+    if let Some((width, seed, v)) = diverged(&result) {
+        return Err(Error::invalid(
+            "--learning-rate",
+            args.learning_rate,
+            format!(
+                "a rate at which training converges (it diverged: a loss or distance of {v} at \
+                 width {width}, seed {seed}; try a smaller --learning-rate)"
+            ),
+        ));
+    }
     let secs = start.elapsed().as_secs_f64();
-    print!("{}", result.table());
-    let (csv, json, svg) = (
-        args.out.join("study.csv"),
-        args.out.join("study.json"),
-        args.out.join("study.svg"),
-    );
-    write(&csv, &result.to_csv())?;
-    write(&json, &result.to_json())?;
-    crate::plot::loglog(&result, &svg)?;
-    println!(
-        "{} runs in {secs:.1} s; wrote {}, {} and {}",
+    write(&csv, &result.to_csv(), &mut created)?;
+    write(&json, &result.to_json(), &mut created)?;
+    let mut plot = String::new();
+    crate::plot::loglog(&result, &mut plot, svg.path())?;
+    write(&svg, &plot, &mut created)?;
+    drop(lock);
+    created.done = true;
+    Ok(format!(
+        "{}{} runs in {secs:.1} s; wrote {}, {} and {}\n",
+        result.table(),
         result.runs.len(),
-        csv.display(),
-        json.display(),
-        svg.display()
-    );
-    Ok(())
+        csv.path().display(),
+        json.path().display(),
+        svg.path().display()
+    ))
 }

@@ -67,7 +67,7 @@ fn bad_arguments_answer_one_line_and_exit_2() {
         (vec!["--widths", "0,8"], "widths"),
         (vec!["--activation", "swish"], "swish"),
         (vec!["--two-layer", "relu"], "two-layer activation"),
-        (vec!["--n-test", "5000"], "train/test sizes"),
+        (vec!["--n-test", "5000"], "--n-train/--n-test"),
         (vec!["--alpha", "-1"], "alpha"),
         (vec!["--dataset", "mnist"], "mnist"),
         (vec!["--steps", "x"], "steps"),
@@ -80,7 +80,7 @@ fn bad_arguments_answer_one_line_and_exit_2() {
         assert_eq!(stderr.trim().lines().count(), 1, "{extra:?}: {stderr}");
         assert!(stderr.contains(needle), "{extra:?}: {stderr}");
     }
-    assert!(!out.join("study.csv").exists());
+    assert!(!out.exists(), "a failed study leaves no directory");
 }
 
 /// Features and regression targets from `.npy` files: no accuracy row, a written CSV.

@@ -46,6 +46,18 @@ pub enum Error {
         /// The value found.
         value: f64,
     },
+    /// A computed result (a kernel or prediction entry) that is NaN or infinite.
+    #[error("{what}: entry {index} is {value}: not finite; likely cause: {cause}")]
+    NonFiniteResult {
+        /// The result (names the output file).
+        what: String,
+        /// The index of the first such entry, e.g. `[3, 7]`.
+        index: String,
+        /// Its value.
+        value: f64,
+        /// The likely cause and remedy.
+        cause: String,
+    },
     /// An argument or model setting out of its domain.
     #[error("invalid {name} `{value}`: expected {expected}")]
     InvalidArgument {
@@ -147,6 +159,33 @@ impl Error {
             reason: reason.into(),
         }
     }
+}
+
+/// `text` as one line of at most `max` characters: control characters escaped, runs of
+/// whitespace (newlines included) collapsed to one space, an ellipsis where it was cut.
+pub fn one_line(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut space = false;
+    for c in text.trim().chars() {
+        if c.is_whitespace() {
+            space = true;
+            continue;
+        }
+        if space && !out.is_empty() {
+            out.push(' ');
+        }
+        space = false;
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    if out.chars().count() > max {
+        out = out.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+    }
+    out
 }
 
 /// The engine's result type.

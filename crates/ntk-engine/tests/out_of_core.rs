@@ -7,7 +7,14 @@ use common::points;
 use ntk_engine::data::NpyFile;
 use ntk_engine::data::kernel_file::KernelFile;
 use ntk_engine::data::npy::Dtype;
-use ntk_engine::gram::out_of_core::{empirical_memory, rows_per_band, write_empirical};
+use ntk_engine::data::safe_file::Output;
+use ntk_engine::gram::out_of_core::{
+    BandedOutput, empirical_memory, rows_per_band, write_empirical,
+};
+
+fn output(path: &std::path::Path) -> Output {
+    Output::new("--out", path).unwrap()
+}
 use ntk_engine::gram::{
     EmpiricalOptions, KernelKind, Precision, Weights, empirical, empirical_rows,
 };
@@ -57,11 +64,7 @@ fn a_kernel_four_times_the_budget_is_written_exactly() {
             &p,
             None,
             &opts,
-            &path,
-            dtype,
-            budget,
-            "job",
-            false,
+            &BandedOutput::new(&output(&path), dtype, budget, "job", false),
         )
         .unwrap();
         assert!(report.bands >= 4, "case {i}: {report:?}");
@@ -107,13 +110,14 @@ fn an_interrupted_run_resumes_from_its_finished_bands() {
     assert_eq!(rows, 64);
     let bands = n.div_ceil(rows);
     // A run killed after two bands: the partial file and its progress stay behind.
-    let mut f = KernelFile::create(&path, &[n, n, 2, 2], Dtype::F32, bands, "job", false).unwrap();
+    let out = output(&path);
+    let mut f = KernelFile::create(&out, &[n, n, 2, 2], Dtype::F32, rows, "job", false).unwrap();
     for b in [0, 3] {
         let r = b * rows..((b + 1) * rows).min(n);
         let k = empirical_rows(&model, Weights::Seeded(1), &p, None, r.clone(), &opts).unwrap();
         f.write_band(b, r.start, &k.data).unwrap();
     }
-    drop(f);
+    f.suspend();
     assert!(!path.exists());
     // Another job may not take the partial file over.
     assert!(
@@ -123,11 +127,7 @@ fn an_interrupted_run_resumes_from_its_finished_bands() {
             &p,
             None,
             &opts,
-            &path,
-            Dtype::F32,
-            budget,
-            "other",
-            true
+            &BandedOutput::new(&out, Dtype::F32, budget, "other", true),
         )
         .is_err()
     );
@@ -137,11 +137,7 @@ fn an_interrupted_run_resumes_from_its_finished_bands() {
         &p,
         None,
         &opts,
-        &path,
-        Dtype::F32,
-        budget,
-        "job",
-        true,
+        &BandedOutput::new(&out, Dtype::F32, budget, "job", true),
     )
     .unwrap();
     assert_eq!((report.bands, report.resumed), (bands, 2));
@@ -176,11 +172,7 @@ fn a_budget_too_small_for_one_band_is_refused_with_the_need() {
         &p,
         None,
         &opts,
-        &path,
-        Dtype::F32,
-        1000,
-        "j",
-        false,
+        &BandedOutput::new(&output(&path), Dtype::F32, 1000, "j", false),
     )
     .unwrap_err()
     .to_string();

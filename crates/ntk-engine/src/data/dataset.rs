@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 use super::{NpyFile, Points};
 use crate::error::{Error, Result};
 
+/// Class labels are integers in `0..MAX_CLASSES` (and below the number of rows): one-hot
+/// targets are `rows × classes`, so a label of 10⁹ must be refused, not allocated.
+pub const MAX_CLASSES: usize = 4096;
+
 /// The names [`Dataset::bundled`] knows.
 pub const BUNDLED: [&str; 4] = ["digits", "iris", "wine", "breast-cancer"];
 
@@ -75,6 +79,17 @@ impl Dataset {
                     return Err(Error::npy(
                         p,
                         format!("label {} at position {i} is not a whole number", v[i]),
+                    ));
+                }
+                let classes = MAX_CLASSES.min(rows.max(2));
+                if let Some(i) = v.iter().position(|&x| x < 0.0 || x >= classes as f64) {
+                    return Err(Error::npy(
+                        p,
+                        format!(
+                            "label {} at position {i} is not a class in 0..{classes} (labels are \
+                             0, 1, 2, …: at most one class per row, at most {MAX_CLASSES})",
+                            v[i]
+                        ),
                     ));
                 }
                 Some(v.into_iter().map(|x| x as i64).collect())
@@ -281,6 +296,13 @@ impl Dataset {
             .labels
             .as_ref()
             .ok_or_else(|| Error::invalid("labels", &self.name, "a dataset with labels"))?;
+        if classes > MAX_CLASSES {
+            return Err(Error::invalid(
+                "number of classes",
+                classes,
+                format!("at most {MAX_CLASSES}"),
+            ));
+        }
         let mut y = vec![0.0; self.rows * classes];
         for (i, &l) in labels.iter().enumerate() {
             if l < 0 || l as usize >= classes {

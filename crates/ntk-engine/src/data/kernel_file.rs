@@ -1,52 +1,129 @@
 //! A `.npy` kernel file written band by band through a memory map, for Gram matrices larger
 //! than memory, with resume after an interruption.
 //!
-//! The file is built under a hidden temporary name next to the target (`.K.npy.partial`),
-//! its full size reserved on disk up front (`posix_fallocate`, so a full disk is an error at
-//! the start, never a `SIGBUS` in the middle), each band of rows mapped, written, flushed
-//! and unmapped in turn, and its index appended to a progress file (`.K.npy.progress`) only
-//! after the flush. [`KernelFile::commit`] renames the file into place: the target appears
-//! only when complete. A killed run leaves the two hidden files; a new run with `resume`
-//! and the same job key skips the bands already done.
+//! The file is built under a hidden name next to the target (`.K.npy.partial`), created
+//! exclusively ([`safe_file`](super::safe_file)) under the output's lock (`.K.npy.lock`,
+//! held until the file is committed or dropped), its full size reserved on disk up front
+//! (`posix_fallocate`, so a full disk is an error at the start, never a `SIGBUS` in the
+//! middle), each band of rows mapped, checked finite, written, flushed and unmapped in turn,
+//! and its index and checksum appended to a progress log (`.K.npy.progress`) only after the
+//! flush. [`KernelFile::commit`] renames the file into place: the target appears only when
+//! complete. Dropping a `KernelFile` (an error, a panic unwinding) removes both hidden
+//! files; a killed run (or [`KernelFile::suspend`]) leaves them, and a new run with
+//! `resume` and the same job key verifies each finished band's checksum and skips it.
+//!
+//! The progress log ([`parse_progress`]) is the header
+//! `ntk-kernel-file v2\nshape [n1, …] DTYPE rows_per_band R\njob HASH\n` (the job key's
+//! XXH3-128) and one line `band B CHECKSUM` (XXH3-64 of the band's bytes, 16 hex digits) per
+//! finished band.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use memmap2::MmapOptions;
 
 use super::npy::{Dtype, header_bytes};
+use super::safe_file::{self, Lock, NewFile, Output};
 use crate::error::{Error, Result};
 
 /// An output kernel file under construction.
 #[derive(Debug)]
 pub struct KernelFile {
-    target: PathBuf,
-    partial: PathBuf,
-    progress: PathBuf,
-    file: File,
+    target: Output,
+    partial: NewFile,
+    progress: NewFile,
+    _lock: Lock,
+    shape: Vec<usize>,
     dtype: Dtype,
     header_len: usize,
     row_elems: usize,
+    rows_per_band: usize,
     done: Vec<bool>,
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+/// The first lines of a progress log: format, shape, dtype, band size and job.
+pub fn progress_header(
+    shape: &[usize],
+    dtype: Dtype,
+    rows_per_band: usize,
+    job_key: &str,
+) -> String {
+    format!(
+        "ntk-kernel-file v2\nshape {shape:?} {dtype:?} rows_per_band {rows_per_band}\njob {:032x}\n",
+        xxhash_rust::xxh3::xxh3_128(job_key.as_bytes())
+    )
+}
+
+/// Why a progress log was not accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProgressError {
+    /// The header differs: another command, inputs, settings or memory budget.
+    OtherJob,
+    /// A line that is not `band B CHECKSUM` with `B` below the band count (1-based line).
+    BadLine(usize),
+    /// A band recorded twice with different checksums.
+    Conflict(usize),
+}
+
+/// Parses a progress log written for `header` (see [`progress_header`]) and `bands` bands:
+/// the checksum of each finished band, `None` for the others. Strict: any other line is
+/// an error, so a log that was edited or appended to by hand is refused.
+pub fn parse_progress(
+    text: &str,
+    header: &str,
+    bands: usize,
+) -> core::result::Result<Vec<Option<u64>>, ProgressError> {
+    let rest = text.strip_prefix(header).ok_or(ProgressError::OtherJob)?;
+    let mut sums = vec![None; bands];
+    let first = header.lines().count() + 1;
+    for (i, line) in rest.split_terminator('\n').enumerate() {
+        let bad = || ProgressError::BadLine(first + i);
+        let mut words = line.split(' ');
+        let (Some("band"), Some(b), Some(sum), None) =
+            (words.next(), words.next(), words.next(), words.next())
+        else {
+            return Err(bad());
+        };
+        let digits = |s: &str, radix: u32| {
+            !s.is_empty() && s.len() <= 20 && s.chars().all(|c| c.is_digit(radix))
+        };
+        if !digits(b, 10) || sum.len() != 16 || !digits(sum, 16) {
+            return Err(bad());
+        }
+        let b: usize = b.parse().map_err(|_| bad())?;
+        let sum = u64::from_str_radix(sum, 16).map_err(|_| bad())?;
+        let slot = sums.get_mut(b).ok_or_else(bad)?;
+        match slot {
+            Some(s) if *s != sum => return Err(ProgressError::Conflict(b)),
+            _ => *slot = Some(sum),
+        }
+    }
+    Ok(sums)
+}
+
+fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.to_path_buf(),
         source,
     }
 }
 
+/// What a non-finite kernel entry probably means.
+const OVERFLOW_CAUSE: &str = "the computation overflowed: inputs, weights or activation \
+     parameters too large (e.g. inputs near 1e308, leaky_relu:1e300)";
+
 impl KernelFile {
     /// Starts (or, with `resume`, continues) the file `target` of `shape` (rows first) in
-    /// `dtype`, written in `bands` bands. `job_key` describes everything the values depend
-    /// on; a resume with another key, shape or band count is refused.
+    /// `dtype`, written in bands of `rows_per_band` rows. `job_key` describes everything
+    /// the values depend on; a resume with another key, shape or band size is refused, and
+    /// so is one whose finished bands no longer match their checksums. Takes the output's
+    /// lock: a second writer of the same target is refused.
     pub fn create(
-        target: impl AsRef<Path>,
+        target: &Output,
         shape: &[usize],
         dtype: Dtype,
-        bands: usize,
+        rows_per_band: usize,
         job_key: &str,
         resume: bool,
     ) -> Result<Self> {
@@ -57,105 +134,115 @@ impl KernelFile {
                 "f32 or f64",
             ));
         }
-        let target = target.as_ref().to_path_buf();
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
+        let path = target.path();
+        let too_big = || {
+            Error::invalid(
+                target.flag(),
+                path.display(),
+                format!("a kernel whose size fits in memory addresses (shape {shape:?})"),
+            )
         };
-        if !dir.is_dir() {
-            return Err(Error::Io {
-                path: target.clone(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    format!("output directory {} does not exist", dir.display()),
-                ),
-            });
-        }
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let partial = dir.join(format!(".{name}.partial"));
-        let progress = dir.join(format!(".{name}.progress"));
         let header = header_bytes(dtype, shape);
-        let row_elems: usize = shape[1..].iter().product();
-        let total = header.len() + shape[0] * row_elems * dtype.size();
-        let key =
-            format!("ntk-kernel-file v1\nshape {shape:?} {dtype:?} bands {bands}\n{job_key}\n");
-        let mut done = vec![false; bands];
-        if resume && partial.exists() && progress.exists() {
-            let text = std::fs::read_to_string(&progress).map_err(io_err(&progress))?;
-            let Some(rest) = text.strip_prefix(&key) else {
-                return Err(Error::invalid(
-                    "--resume",
-                    progress.display(),
-                    "a progress file from the same command (the settings, inputs or memory budget differ; \
-                     run without --resume to start over)",
-                ));
-            };
-            for line in rest.lines() {
-                if let Some(b) = line
-                    .strip_prefix("band ")
-                    .and_then(|b| b.parse::<usize>().ok())
-                    && b < bands
-                {
-                    done[b] = true;
-                }
-            }
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&partial)
-                .map_err(io_err(&partial))?;
-            let len = file.metadata().map_err(io_err(&partial))?.len();
-            if len != total as u64 {
-                return Err(Error::npy(
-                    &partial,
-                    format!("partial kernel of {len} bytes, expected {total}"),
-                ));
-            }
-            return Ok(KernelFile {
-                target,
-                partial,
-                progress,
-                file,
-                dtype,
-                header_len: header.len(),
-                row_elems,
-                done,
-            });
-        }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&partial)
-            .map_err(io_err(&target))?;
-        let made = (|| -> std::io::Result<()> {
-            reserve(&file, total as u64)?;
-            file.write_all(&header)?;
-            file.sync_all()?;
-            std::fs::write(&progress, key.as_bytes())
-        })();
-        if let Err(source) = made {
-            let _ = std::fs::remove_file(&partial);
-            let _ = std::fs::remove_file(&progress);
-            return Err(Error::Io {
-                path: target,
-                source,
-            });
-        }
-        Ok(KernelFile {
-            target,
+        let row_elems = shape[1..]
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(too_big)?;
+        let total = shape[0]
+            .checked_mul(row_elems)
+            .and_then(|e| e.checked_mul(dtype.size()))
+            .and_then(|b| b.checked_add(header.len()))
+            .filter(|&t| t <= i64::MAX as usize)
+            .ok_or_else(too_big)?;
+        let rows_per_band = rows_per_band.max(1);
+        let bands = shape[0].div_ceil(rows_per_band).max(1);
+        let lock = target.lock()?;
+        let partial_path = target.hidden("partial");
+        let progress_path = target.hidden("progress");
+        let head = progress_header(shape, dtype, rows_per_band, job_key);
+        let (partial, progress, sums) = if resume
+            && partial_path.symlink_metadata().is_ok()
+            && progress_path.symlink_metadata().is_ok()
+        {
+            Self::reopen(&partial_path, &progress_path, &head, bands, total)?
+        } else {
+            safe_file::remove_stale(&partial_path)?;
+            safe_file::remove_stale(&progress_path)?;
+            let partial = NewFile::create(&partial_path)?;
+            let mut progress = NewFile::create(&progress_path)?;
+            let made = (|| -> std::io::Result<()> {
+                reserve(partial.file(), total as u64)?;
+                let mut file: &File = partial.file();
+                file.write_all(&header)?;
+                partial.file().sync_all()?;
+                progress.file_mut().write_all(head.as_bytes())?;
+                progress.file().sync_all()
+            })();
+            made.map_err(io_err(path))?;
+            (partial, progress, vec![None; bands])
+        };
+        let file = KernelFile {
+            target: target.clone(),
             partial,
             progress,
-            file,
+            _lock: lock,
+            shape: shape.to_vec(),
             dtype,
             header_len: header.len(),
             row_elems,
-            done,
-        })
+            rows_per_band,
+            done: sums.iter().map(Option::is_some).collect(),
+        };
+        if let Err(e) = file.verify_resumed(&sums) {
+            // Not ours to delete on a refused resume: a run without --resume starts over.
+            file.suspend();
+            return Err(e);
+        }
+        Ok(file)
+    }
+
+    /// Opens the partial file and progress log of an interrupted run and verifies them.
+    fn reopen(
+        partial_path: &std::path::Path,
+        progress_path: &std::path::Path,
+        head: &str,
+        bands: usize,
+        total: usize,
+    ) -> Result<(NewFile, NewFile, Vec<Option<u64>>)> {
+        let refuse = |why: String| {
+            Error::invalid(
+                "--resume",
+                progress_path.display(),
+                format!("{why}; run without --resume to start over"),
+            )
+        };
+        let mut pf = safe_file::open_own(progress_path, true)?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut pf, &mut text)
+            .map_err(|_| refuse("a readable text progress log".into()))?;
+        let sums = parse_progress(&text, head, bands).map_err(|e| {
+            refuse(match e {
+                ProgressError::OtherJob => "a progress log from the same command (the settings, \
+                     inputs or memory budget differ)"
+                    .into(),
+                ProgressError::BadLine(l) => {
+                    format!("a progress log written by ntk (line {l} is not `band B CHECKSUM`)")
+                }
+                ProgressError::Conflict(b) => {
+                    format!("a progress log written by ntk (band {b} recorded twice)")
+                }
+            })
+        })?;
+        let file = safe_file::open_own(partial_path, true)?;
+        let len = file.metadata().map_err(io_err(partial_path))?.len();
+        if len != total as u64 {
+            return Err(Error::npy(
+                partial_path,
+                format!("partial kernel of {len} bytes, expected {total}; run without --resume"),
+            ));
+        }
+        let partial = NewFile::adopt(file, partial_path.to_path_buf());
+        let progress = NewFile::adopt(pf, progress_path.to_path_buf());
+        Ok((partial, progress, sums))
     }
 
     /// Whether band `b` is already on disk (from a resumed run).
@@ -168,67 +255,171 @@ impl KernelFile {
         self.done.iter().filter(|&&d| d).count()
     }
 
+    fn band_range(&self, b: usize) -> (usize, usize) {
+        let size = self.dtype.size();
+        let first = b * self.rows_per_band;
+        let last = ((b + 1) * self.rows_per_band).min(self.shape[0]);
+        let offset = self.header_len + first * self.row_elems * size;
+        (offset, last.saturating_sub(first) * self.row_elems * size)
+    }
+
     /// Writes band `b`, the rows starting at `first_row`, from `values` (row-major `f64`,
-    /// converted to the file's dtype), flushes it and records it as done.
+    /// converted to the file's dtype), flushes it and records it as done with its checksum.
+    /// A value that is not finite (or not finite once converted to f32) is an error naming
+    /// the entry and its likely cause.
     pub fn write_band(&mut self, b: usize, first_row: usize, values: &[f64]) -> Result<()> {
+        if let Some(e) = self.non_finite(first_row, values) {
+            return Err(e);
+        }
         let size = self.dtype.size();
         let offset = self.header_len + first_row * self.row_elems * size;
         let len = values.len() * size;
-        if len == 0 {
-            return Ok(());
-        }
-        // SAFETY: the partial file is private to this run (hidden name, created or checked
-        // above), opened read-write, its length reserved in full, and not truncated while
-        // this map of `[offset, offset + len)` lives; the map is dropped before returning.
-        let mut map = unsafe {
-            MmapOptions::new()
-                .offset(offset as u64)
-                .len(len)
-                .map_mut(&self.file)
-        }
-        .map_err(io_err(&self.target))?;
-        match self.dtype {
-            Dtype::F32 => {
-                for (dst, v) in map.chunks_exact_mut(4).zip(values) {
-                    dst.copy_from_slice(&(*v as f32).to_le_bytes());
+        let mut sum = xxhash_rust::xxh3::xxh3_64(&[]);
+        if len > 0 {
+            // SAFETY: the partial file is private to this run (created exclusively, or
+            // checked ours for a resume, under the output's lock), opened read-write, its
+            // length reserved in full, and not truncated while this map of
+            // `[offset, offset + len)` lives; the map is dropped before returning.
+            let mut map = unsafe {
+                MmapOptions::new()
+                    .offset(offset as u64)
+                    .len(len)
+                    .map_mut(self.partial.file())
+            }
+            .map_err(io_err(self.target.path()))?;
+            match self.dtype {
+                Dtype::F32 => {
+                    for (dst, v) in map.chunks_exact_mut(4).zip(values) {
+                        dst.copy_from_slice(&(*v as f32).to_le_bytes());
+                    }
+                }
+                _ => {
+                    for (dst, v) in map.chunks_exact_mut(8).zip(values) {
+                        dst.copy_from_slice(&v.to_le_bytes());
+                    }
                 }
             }
-            _ => {
-                for (dst, v) in map.chunks_exact_mut(8).zip(values) {
-                    dst.copy_from_slice(&v.to_le_bytes());
-                }
-            }
+            sum = xxhash_rust::xxh3::xxh3_64(&map);
+            map.flush().map_err(io_err(self.target.path()))?;
         }
-        map.flush().map_err(io_err(&self.target))?;
-        drop(map);
-        let mut p = OpenOptions::new()
-            .append(true)
-            .open(&self.progress)
-            .map_err(io_err(&self.progress))?;
-        writeln!(p, "band {b}").map_err(io_err(&self.progress))?;
+        let p = self.progress.path().to_path_buf();
+        let f = self.progress.file_mut();
+        writeln!(f, "band {b} {sum:016x}")
+            .and_then(|_| f.sync_data())
+            .map_err(io_err(&p))?;
         self.done[b] = true;
         Ok(())
     }
 
-    /// Renames the complete file into place and removes the progress file.
+    /// The first non-finite entry of a band as an error, with its likely cause.
+    fn non_finite(&self, first_row: usize, values: &[f64]) -> Option<Error> {
+        let f32_out = self.dtype == Dtype::F32;
+        let p = values
+            .iter()
+            .position(|v| !v.is_finite() || (f32_out && !(*v as f32).is_finite()))?;
+        let v = values[p];
+        let mut index = vec![first_row + p / self.row_elems];
+        let mut rest = p % self.row_elems;
+        let dims = &self.shape[1..];
+        let mut tail = Vec::with_capacity(dims.len());
+        for (i, _) in dims.iter().enumerate() {
+            let stride: usize = dims[i + 1..].iter().product();
+            tail.push(rest / stride.max(1));
+            rest %= stride.max(1);
+        }
+        index.extend(tail);
+        let cause = if v.is_finite() {
+            format!("|{v:e}| exceeds the f32 range; write it in f64 (--dtype f64)")
+        } else if f32_out {
+            format!(
+                "values beyond the f32 range (use --dtype f64, which also computes in f64), or {OVERFLOW_CAUSE}"
+            )
+        } else {
+            OVERFLOW_CAUSE.to_string()
+        };
+        Some(Error::NonFiniteResult {
+            what: format!("kernel {}", self.target.path().display()),
+            index: format!("{index:?}"),
+            value: if v.is_finite() {
+                f64::INFINITY.copysign(v)
+            } else {
+                v
+            },
+            cause,
+        })
+    }
+
+    /// Verifies the checksums of the bands a resumed run found finished; a band whose bytes
+    /// changed since it was written is an error.
+    fn verify_resumed(&self, sums: &[Option<u64>]) -> Result<()> {
+        for (b, s) in sums.iter().enumerate() {
+            let Some(s) = s else { continue };
+            let (offset, len) = self.band_range(b);
+            let got = if len == 0 {
+                xxhash_rust::xxh3::xxh3_64(&[])
+            } else {
+                // SAFETY: as in `write_band`: our own partial file, under the lock, its
+                // length checked; a read-only map of a range inside it, dropped at once.
+                let map = unsafe {
+                    MmapOptions::new()
+                        .offset(offset as u64)
+                        .len(len)
+                        .map(self.partial.file())
+                }
+                .map_err(io_err(self.partial.path()))?;
+                xxhash_rust::xxh3::xxh3_64(&map)
+            };
+            if got != *s {
+                return Err(Error::invalid(
+                    "--resume",
+                    self.partial.path().display(),
+                    format!(
+                        "a partial kernel whose finished bands match their checksums (band {b} \
+                         changed since it was written); run without --resume to start over"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Renames the complete file into place, removes the progress log and releases the
+    /// lock.
     pub fn commit(self) -> Result<()> {
         if let Some(b) = self.done.iter().position(|d| !d) {
             return Err(Error::invalid(
                 "kernel file",
-                self.target.display(),
+                self.target.path().display(),
                 format!("every band written (band {b} is missing)"),
             ));
         }
-        self.file.sync_all().map_err(io_err(&self.target))?;
-        std::fs::rename(&self.partial, &self.target).map_err(io_err(&self.target))?;
-        let _ = std::fs::remove_file(&self.progress);
+        let KernelFile {
+            target,
+            partial,
+            progress,
+            _lock,
+            ..
+        } = self;
+        partial.commit(&target)?;
+        drop(progress);
         Ok(())
     }
 
-    /// Removes the partial and progress files (after an error that a resume cannot mend).
-    pub fn abandon(self) {
-        let _ = std::fs::remove_file(&self.partial);
-        let _ = std::fs::remove_file(&self.progress);
+    /// Leaves the partial file and progress log on disk, as a killed run would, and releases
+    /// the lock: a later `create` with `resume` continues from the finished bands.
+    pub fn suspend(mut self) {
+        self.partial.keep();
+        self.progress.keep();
+    }
+
+    /// The output this file becomes.
+    pub fn target(&self) -> &Output {
+        &self.target
+    }
+
+    /// The path of the partial file.
+    pub fn partial_path(&self) -> PathBuf {
+        self.partial.path().to_path_buf()
     }
 }
 
@@ -251,34 +442,112 @@ mod tests {
     use super::*;
     use crate::data::NpyFile;
 
+    fn out(dir: &std::path::Path) -> Output {
+        Output::new("--out", dir.join("k.npy")).unwrap()
+    }
+
     #[test]
     fn bands_resume_and_commit() {
         let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("k.npy");
+        let target = out(dir.path());
         let values: Vec<f64> = (0..6 * 4).map(|v| v as f64 * 0.25).collect();
-        let mut f = KernelFile::create(&target, &[6, 4], Dtype::F64, 3, "job", false).unwrap();
+        let mut f = KernelFile::create(&target, &[6, 4], Dtype::F64, 2, "job", false).unwrap();
         f.write_band(0, 0, &values[..8]).unwrap();
         f.write_band(2, 4, &values[16..]).unwrap();
-        drop(f); // interrupted
-        assert!(!target.exists());
-        assert!(KernelFile::create(&target, &[6, 4], Dtype::F64, 3, "other job", true).is_err());
-        let mut f = KernelFile::create(&target, &[6, 4], Dtype::F64, 3, "job", true).unwrap();
+        f.suspend(); // interrupted
+        assert!(!target.path().exists());
+        assert!(KernelFile::create(&target, &[6, 4], Dtype::F64, 2, "other job", true).is_err());
+        let mut f = KernelFile::create(&target, &[6, 4], Dtype::F64, 2, "job", true).unwrap();
         assert_eq!(f.done_count(), 2);
         assert!(f.is_done(0) && !f.is_done(1) && f.is_done(2));
         f.write_band(1, 2, &values[8..16]).unwrap();
         f.commit().unwrap();
-        let k = NpyFile::open(&target).unwrap();
+        let k = NpyFile::open(target.path()).unwrap();
         assert_eq!(k.as_f64().unwrap(), &values[..]);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]
-    fn incomplete_files_are_not_committed() {
+    fn incomplete_or_dropped_files_are_not_committed_and_leave_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("k.npy");
-        let mut f = KernelFile::create(&target, &[2, 2], Dtype::F32, 2, "job", false).unwrap();
+        let target = out(dir.path());
+        let mut f = KernelFile::create(&target, &[2, 2], Dtype::F32, 1, "job", false).unwrap();
         f.write_band(0, 0, &[1.0, 2.0]).unwrap();
         assert!(f.commit().is_err());
-        assert!(!target.exists());
+        assert!(!target.path().exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn non_finite_entries_are_refused_with_their_index_and_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = out(dir.path());
+        let mut f = KernelFile::create(&target, &[2, 3], Dtype::F32, 1, "job", false).unwrap();
+        let e = f
+            .write_band(1, 1, &[1.0, 1e39, 2.0])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[1, 1]") && e.contains("f64"), "{e}");
+        let e = f
+            .write_band(0, 0, &[f64::NAN, 0.0, 0.0])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[0, 0]") && e.contains("overflowed"), "{e}");
+    }
+
+    #[test]
+    fn a_tampered_band_or_log_refuses_the_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = out(dir.path());
+        let mut f = KernelFile::create(&target, &[4, 2], Dtype::F64, 2, "job", false).unwrap();
+        f.write_band(0, 0, &[1.0, 2.0, 3.0, 4.0]).unwrap();
+        let partial = f.partial_path();
+        f.suspend();
+        // Appended by hand: no checksum.
+        let progress = target.hidden("progress");
+        let log = std::fs::read_to_string(&progress).unwrap();
+        std::fs::write(&progress, format!("{log}band 1\n")).unwrap();
+        let e = KernelFile::create(&target, &[4, 2], Dtype::F64, 2, "job", true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 5"), "{e}");
+        std::fs::write(&progress, &log).unwrap();
+        // The band's bytes changed after it was logged.
+        let mut bytes = std::fs::read(&partial).unwrap();
+        let at = bytes.len() - 4 * 8 - 1;
+        bytes[at] ^= 1;
+        std::fs::write(&partial, &bytes).unwrap();
+        let e = KernelFile::create(&target, &[4, 2], Dtype::F64, 2, "job", true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("band 0 changed"), "{e}");
+    }
+
+    #[test]
+    fn progress_logs_parse_strictly() {
+        let h = progress_header(&[4, 4], Dtype::F32, 2, "key");
+        let ok = format!("{h}band 1 00000000000000ff\nband 1 00000000000000ff\n");
+        assert_eq!(parse_progress(&ok, &h, 2), Ok(vec![None, Some(255)]));
+        let other = progress_header(&[4, 4], Dtype::F32, 2, "other key");
+        assert_eq!(parse_progress(&ok, &other, 2), Err(ProgressError::OtherJob));
+        for (bad, line) in [
+            ("band 2 00000000000000ff\n", 4),
+            ("band 0 ff\n", 4),
+            ("band 0 00000000000000ff extra\n", 4),
+            ("band -1 00000000000000ff\n", 4),
+            ("band 99999999999999999999999 00000000000000ff\n", 4),
+            ("\n", 4),
+        ] {
+            assert_eq!(
+                parse_progress(&format!("{h}{bad}"), &h, 2),
+                Err(ProgressError::BadLine(line)),
+                "{bad:?}"
+            );
+        }
+        let conflict = format!("{h}band 0 00000000000000ff\nband 0 00000000000000fe\n");
+        assert_eq!(
+            parse_progress(&conflict, &h, 2),
+            Err(ProgressError::Conflict(0))
+        );
     }
 }

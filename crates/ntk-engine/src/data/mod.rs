@@ -5,6 +5,7 @@ pub mod dataset;
 pub mod kernel_file;
 pub mod mapped_kernel;
 pub mod npy;
+pub mod safe_file;
 
 use std::borrow::Cow;
 

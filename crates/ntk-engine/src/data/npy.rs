@@ -6,13 +6,17 @@
 //! (labels), C order, any number of dimensions (the caller checks the one it needs).
 
 use std::fs::File;
-use std::io::{BufWriter, Cursor, Write};
+use std::io::{BufWriter, Cursor, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 use npyz::{DType, NpyHeader, Order, TypeChar};
 
+use super::safe_file::{self, Output};
 use crate::error::{Error, Result};
+
+/// Input files up to this size are read into memory rather than mapped (1 GiB).
+pub const COPY_LIMIT: u64 = 1 << 30;
 
 /// The element types this reader accepts.
 pub const SUPPORTED_DTYPES: &str = "float32 (<f4), float64 (<f8), int32 (<i4), int64 (<i8)";
@@ -56,6 +60,8 @@ pub struct NpyFile {
     dtype: Dtype,
     bytes: Backing,
     offset: usize,
+    /// The file, its length and content hash when opened, for [`NpyFile::verify_unchanged`].
+    source: Option<(File, u64, u64)>,
 }
 
 /// Where the bytes of an [`NpyFile`] live.
@@ -84,35 +90,108 @@ impl std::fmt::Debug for NpyFile {
 }
 
 impl NpyFile {
-    /// Opens and maps `path`, parses and checks the header against the file's length.
+    /// Opens `path` (a regular file, see [`safe_file::open_input`]), parses and checks the
+    /// header against the file's length. Files up to [`COPY_LIMIT`] bytes are read into
+    /// memory, so that a later change to the file cannot mix into a computation or raise
+    /// `SIGBUS`; larger ones are memory-mapped. Either way [`NpyFile::verify_unchanged`]
+    /// tells whether the file changed since.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let file = File::open(&path).map_err(|source| Error::Io {
+        let io = |source| Error::Io {
             path: path.clone(),
             source,
-        })?;
-        let len = file
-            .metadata()
-            .map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?
-            .len();
+        };
+        let mut file = safe_file::open_input(&path)?;
+        let len = file.metadata().map_err(io)?.len();
         if len == 0 {
             return Err(Error::npy(
                 &path,
-                "the file is empty (expected a .npy array)",
+                "the file is empty (0 bytes; expected a .npy array)",
             ));
         }
-        // SAFETY: the map is read-only and private to this value. Another process
-        // truncating the file while it is mapped could raise SIGBUS; that is the documented
-        // hazard of every memory map and the reason the file's length is checked against the
-        // header before any element is read.
-        let map = unsafe { Mmap::map(&file) }.map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        Self::parse(path, Backing::Map(map))
+        let backing = if len <= COPY_LIMIT {
+            let mut buf = memmap2::MmapMut::map_anon(len as usize).map_err(io)?;
+            file.read_exact(&mut buf).map_err(|e| {
+                Error::npy(
+                    &path,
+                    format!("changed size while being read ({e}); expected {len} bytes"),
+                )
+            })?;
+            buf.make_read_only().map_err(io)?
+        } else {
+            // SAFETY: the map is read-only and private to this value. Another process
+            // truncating the file while it is mapped could raise SIGBUS: the hazard of every
+            // memory map, and the reason only files above COPY_LIMIT are mapped; their length
+            // is checked against the header before any element is read.
+            unsafe { Mmap::map(&file) }.map_err(io)?
+        };
+        let hash = xxhash_rust::xxh3::xxh3_64(&backing);
+        let mut npy = Self::parse(path, Backing::Map(backing))?;
+        npy.source = Some((file, len, hash));
+        Ok(npy)
+    }
+
+    /// An XXH3 hash of the file's bytes (header and payload) as read.
+    pub fn content_hash(&self) -> u64 {
+        match &self.source {
+            Some((_, _, h)) => *h,
+            None => xxhash_rust::xxh3::xxh3_64(self.bytes.bytes()),
+        }
+    }
+
+    /// Fails if the file on disk changed (size or content) since it was opened: a
+    /// computation that read it while it was being rewritten would mix two versions.
+    pub fn verify_unchanged(&self) -> Result<()> {
+        let Some((file, len, hash)) = &self.source else {
+            return Ok(());
+        };
+        let changed = |what: &str| {
+            Error::npy(
+                &self.path,
+                format!(
+                    "the input {what} while ntk was running; its result would mix two \
+                     versions of the file, so nothing was written (run again on a stable copy)"
+                ),
+            )
+        };
+        let now = file
+            .metadata()
+            .map_err(|source| Error::Io {
+                path: self.path.clone(),
+                source,
+            })?
+            .len();
+        if now != *len {
+            return Err(changed("changed size"));
+        }
+        let again = match &self.bytes {
+            // A mapped file shows the current contents.
+            Backing::Map(m) if *len > COPY_LIMIT => xxhash_rust::xxh3::xxh3_64(m),
+            _ => {
+                let mut f = file;
+                let mut h = xxhash_rust::xxh3::Xxh3::new();
+                let mut buf = vec![0u8; 1 << 20];
+                f.seek(std::io::SeekFrom::Start(0))
+                    .and_then(|_| {
+                        loop {
+                            let n = f.read(&mut buf)?;
+                            if n == 0 {
+                                break Ok(());
+                            }
+                            h.update(&buf[..n]);
+                        }
+                    })
+                    .map_err(|source| Error::Io {
+                        path: self.path.clone(),
+                        source,
+                    })?;
+                h.digest()
+            }
+        };
+        if again != *hash {
+            return Err(changed("was rewritten"));
+        }
+        Ok(())
     }
 
     /// Parses an in-memory `.npy` image; `label` names it in errors. Used by the fuzz
@@ -138,8 +217,15 @@ impl NpyFile {
         }
         precheck_header(bytes).map_err(|reason| Error::npy(&path, reason))?;
         let mut cursor = Cursor::new(bytes);
-        let header = NpyHeader::from_reader(&mut cursor)
-            .map_err(|e| Error::npy(&path, format!("unreadable header: {e}")))?;
+        let header = NpyHeader::from_reader(&mut cursor).map_err(|e| {
+            Error::npy(
+                &path,
+                format!(
+                    "unreadable header: {}",
+                    crate::error::one_line(&e.to_string(), 160)
+                ),
+            )
+        })?;
         let offset = cursor.position() as usize;
         let dtype = match header.dtype() {
             DType::Plain(ts) => {
@@ -196,6 +282,7 @@ impl NpyFile {
             dtype,
             bytes: backing,
             offset,
+            source: None,
         })
     }
 
@@ -445,57 +532,56 @@ pub fn write_to<T: NpyElement>(
     w.flush().map_err(WriteError::Io)
 }
 
-/// Writes `values` (C order, `shape`) to `path` atomically: into a temporary file in the
-/// same directory, renamed over `path` only once complete. On any error the temporary file
-/// is removed and `path` is left as it was.
+/// Writes `values` (C order, `shape`) to `path` atomically: into a temporary file created
+/// exclusively in the same directory, renamed over `path` only once complete
+/// ([`safe_file`]). On any error the temporary file is removed and `path` is left as it was.
+/// `path` must be new, a regular file, or a symbolic link to one (the link is replaced).
 pub fn write<T: NpyElement>(
     path: impl AsRef<Path>,
     shape: &[usize],
     values: impl IntoIterator<Item = T>,
 ) -> Result<()> {
-    let path = path.as_ref();
-    let expected: usize = shape.iter().product();
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if !dir.is_dir() {
-        return Err(Error::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!("output directory {} does not exist", dir.display()),
-            ),
-        });
-    }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let out = Output::new("output", path.as_ref())?;
+    let tmp = write_temp(&out, shape, values)?;
+    tmp.commit(&out)
+}
+
+/// Writes `values` into a new temporary file next to `out` and returns it, complete and
+/// synced, for the caller to [`commit`](safe_file::NewFile::commit) (when several outputs
+/// must all be complete before any is renamed into place).
+pub fn write_temp<T: NpyElement>(
+    out: &Output,
+    shape: &[usize],
+    values: impl IntoIterator<Item = T>,
+) -> Result<safe_file::NewFile> {
+    let path = out.path();
+    let expected = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| {
+            Error::invalid(
+                "output shape",
+                format!("{shape:?}"),
+                "a size that fits in memory",
+            )
+        })?;
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
-    let result = (|| -> Result<()> {
-        let file = File::create(&tmp).map_err(io)?;
-        let mut w = BufWriter::with_capacity(1 << 20, file);
-        write_to(&mut w, shape, values).map_err(|e| match e {
-            WriteError::Io(source) => io(source),
-            WriteError::Count(got) => Error::DimensionMismatch {
-                what: format!("values written to {}", path.display()),
-                expected,
-                got,
-            },
-        })?;
-        let file = w.into_inner().map_err(|e| io(e.into_error()))?;
-        file.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let mut tmp = out.temp()?;
+    let mut w = BufWriter::with_capacity(1 << 20, tmp.file_mut());
+    write_to(&mut w, shape, values).map_err(|e| match e {
+        WriteError::Io(source) => io(source),
+        WriteError::Count(got) => Error::DimensionMismatch {
+            what: format!("values written to {}", path.display()),
+            expected,
+            got,
+        },
+    })?;
+    w.into_inner().map_err(|e| io(e.into_error()))?;
+    tmp.file().sync_all().map_err(io)?;
+    Ok(tmp)
 }
 
 #[cfg(test)]
@@ -623,6 +709,8 @@ mod tests {
         let p = dir.path().join("no/such/dir/k.npy");
         let e = write(&p, &[1], [1.0f64]).unwrap_err().to_string();
         assert!(e.contains("does not exist"), "{e}");
+        let e = write("/dev/null", &[1], [1.0f64]).unwrap_err().to_string();
+        assert!(e.contains("character device"), "{e}");
     }
 
     /// A writer that accepts `room` bytes and then fails like a full disk.

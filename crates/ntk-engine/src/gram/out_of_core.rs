@@ -6,12 +6,11 @@
 //! and the band itself, estimated by [`empirical_memory`]; the rows per band are the most
 //! that fit, a multiple of the tile.
 
-use std::path::Path;
-
 use super::{EmpiricalOptions, Kernel, KernelKind, Precision, Schedule, Weights, empirical_rows};
 use crate::data::Points;
 use crate::data::kernel_file::KernelFile;
 use crate::data::npy::Dtype;
+use crate::data::safe_file::{self, Output};
 use crate::error::{Error, Result};
 use crate::model::Mlp;
 
@@ -37,44 +36,73 @@ pub fn empirical_memory(
     symmetric: bool,
     opts: &EmpiricalOptions,
 ) -> (usize, usize) {
-    let s = match opts.precision {
+    let s: usize = match opts.precision {
         Precision::F32 => 4,
         Precision::F64 => 8,
     };
+    // Saturating throughout: an estimate too large to represent is `usize::MAX`, which no
+    // budget and no machine affords, so it is refused instead of wrapping to a small number.
+    let mul = |a: usize, b: usize| a.saturating_mul(b);
     let k = model.outputs;
     let ntk = opts.kind == KernelKind::Ntk;
-    let out_entries = if opts.full { k * k } else { 1 };
-    let pts = if symmetric { n1 } else { n1 + n2 };
+    let out_entries = if opts.full { mul(k, k) } else { 1 };
+    let pts = if symmetric { n1 } else { n1.saturating_add(n2) };
     // The band's kernel, the tiles before they are scattered, and the f32/f64 conversion.
-    let mut per_row = n2 * out_entries * 8 * 2;
+    let mut per_row = mul(mul(n2, out_entries), 16);
     let streamed = match opts.schedule {
         Schedule::Auto => model.depth() == 1,
         Schedule::Stored => false,
         Schedule::Streamed => true,
     };
+    // The parameters must be representable even when they are never all stored.
+    let params: usize = (0..=model.depth())
+        .map(|l| {
+            let (i, o) = model.layer_shape(l);
+            mul(mul(i, o).saturating_add(o), 8 + s)
+        })
+        .fold(0, usize::saturating_add);
     let fixed = if streamed {
         // Accumulators per tile (a symmetric band also holds the tiles right of it).
-        per_row += n2 * (1 + if ntk { out_entries } else { 0 }) * 8 * if symmetric { 2 } else { 1 };
-        let c = opts
-            .chunk
-            .min(model.width(1).next_multiple_of(super::tile::REDUCE_BLOCK));
+        let acc = 1 + if ntk { out_entries } else { 0 };
+        per_row = per_row.saturating_add(mul(mul(mul(n2, acc), 8), if symmetric { 2 } else { 1 }));
+        let c = opts.chunk.min(
+            model
+                .width(1)
+                .checked_next_multiple_of(super::tile::REDUCE_BLOCK)
+                .unwrap_or(usize::MAX),
+        );
         let d = model.input_dim;
-        pts * c * (2 + k) * s + c * d * (2 * 8 + s) + c * k * (8 + s)
+        let per_chunk = mul(mul(mul(pts, c), k.saturating_add(2)), s)
+            .saturating_add(mul(mul(c, d), 16 + s))
+            .saturating_add(mul(mul(c, k), 8 + s));
+        if params == usize::MAX {
+            usize::MAX
+        } else {
+            per_chunk
+        }
     } else {
-        let widths: usize = (0..=model.depth()).map(|l| model.width(l)).sum();
-        let deltas: usize = (1..=model.depth()).map(|l| model.width(l)).sum::<usize>() * k;
-        let params: usize = (0..=model.depth())
-            .map(|l| {
-                let (i, o) = model.layer_shape(l);
-                (i * o + o) * (8 + s)
-            })
-            .sum();
-        pts * (widths + if ntk { 2 * deltas } else { 0 }) * s + params
+        let widths: usize = (0..=model.depth())
+            .map(|l| model.width(l))
+            .fold(0, usize::saturating_add);
+        let deltas = mul(
+            (1..=model.depth())
+                .map(|l| model.width(l))
+                .fold(0, usize::saturating_add),
+            k,
+        );
+        let per_pt = widths.saturating_add(if ntk { mul(2, deltas) } else { 0 });
+        mul(mul(pts, per_pt), s).saturating_add(params)
     };
     // Per-thread tile scratch and layer Grams.
     let threads = rayon::current_num_threads().max(1);
-    let tile = opts.tile * opts.tile * (s + 8 * (2 + 2 * out_entries)) * threads;
-    (fixed + tile, per_row)
+    let tile = mul(
+        mul(
+            mul(opts.tile, opts.tile),
+            s + 8 * (2 + 2 * out_entries.min(1 << 20)),
+        ),
+        threads,
+    );
+    (fixed.saturating_add(tile), per_row)
 }
 
 /// Rows per band within `budget` bytes: the most that fit, a multiple of `tile`.
@@ -84,7 +112,15 @@ pub fn rows_per_band(
     (fixed, per_row): (usize, usize),
     budget: usize,
 ) -> Result<usize> {
-    let need = fixed + tile.min(n1) * per_row;
+    let need = fixed.saturating_add(tile.min(n1).saturating_mul(per_row));
+    if need == usize::MAX {
+        return Err(Error::invalid(
+            "job size",
+            "more than 2^64 bytes",
+            "a job whose memory can be represented (the parameter count or working memory \
+             overflows 64 bits; reduce the widths, outputs or points)",
+        ));
+    }
     if need > budget {
         return Err(Error::invalid(
             "memory budget",
@@ -96,43 +132,111 @@ pub fn rows_per_band(
         ));
     }
     let rows = (budget - fixed) / per_row.max(1);
+    let tile = tile.max(1);
     Ok((rows / tile * tile).clamp(tile.min(n1), n1.max(1)))
 }
 
+/// Where and how a kernel is written in bands.
+#[derive(Clone, Copy)]
+pub struct BandedOutput<'a> {
+    /// The output file (checked, see [`Output::new`]).
+    pub out: &'a Output,
+    /// The file's element type, f32 or f64.
+    pub dtype: Dtype,
+    /// The memory budget in bytes (capped at the memory available).
+    pub budget: usize,
+    /// Everything the values depend on, for `resume` to check.
+    pub job_key: &'a str,
+    /// Continue an interrupted run from its finished bands.
+    pub resume: bool,
+    /// Called after the last band and before the file is renamed into place (the CLI checks
+    /// there that its inputs did not change during the run).
+    pub before_commit: Option<&'a (dyn Fn() -> Result<()> + Sync)>,
+}
+
+impl std::fmt::Debug for BandedOutput<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BandedOutput")
+            .field("out", &self.out.path())
+            .field("dtype", &self.dtype)
+            .field("budget", &self.budget)
+            .field("resume", &self.resume)
+            .finish()
+    }
+}
+
+impl<'a> BandedOutput<'a> {
+    /// An output with the given settings and no check before the commit.
+    pub fn new(
+        out: &'a Output,
+        dtype: Dtype,
+        budget: usize,
+        job_key: &'a str,
+        resume: bool,
+    ) -> Self {
+        BandedOutput {
+            out,
+            dtype,
+            budget,
+            job_key,
+            resume,
+            before_commit: None,
+        }
+    }
+}
+
+/// Rows per band within the budget and the memory available: [`rows_per_band`] with the
+/// budget capped at what the system reports available, and an error that says so.
+fn rows_within_memory(n1: usize, tile: usize, mem: (usize, usize), budget: usize) -> Result<usize> {
+    let available = safe_file::available_memory().unwrap_or(usize::MAX);
+    if budget <= available {
+        return rows_per_band(n1, tile, mem, budget);
+    }
+    rows_per_band(n1, tile, mem, available).map_err(|_| {
+        let need = mem.0.saturating_add(tile.min(n1).saturating_mul(mem.1));
+        Error::invalid(
+            "memory",
+            format!("{need} bytes needed"),
+            format!(
+                "a job that fits in the {available} bytes of memory available (one band of {} rows \
+                 needs {need})",
+                tile.min(n1)
+            ),
+        )
+    })
+}
+
 /// Writes `band(rows)` for consecutive bands of `rows_per_band` rows into the `.npy` file
-/// `path` (shape `[n1, rest…]`), skipping bands a resumed run already wrote. The file
-/// appears only when complete; on an error the partial files are removed unless the error
-/// came from a band computation that a resume can retry.
-#[allow(clippy::too_many_arguments)]
+/// `out` (shape `[n1, rest…]`), skipping bands a resumed run already wrote. The file appears
+/// only when complete; on any error (a band that fails, a non-finite entry, a failed
+/// `before_commit` check) the partial files are removed.
 pub fn write_in_bands(
-    path: &Path,
+    out: &BandedOutput<'_>,
     shape: &[usize],
-    dtype: Dtype,
     rows_per_band: usize,
-    job_key: &str,
-    resume: bool,
     mut band: impl FnMut(core::ops::Range<usize>) -> Result<Kernel>,
 ) -> Result<(usize, usize)> {
     let n1 = shape[0];
-    let bands = n1.div_ceil(rows_per_band).max(1);
-    let mut file = KernelFile::create(path, shape, dtype, bands, job_key, resume)?;
+    let bands = n1.div_ceil(rows_per_band.max(1)).max(1);
+    let mut file = KernelFile::create(
+        out.out,
+        shape,
+        out.dtype,
+        rows_per_band,
+        out.job_key,
+        out.resume,
+    )?;
     let resumed = file.done_count();
     for b in 0..bands {
         if file.is_done(b) {
             continue;
         }
         let rows = b * rows_per_band..((b + 1) * rows_per_band).min(n1);
-        let k = match band(rows.clone()) {
-            Ok(k) => k,
-            Err(e) => {
-                file.abandon();
-                return Err(e);
-            }
-        };
-        if let Err(e) = file.write_band(b, rows.start, &k.data) {
-            file.abandon();
-            return Err(e);
-        }
+        let k = band(rows.clone())?;
+        file.write_band(b, rows.start, &k.data)?;
+    }
+    if let Some(check) = out.before_commit {
+        check()?;
     }
     file.commit()?;
     Ok((bands, resumed))
@@ -140,95 +244,84 @@ pub fn write_in_bands(
 
 /// The empirical kernel written to `path` in bands within `budget` bytes (output in `dtype`,
 /// f32 or f64), identical to writing [`super::empirical`]'s result.
-#[allow(clippy::too_many_arguments)]
 pub fn write_empirical(
     model: &Mlp,
     weights: Weights<'_>,
     x1: &Points<'_>,
     x2: Option<&Points<'_>>,
     opts: &EmpiricalOptions,
-    path: &Path,
-    dtype: Dtype,
-    budget: usize,
-    job_key: &str,
-    resume: bool,
+    out: &BandedOutput<'_>,
 ) -> Result<BandReport> {
+    let budget = out.budget;
     let n1 = x1.rows();
     let n2 = x2.map_or(n1, |x| x.rows());
     // A streamed run trades chunk width for memory: halve it until one band fits.
     let mut opts = *opts;
     let mut mem = empirical_memory(model, n1, n2, x2.is_none(), &opts);
-    while mem.0 + opts.tile.min(n1) * mem.1 > budget && opts.chunk > super::tile::REDUCE_BLOCK {
+    while mem
+        .0
+        .saturating_add(opts.tile.min(n1).saturating_mul(mem.1))
+        > budget
+        && opts.chunk > super::tile::REDUCE_BLOCK
+    {
         opts.chunk = (opts.chunk / 2).next_multiple_of(super::tile::REDUCE_BLOCK);
         mem = empirical_memory(model, n1, n2, x2.is_none(), &opts);
     }
     let opts = &opts;
-    let rows = rows_per_band(n1, opts.tile, mem, budget)?;
+    let rows = rows_within_memory(n1, opts.tile, mem, budget)?;
     let k = model.outputs;
     let shape = if opts.full && k > 1 {
         vec![n1, n2, k, k]
     } else {
         vec![n1, n2]
     };
-    let (bands, resumed) = write_in_bands(path, &shape, dtype, rows, job_key, resume, |r| {
+    let (bands, resumed) = write_in_bands(out, &shape, rows, |r| {
         empirical_rows(model, weights, x1, x2, r, opts)
     })?;
     Ok(BandReport {
         rows_per_band: rows,
         bands,
         resumed,
-        estimated_bytes: mem.0 + rows * mem.1,
+        estimated_bytes: mem.0.saturating_add(rows.saturating_mul(mem.1)),
     })
 }
 
 /// A safe default budget: half of the memory the system reports available
 /// (`MemAvailable` in `/proc/meminfo`), or 2 GiB where that cannot be read.
 pub fn default_memory_budget() -> usize {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("MemAvailable:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<usize>().ok())
-        })
-        .map_or(2 << 30, |kb| kb * 1024 / 2)
+    safe_file::available_memory().map_or(2 << 30, |b| b / 2)
 }
 
 /// The analytic kernel written to `path` in bands within `budget` bytes, identical to
 /// writing [`crate::analytic::analytic`]'s result.
-#[allow(clippy::too_many_arguments)]
 pub fn write_analytic(
     model: &Mlp,
     x1: &Points<'_>,
     x2: Option<&Points<'_>>,
     opts: &crate::analytic::AnalyticOptions,
-    path: &Path,
-    dtype: Dtype,
-    budget: usize,
-    job_key: &str,
-    resume: bool,
+    out: &BandedOutput<'_>,
 ) -> Result<BandReport> {
     let n1 = x1.rows();
     let n2 = x2.map_or(n1, |x| x.rows());
     let k = if opts.full { model.outputs } else { 1 };
     // Inputs in f64 and one variance per point and layer, for both sides.
     let pts = if x2.is_none() { n1 } else { n1 + n2 };
-    let fixed = pts * (model.input_dim + model.depth()) * 8;
-    let per_row = n2 * k * k * 8 * 2;
-    let rows = rows_per_band(n1, 64, (fixed, per_row), budget)?;
+    let mul = |a: usize, b: usize| a.saturating_mul(b);
+    let fixed = mul(mul(pts, model.input_dim.saturating_add(model.depth())), 8);
+    let per_row = mul(mul(mul(n2, k), k), 16);
+    let rows = rows_within_memory(n1, 64, (fixed, per_row), out.budget)?;
     let shape = if opts.full && k > 1 {
         vec![n1, n2, k, k]
     } else {
         vec![n1, n2]
     };
-    let (bands, resumed) = write_in_bands(path, &shape, dtype, rows, job_key, resume, |r| {
+    let (bands, resumed) = write_in_bands(out, &shape, rows, |r| {
         crate::analytic::analytic_rows(model, x1, x2, r, opts)
     })?;
     Ok(BandReport {
         rows_per_band: rows,
         bands,
         resumed,
-        estimated_bytes: fixed + rows * per_row,
+        estimated_bytes: fixed.saturating_add(rows.saturating_mul(per_row)),
     })
 }

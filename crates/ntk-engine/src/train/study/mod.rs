@@ -144,6 +144,7 @@ impl StudyData {
         let labels = head
             .labels()
             .ok_or_else(|| Error::invalid("dataset", dataset.name(), "a dataset with labels"))?;
+        // Labels are checked to lie in `0..MAX_CLASSES` when loaded (`Dataset`).
         let classes = labels.iter().copied().max().unwrap_or(0).max(1) as usize + 1;
         let hot = head.one_hot(classes)?;
         let y: Vec<f64> = hot.iter().map(|v| v - 1.0 / classes as f64).collect();
@@ -159,7 +160,14 @@ impl StudyData {
         n_test: usize,
     ) -> Result<Self> {
         targets.check_len("targets")?;
-        if targets.rows != dataset.rows() || targets.cols == 0 {
+        if targets.cols == 0 {
+            return Err(Error::invalid(
+                "targets",
+                format!("{}×0 matrix", targets.rows),
+                "at least one column",
+            ));
+        }
+        if targets.rows != dataset.rows() {
             return Err(Error::DimensionMismatch {
                 what: "rows of the targets (one per row of the features)".into(),
                 expected: dataset.rows(),
@@ -173,7 +181,7 @@ impl StudyData {
     }
 
     fn subset(dataset: &Dataset, n_train: usize, n_test: usize) -> Result<Dataset> {
-        let n = n_train + n_test;
+        let n = n_train.saturating_add(n_test);
         if n_train == 0 || n_test == 0 || n > dataset.rows() {
             return Err(Error::invalid(
                 "train/test sizes",
