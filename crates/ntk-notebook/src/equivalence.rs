@@ -361,6 +361,7 @@ pub struct Trajectories {
 /// For each width (seed `seed`), `model` trained centred by `max(steps)` steps of
 /// full-batch gradient descent with learning rate `lr`, its training loss and test outputs
 /// kept at each of `steps`; and the analytic NTK's gradient flow at the same times.
+#[allow(clippy::too_many_arguments)]
 pub fn trajectories(
     model: &Model,
     x_train: &Data,

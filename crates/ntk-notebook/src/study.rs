@@ -199,7 +199,8 @@ impl Study {
     /// bars), labelled `label: slope ± s.e.`, and its fitted line, both in colour `colour`.
     pub(crate) fn series(&self, metric: &str, label: &str, colour: usize) -> Result<Vec<Series>> {
         let j = self.index(metric)?;
-        let (pts, bars): (Vec<(f64, f64)>, Vec<(f64, f64)>) = self
+        type Points = Vec<(f64, f64)>;
+        let (pts, bars): (Points, Points) = self
             .widths
             .iter()
             .enumerate()
