@@ -9,7 +9,7 @@ use ntk_engine::{AnalyticOptions, Error, Kernel, Result, analytic};
 
 use crate::data::Data;
 use crate::display::heatmap::{Scale, finite_range, heatmap_scaled, heatmap_svg};
-use crate::display::{Html, Svg, Table, emit, figure_with_table, num};
+use crate::display::{Html, Svg, Table, emit, escape, figure_with_table, num};
 use crate::model::Model;
 
 /// A kernel matrix `rows × cols` (row-major `f64`) with a title saying what it is.
@@ -183,7 +183,11 @@ impl KernelMatrix {
         ];
         let body: String = pics.iter().map(|p| format!("<div>{p}</div>")).collect();
         Ok(Html(format!(
-            "<div style=\"display:flex;flex-wrap:wrap;gap:8px\">{body}</div>"
+            "<p>{} against {}: relative Frobenius distance {}; the two on one colour scale, \
+             then their difference</p><div style=\"display:flex;flex-wrap:wrap;gap:8px\">{body}</div>",
+            escape(&self.title),
+            escape(&other.title),
+            num(rel)
         )))
     }
 

@@ -243,6 +243,16 @@ impl Linearisation {
     /// Means over seeds per width.
     pub fn table(&self) -> Table {
         let beta = self.beta.map_or("none".into(), num);
+        // Without β, the lecture's ReLU bound (δ = 0.05, B = the largest distance).
+        let bound: Vec<f64> = match self.beta {
+            Some(_) => self.bound.iter().map(|b| mean(b)).collect(),
+            None => self.relu_bound(0.05),
+        };
+        let bound_head = if self.beta.is_some() {
+            "bound β/(2√m)·‖W−W₀‖²"
+        } else {
+            "bound (2B^{4/3}+B·log(1/δ)^{1/4})/m^{1/6}, δ = 0.05"
+        };
         let mut t = Table::new(
             &format!(
                 "two-layer {}, β = {beta}: means over {} seeds",
@@ -252,7 +262,7 @@ impl Linearisation {
             &[
                 "width",
                 "max |f − f_lin|",
-                "bound",
+                bound_head,
                 "‖W−W₀‖_F",
                 "final loss",
             ],
@@ -261,7 +271,7 @@ impl Linearisation {
             t.push(vec![
                 self.widths[i].to_string(),
                 num(mean(&self.error[i])),
-                num(mean(&self.bound[i])),
+                num(bound[i]),
                 num(mean(&self.distance[i])),
                 num(mean(&self.loss[i])),
             ]);
@@ -395,7 +405,7 @@ mod tests {
         let h = homogeneity(&x, &y, 64, &[Activation::Relu, Activation::Tanh], 5, 1.0).unwrap();
         assert!(h.rows[0].1 < 1e-12 && h.rows[0].2 < 1e-12, "{h}");
         assert!(h.rows[1].1 > 1e-3, "{h}");
-        assert!(r.table().to_html().contains("none"));
+        assert!(r.table().to_html().contains("none") && !r.table().to_html().contains("NaN"));
         let far = Data::bundled("iris").unwrap().head(10);
         assert!(linearisation(Activation::Tanh, &far, &y, &[16], 1, 1, 1.0).is_err());
     }
