@@ -267,11 +267,11 @@ impl Linearisation {
                 "final loss",
             ],
         );
-        for i in 0..self.widths.len() {
+        for (i, b) in bound.iter().enumerate() {
             t.push(vec![
                 self.widths[i].to_string(),
                 num(mean(&self.error[i])),
-                num(bound[i]),
+                num(*b),
                 num(mean(&self.distance[i])),
                 num(mean(&self.loss[i])),
             ]);
