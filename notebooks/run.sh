@@ -2,10 +2,14 @@
 # Executes every notebook in notebooks/ headlessly with the evcxr `rust` kernel, writing the
 # outputs back into the .ipynb files; exits non-zero if any cell errors.
 #
-# Installs what it needs, pinned, under $NTK_NOTEBOOK_TOOLS (default: target/notebook-tools):
-#   * evcxr_jupyter 0.22.0 with `cargo install --locked` (about 8 min of compiling, once),
-#     and its kernel spec, found through JUPYTER_PATH (nothing is written to ~/.local);
-#   * nbclient and friends (requirements.txt) in a Python venv.
+# What it needs, pinned:
+#   * evcxr_jupyter 0.22.0: $NTK_EVCXR_JUPYTER if set, else the one cargo records as
+#     installed under ~/.cargo (or under $NTK_NOTEBOOK_TOOLS, where older runs put it);
+#     otherwise it is installed with `cargo install --locked --root ~/.cargo` (10-20 min of
+#     compiling, once per machine: later runs and clean clones find it there). Its kernel spec goes under
+#     $NTK_NOTEBOOK_TOOLS (default: target/notebook-tools), found through JUPYTER_PATH
+#     (nothing is written to ~/.local);
+#   * nbclient and friends (requirements.txt) in a Python venv under $NTK_NOTEBOOK_TOOLS.
 # evcxr's build directory is notebooks/.evcxr (evcxr.toml); it is seeded with the
 # workspace's Cargo.lock so the notebooks build against the same crate versions as `cargo
 # test`. The first notebook compiles the engine there (about 2 min); the rest reuse it.
@@ -22,12 +26,23 @@ tools="$(cd "$tools" && pwd)"
 start=$(date +%s)
 stamp() { echo "[notebooks $(($(date +%s) - start)) s] $*"; }
 
-if ! cargo install --list --root "$tools" 2>/dev/null | grep -q "^evcxr_jupyter v$EVCXR_VERSION:"; then
-    stamp "installing evcxr_jupyter $EVCXR_VERSION into $tools"
-    cargo install --locked --quiet evcxr_jupyter --version "$EVCXR_VERSION" --root "$tools"
+# An evcxr_jupyter of the pinned version, reused when one is installed (cargo's own
+# record of what it installed under a root says which version a binary is).
+pinned() { cargo install --list --root "$1" 2>/dev/null | grep -q "^evcxr_jupyter v$EVCXR_VERSION:"; }
+if [ -n "${NTK_EVCXR_JUPYTER:-}" ]; then
+    evcxr="$NTK_EVCXR_JUPYTER"
+elif pinned "$HOME/.cargo"; then
+    evcxr="$HOME/.cargo/bin/evcxr_jupyter"
+elif pinned "$tools"; then
+    evcxr="$tools/bin/evcxr_jupyter"
+else
+    stamp "installing evcxr_jupyter $EVCXR_VERSION into ~/.cargo (once per machine)"
+    cargo install --locked --quiet evcxr_jupyter --version "$EVCXR_VERSION" --root "$HOME/.cargo"
+    evcxr="$HOME/.cargo/bin/evcxr_jupyter"
 fi
+stamp "using $evcxr"
 export JUPYTER_PATH="$tools/jupyter"
-"$tools/bin/evcxr_jupyter" --install >/dev/null
+"$evcxr" --install >/dev/null
 
 venv="$tools/venv"
 if ! "$venv/bin/python" -c "import nbclient" 2>/dev/null; then

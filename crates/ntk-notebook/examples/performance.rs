@@ -52,6 +52,10 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
     let small = time_empirical(&x, &[1, 2], &[64, 128], 1)?;
     assert_eq!(small.rows.len(), 4);
     assert!(small.rows.iter().all(|m| m.gflops() > 0.0));
+    // Best and slowest of the repetitions, as the notebook's tables show them.
+    let spread = time_empirical(&x, &[1], &[128], 3)?;
+    assert!(spread.rows[0].slowest >= spread.rows[0].seconds);
+    assert!(spread.table().header.iter().any(|h| h == "ms (slowest)"));
     println!("{}", small.plot());
     Ok(())
 }

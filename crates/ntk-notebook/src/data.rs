@@ -226,7 +226,11 @@ impl Data {
 
     /// Shows [`Data::summary`] in the notebook.
     pub fn evcxr_display(&self) {
-        emit("text/html", &self.summary().to_html());
+        emit(
+            "text/html",
+            &self.summary().to_html(),
+            &self.summary().to_string(),
+        );
     }
 }
 

@@ -8,8 +8,8 @@ use ntk_engine::predict::Matrix;
 use ntk_engine::{AnalyticOptions, Error, Kernel, Result, analytic};
 
 use crate::data::Data;
-use crate::display::heatmap::heatmap_svg;
-use crate::display::{Svg, Table, emit, figure_with_table, num};
+use crate::display::heatmap::{Scale, finite_range, heatmap_scaled, heatmap_svg};
+use crate::display::{Html, Svg, Table, emit, escape, figure_with_table, num};
 use crate::model::Model;
 
 /// A kernel matrix `rows × cols` (row-major `f64`) with a title saying what it is.
@@ -149,11 +149,54 @@ impl KernelMatrix {
         ))
     }
 
+    /// This kernel and `other` (same shape) on **one** colour scale, and their difference
+    /// `self − other` on a blue–white–red scale centred at 0, with the relative Frobenius
+    /// distance in the difference's title.
+    pub fn compare(&self, other: &KernelMatrix) -> Result<Html> {
+        let rel = self.rel_error(other)?;
+        let (a, b) = (finite_range(&self.data), finite_range(&other.data));
+        let scale = Scale::Fixed(a.0.min(b.0), a.1.max(b.1));
+        let diff: Vec<f64> = self
+            .data
+            .iter()
+            .zip(&other.data)
+            .map(|(x, y)| x - y)
+            .collect();
+        let pics = [
+            heatmap_scaled(&self.data, self.rows, self.cols, &self.title, 260, scale),
+            heatmap_scaled(
+                &other.data,
+                other.rows,
+                other.cols,
+                &other.title,
+                260,
+                scale,
+            ),
+            heatmap_scaled(
+                &diff,
+                self.rows,
+                self.cols,
+                &format!("difference (relative Frobenius {})", num(rel)),
+                260,
+                Scale::Diverging,
+            ),
+        ];
+        let body: String = pics.iter().map(|p| format!("<div>{p}</div>")).collect();
+        Ok(Html(format!(
+            "<p>{} against {}: relative Frobenius distance {}; the two on one colour scale, \
+             then their difference</p><div style=\"display:flex;flex-wrap:wrap;gap:8px\">{body}</div>",
+            escape(&self.title),
+            escape(&other.title),
+            num(rel)
+        )))
+    }
+
     /// Shows the heatmap and the summary side by side.
     pub fn evcxr_display(&self) {
         emit(
             "text/html",
             &figure_with_table(&self.heatmap().0, &self.summary()),
+            &self.to_string(),
         );
     }
 }

@@ -19,7 +19,9 @@
 //! | limits | [`width_sweep`], [`arccos_sweep`], [`arccos_scatter`] | [`Sweep`], [`Plot`] |
 //! | classification | [`classify`], [`depth_study`] | accuracy, [`DepthStudy`] |
 //! | training | [`train_network`], [`alpha_sweep`] | [`Training`], [`Scan`] |
-//! | width studies | [`study`], [`compare_studies`], [`linearisation`] | [`Study`], [`Plot`], [`Linearisation`] |
+//! | width studies | [`study`], [`compare_studies`], [`linearisation`], [`homogeneity`] | [`Study`], [`Plot`], [`Linearisation`], [`Homogeneity`] |
+//! | network vs kernel | [`trained_vs_kernel`] (Arora et al. 2019, Thm 3.2), [`trajectories`] (Lee et al. 2019) | [`Equivalence`], [`Trajectories`] |
+//! | spectrum | [`spectrum`] | [`Spectrum`] |
 //! | performance | [`criterion_results`], [`time_empirical`] | [`Throughput`] |
 //!
 //! ```
@@ -42,6 +44,7 @@ pub mod arccos;
 pub mod classify;
 pub mod data;
 pub mod display;
+pub mod equivalence;
 pub mod kernel;
 pub mod linearise;
 pub mod model;
@@ -49,6 +52,7 @@ pub mod perf;
 pub mod predict;
 pub mod scan;
 pub mod solve;
+pub mod spectrum;
 pub mod study;
 pub mod sweep;
 pub mod training;
@@ -56,19 +60,21 @@ pub mod training;
 pub use arccos::{arccos_kernel, arccos_scatter, arccos_sweep, arccos0, lecture_kernel};
 pub use classify::{DepthStudy, classify, depth_study};
 pub use data::Data;
-pub use display::plot::{Legend, Plot, Series, Style};
+pub use display::plot::{Legend, Panels, Plot, Series, Style};
 pub use display::{Html, Svg, Table};
+pub use equivalence::{Equivalence, Trajectories, trained_vs_kernel, trajectories};
 pub use kernel::{
     KernelMatrix, analytic_kernel, analytic_nngp, analytic_ntk, empirical_kernel, empirical_nngp,
     empirical_ntk,
 };
-pub use linearise::{Linearisation, linearisation};
+pub use linearise::{Homogeneity, Linearisation, homogeneity, linearisation};
 pub use model::Model;
 pub use ntk_engine::{Error, Result};
 pub use perf::{Measurement, Throughput, criterion_dir, criterion_results, time_empirical};
 pub use predict::{Flow, Outputs, gradient_flow, kernel_regression};
-pub use scan::Scan;
+pub use scan::{Scan, compare_scans};
 pub use solve::{Kernels, Settings, Solved, predict, predict_with};
+pub use spectrum::{Spectrum, spectrum};
 pub use study::{Study, StudyPlan, compare_studies, study};
 pub use sweep::{Fit, Sweep, loglog_fit, width_sweep};
 pub use training::{Schedule, Step, Training, alpha_sweep, train_network};
@@ -83,11 +89,13 @@ pub mod prelude {
         empirical_ntk, gradient_flow, kernel_regression, lecture_kernel, loglog_fit,
         time_empirical, width_sweep,
     };
-    pub use crate::{Kernels, Settings, Solved, predict, predict_with};
     pub use crate::{
-        Linearisation, Scan, Schedule, Step, Study, StudyPlan, Training, alpha_sweep,
-        compare_studies, linearisation, study, train_network,
+        Equivalence, Homogeneity, Linearisation, Panels, Scan, Schedule, Spectrum, Step, Study,
+        StudyPlan, Training, Trajectories, alpha_sweep, compare_scans, compare_studies,
+        homogeneity, linearisation, spectrum, study, train_network, trained_vs_kernel,
+        trajectories,
     };
+    pub use crate::{Kernels, Settings, Solved, predict, predict_with};
     pub use ntk_engine::gram::KernelKind;
     pub use ntk_engine::{Activation, Parameterization};
 }

@@ -132,7 +132,11 @@ impl Model {
 
     /// Shows [`Model::summary`] in the notebook.
     pub fn evcxr_display(&self) {
-        emit("text/html", &self.summary().to_html());
+        emit(
+            "text/html",
+            &self.summary().to_html(),
+            &self.summary().to_string(),
+        );
     }
 }
 

@@ -29,6 +29,9 @@ pub struct Measurement {
     pub width: usize,
     /// Seconds per kernel (criterion's mean, or the best of the repetitions).
     pub seconds: f64,
+    /// The slowest repetition's seconds (criterion's mean again: its spread is in its
+    /// own report), so a table shows how much a timing varies from run to run.
+    pub slowest: f64,
     /// Floating-point operations per kernel.
     pub flops: f64,
 }
@@ -110,6 +113,7 @@ pub fn criterion_results(dir: &Path, group: &str) -> Result<Throughput> {
                 depth,
                 width,
                 seconds: ns * 1e-9,
+                slowest: ns * 1e-9,
                 flops,
             });
         }
@@ -123,7 +127,7 @@ pub fn criterion_results(dir: &Path, group: &str) -> Result<Throughput> {
     }
     rows.sort_by_key(|m| (m.depth, m.width));
     Ok(Throughput {
-        source: format!("criterion, {}", gdir.display()),
+        source: format!("criterion's saved results, group {group}"),
         rows,
     })
 }
@@ -140,11 +144,13 @@ pub fn time_empirical(
     for &depth in depths {
         for &width in widths {
             let model = Model::uniform(x.cols(), depth, width, Activation::Relu);
-            let mut best = f64::INFINITY;
+            let (mut best, mut slowest) = (f64::INFINITY, 0.0f64);
             for _ in 0..reps.max(1) {
                 let t = Instant::now();
                 std::hint::black_box(empirical_kernel(&model, KernelKind::Ntk, x, None, 0)?);
-                best = best.min(t.elapsed().as_secs_f64());
+                let s = t.elapsed().as_secs_f64();
+                best = best.min(s);
+                slowest = slowest.max(s);
             }
             let flops =
                 empirical_flops(&model.mlp, x.rows(), x.rows(), true, KernelKind::Ntk, false);
@@ -153,6 +159,7 @@ pub fn time_empirical(
                 depth,
                 width,
                 seconds: best,
+                slowest,
                 flops,
             });
         }
@@ -168,7 +175,14 @@ impl Throughput {
     pub fn table(&self) -> Table {
         let mut t = Table::new(
             &format!("empirical NTK throughput ({})", self.source),
-            &["shape", "depth", "width", "ms", "GFLOP/s"],
+            &[
+                "shape",
+                "depth",
+                "width",
+                "ms (best)",
+                "ms (slowest)",
+                "GFLOP/s (best)",
+            ],
         );
         for m in &self.rows {
             t.push(vec![
@@ -176,6 +190,7 @@ impl Throughput {
                 m.depth.to_string(),
                 m.width.to_string(),
                 num(m.seconds * 1e3),
+                num(m.slowest * 1e3),
                 num(m.gflops()),
             ]);
         }
@@ -206,6 +221,7 @@ impl Throughput {
         emit(
             "text/html",
             &figure_with_table(&self.plot().to_svg(), &self.table()),
+            &self.to_string(),
         );
     }
 }

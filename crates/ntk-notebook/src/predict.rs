@@ -235,6 +235,7 @@ impl Flow {
         emit(
             "text/html",
             &figure_with_table(&self.plot().to_svg(), &self.table()),
+            &self.to_string(),
         );
     }
 }

@@ -61,6 +61,47 @@ impl Scan {
             .collect()
     }
 
+    /// The line through every seed's point whose parameter lies in `[lo, hi]`.
+    pub fn fit_range(&self, lo: f64, hi: f64) -> Option<Fit> {
+        let pts: Vec<(f64, f64)> = self
+            .xs
+            .iter()
+            .zip(&self.values)
+            .filter(|(x, _)| (lo..=hi).contains(*x))
+            .flat_map(|(&x, v)| v.iter().map(move |&y| (x, y)))
+            .collect();
+        loglog_fit(&pts)
+    }
+
+    /// The log-log slopes between successive means, `Δ log mean / Δ log x`.
+    pub fn local_slopes(&self) -> Vec<f64> {
+        let m = self.means();
+        self.xs
+            .windows(2)
+            .zip(m.windows(2))
+            .map(|(x, y)| (y[1] / y[0]).ln() / (x[1] / x[0]).ln())
+            .collect()
+    }
+
+    /// The means with min–max bars over seeds, as a series in colour `c`.
+    pub(crate) fn mean_series(&self, name: &str, c: usize) -> Series {
+        let bars = self
+            .values
+            .iter()
+            .map(|v| {
+                let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+                (lo, v.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+            })
+            .collect();
+        Series::new(
+            name,
+            self.xs.iter().copied().zip(self.means()).collect(),
+            Style::Points,
+        )
+        .colour(c)
+        .errors(bars)
+    }
+
     /// Parameter, mean, min, max.
     pub fn table(&self) -> Table {
         let mut t = Table::new(&self.title, &[&self.x_label, "mean", "min", "max"]);
@@ -75,31 +116,32 @@ impl Scan {
         t
     }
 
-    /// Log-log plot: every seed, the means, the fit (slope ± s.e.) and the reference.
+    /// Log-log plot: the mean over seeds with min–max bars, the fit over every seed's point
+    /// (slope ± s.e., same colour) and the reference power law (grey).
     pub fn plot(&self) -> Plot {
-        let all = self
-            .xs
-            .iter()
-            .zip(&self.values)
-            .flat_map(|(&x, v)| v.iter().map(move |&y| (x, y)))
-            .collect();
-        let means: Vec<(f64, f64)> = self.xs.iter().copied().zip(self.means()).collect();
+        let n = self.values.first().map_or(0, Vec::len);
         let mut p = Plot::new(&self.title, &self.x_label, &self.y_label)
             .log_log()
-            .with(Series::new("each seed", all, Style::Points))
-            .with(Series::new("mean", means.clone(), Style::LinePoints));
+            .with(self.mean_series(&format!("mean, min–max over {n} seeds"), 0));
+        let means: Vec<(f64, f64)> = self.xs.iter().copied().zip(self.means()).collect();
         if let (Some(f), Some(a), Some(b)) = (&self.fit, means.first(), means.last()) {
-            p = p.with(Series::new(
-                &format!("fit: slope {:.3} ± {:.3}", f.slope, f.stderr),
-                vec![(a.0, f.at(a.0)), (b.0, f.at(b.0))],
-                Style::Line,
-            ));
-            if let Some(e) = self.reference {
-                p = p.with(Series::new(
-                    &format!("reference slope {e}"),
-                    vec![(a.0, a.1), (b.0, a.1 * (b.0 / a.0).powf(e))],
+            p = p.with(
+                Series::new(
+                    &format!("fit: slope {:.3} ± {:.3}", f.slope, f.stderr),
+                    vec![(a.0, f.at(a.0)), (b.0, f.at(b.0))],
                     Style::Line,
-                ));
+                )
+                .colour(0),
+            );
+            if let Some(e) = self.reference {
+                p = p.with(
+                    Series::new(
+                        &format!("reference slope {e}"),
+                        vec![(a.0, a.1), (b.0, a.1 * (b.0 / a.0).powf(e))],
+                        Style::Line,
+                    )
+                    .colour(7),
+                );
             }
         }
         p
@@ -110,6 +152,7 @@ impl Scan {
         emit(
             "text/html",
             &figure_with_table(&self.plot().to_svg(), &self.table()),
+            &self.to_string(),
         );
     }
 }
@@ -118,6 +161,36 @@ impl fmt::Display for Scan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.table())
     }
+}
+
+/// Several scans of one quantity on one log-log plot, each with its mean ± min–max bars
+/// and its line fitted over the parameters in `[lo, hi]` only, in the same colour.
+pub fn compare_scans(scans: &[(&str, &Scan)], lo: f64, hi: f64) -> Plot {
+    let (title, xl, yl) = scans.first().map_or(("", "", ""), |(_, s)| {
+        (s.title.as_str(), s.x_label.as_str(), s.y_label.as_str())
+    });
+    let _ = title;
+    let mut p = Plot::new(
+        &format!("{yl}: fits over {} ≤ {xl} ≤ {}", num(lo), num(hi)),
+        xl,
+        yl,
+    )
+    .log_log();
+    for (c, (name, s)) in scans.iter().enumerate() {
+        p = p.with(s.mean_series(name, c));
+        if let Some(f) = s.fit_range(lo, hi) {
+            let (a, b) = (lo.max(s.xs[0]), hi.min(s.xs[s.xs.len() - 1]));
+            p = p.with(
+                Series::new(
+                    &format!("{name}: slope {:.3} ± {:.3}", f.slope, f.stderr),
+                    vec![(a, f.at(a)), (b, f.at(b))],
+                    Style::Line,
+                )
+                .colour(c),
+            );
+        }
+    }
+    p
 }
 
 #[cfg(test)]
@@ -133,5 +206,9 @@ mod tests {
         let svg = s.plot().to_svg();
         assert!(svg.contains("reference slope -1") && svg.contains("fit: slope -1.000"));
         assert!(s.table().title.contains("fitted slope -1.000"));
+        assert!((s.fit_range(5.0, 200.0).unwrap().slope + 1.0).abs() < 1e-12);
+        assert!(s.local_slopes().iter().all(|l| (l + 1.0).abs() < 1e-12));
+        let c = compare_scans(&[("a", &s), ("b", &s)], 1.0, 100.0);
+        assert_eq!(c.series.len(), 4);
     }
 }

@@ -227,6 +227,7 @@ impl Solved {
         emit(
             "text/html",
             &figure_with_table(&self.plot().to_svg(), &self.table()),
+            &self.to_string(),
         );
     }
 }

@@ -13,8 +13,8 @@ use ntk_engine::train::study::{METRICS, StudyConfig, StudyData, run_study};
 use ntk_engine::{Activation, Error, Parameterization, Result};
 
 use crate::data::Data;
-use crate::display::plot::{Legend, Plot, Series, Style};
-use crate::display::{Html, Table, emit, figure_with_table, num};
+use crate::display::plot::{Panels, Plot, Series, Style};
+use crate::display::{Html, Table, emit, num};
 use crate::sweep::Fit;
 
 /// What a study trains: widths, seeds, depth, activation, parameterization, `α`, steps,
@@ -195,54 +195,81 @@ impl Study {
         self.slopes.iter().find(|s| s.0 == metric).map(|s| s.1)
     }
 
-    /// The series of `metric` (means), labelled `label: slope ± s.e.`, and its fitted line.
-    pub(crate) fn series(&self, metric: &str, label: &str) -> Result<Vec<Series>> {
-        let pts: Vec<(f64, f64)> = self
+    /// The series of `metric` (means, with ± one standard deviation over seeds as error
+    /// bars), labelled `label: slope ± s.e.`, and its fitted line, both in colour `colour`.
+    pub(crate) fn series(&self, metric: &str, label: &str, colour: usize) -> Result<Vec<Series>> {
+        let j = self.index(metric)?;
+        type Points = Vec<(f64, f64)>;
+        let (pts, bars): (Points, Points) = self
             .widths
             .iter()
-            .map(|&w| w as f64)
-            .zip(self.means(metric)?)
-            .filter(|p| p.1.is_finite() && p.1 > 0.0)
-            .collect();
+            .enumerate()
+            .map(|(i, &w)| {
+                let (m, sd) = (self.mean[i][j], self.std[i][j]);
+                ((w as f64, m), (m - sd, m + sd))
+            })
+            .filter(|(p, _)| p.1.is_finite() && p.1 > 0.0)
+            .unzip();
         let mut out = Vec::new();
         match self.slope(metric) {
             Some(f) if pts.len() >= 2 => {
                 let (a, b) = (pts[0].0, pts[pts.len() - 1].0);
-                out.push(Series::new(
-                    &format!("{label}: slope {:.3} ± {:.3}", f.slope, f.stderr),
-                    pts,
-                    Style::Points,
-                ));
-                out.push(Series::new(
-                    &format!("{label} fit"),
-                    vec![(a, f.at(a)), (b, f.at(b))],
-                    Style::Line,
-                ));
+                out.push(
+                    Series::new(
+                        &format!("{label}: slope {:.3} ± {:.3}", f.slope, f.stderr),
+                        pts,
+                        Style::Points,
+                    )
+                    .colour(colour)
+                    .errors(bars),
+                );
+                out.push(
+                    Series::new(
+                        &format!("{label} fit"),
+                        vec![(a, f.at(a)), (b, f.at(b))],
+                        Style::Line,
+                    )
+                    .colour(colour),
+                );
             }
-            _ => out.push(Series::new(label, pts, Style::LinePoints)),
+            _ => out.push(
+                Series::new(label, pts, Style::LinePoints)
+                    .colour(colour)
+                    .errors(bars),
+            ),
         }
         Ok(out)
     }
 
-    /// Log-log plot of `metrics` (means over seeds) against width, fitted slopes ± standard
-    /// error in the legend.
+    /// Log-log plot of `metrics` (means over seeds, ± one standard deviation) against width,
+    /// fitted slopes ± standard error in the legend. Put only metrics of one unit on one
+    /// plot; [`plot`](Study::plot) gives each shown metric its own panel.
     pub fn plot_metrics(&self, metrics: &[&str]) -> Result<Plot> {
-        let mut p = Plot::new("against width", "width m", "mean over seeds")
-            .log_log()
-            .legend_at(Legend::LowerLeft);
-        for m in metrics {
-            for s in self.series(m, m)? {
+        let mut p = Plot::new("against width", "width m", "mean ± s.d. over seeds").log_log();
+        for (c, m) in metrics.iter().enumerate() {
+            for s in self.series(m, m, c)? {
                 p = p.with(s);
             }
         }
         Ok(p)
     }
 
-    /// The plot of the shown metrics.
-    pub fn plot(&self) -> Plot {
-        let shown: Vec<&str> = self.shown.iter().map(String::as_str).collect();
-        self.plot_metrics(&shown)
-            .unwrap_or_else(|_| Plot::new("against width", "width m", "mean over seeds"))
+    /// One panel per shown metric (their units differ).
+    pub fn plot(&self) -> Panels {
+        Panels(
+            self.shown
+                .iter()
+                .enumerate()
+                .filter_map(|(c, m)| {
+                    let mut p = self.plot_metrics(&[m]).ok()?;
+                    p.title = m.clone();
+                    p.y_label = format!("{m} (mean ± s.d.)");
+                    p.size = (440, 320);
+                    p.series.iter_mut().for_each(|s| s.colour = Some(c));
+                    Some(p)
+                })
+                .collect(),
+        )
     }
 
     /// Means ± standard deviations of the shown metrics per width, and their slopes.
@@ -291,7 +318,8 @@ impl Study {
     pub fn evcxr_display(&self) {
         emit(
             "text/html",
-            &figure_with_table(&self.plot().to_svg(), &self.table()),
+            &format!("{}{}", self.plot().to_html(), self.table().to_html()),
+            &self.to_string(),
         );
     }
 }
@@ -304,11 +332,9 @@ impl fmt::Display for Study {
 
 /// One metric of several studies on one log-log plot, each labelled with its slope.
 pub fn compare_studies(studies: &[(&str, &Study)], metric: &str) -> Result<Plot> {
-    let mut p = Plot::new(&format!("{metric} against width"), "width m", metric)
-        .log_log()
-        .legend_at(Legend::LowerLeft);
-    for (name, s) in studies {
-        for series in s.series(metric, name)? {
+    let mut p = Plot::new(&format!("{metric} against width"), "width m", metric).log_log();
+    for (c, (name, s)) in studies.iter().enumerate() {
+        for series in s.series(metric, name, c)? {
             p = p.with(series);
         }
     }
@@ -325,7 +351,7 @@ mod tests {
         let s = study(&StudyPlan::new(&[32, 128, 512], 2, 5, 1.0), &d, 12, 6).unwrap();
         assert_eq!(s.widths, vec![32, 128, 512]);
         assert!(s.slope("kernel_drift").unwrap().slope < 0.0);
-        let svg = s.plot().to_svg();
+        let svg = s.plot().to_html();
         assert!(svg.contains("kernel_drift: slope") && svg.contains("lin_gap"));
         assert_eq!(s.table().rows.len(), 4);
         assert!(s.full_table().0.contains("ntk_gap"));

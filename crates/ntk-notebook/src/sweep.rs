@@ -140,44 +140,66 @@ impl Sweep {
         t
     }
 
-    /// Log-log plot: every seed, the mean, the fitted line (slope ± standard error in the
-    /// legend) and the `m^{-1/2}` reference through the first mean.
+    /// Log-log plot: the mean over seeds with min–max bars, the line fitted through every
+    /// (width, seed) point (slope ± standard error in the legend, same colour) and the
+    /// `m^{-1/2}` reference through the first mean (grey).
     pub fn plot(&self) -> Plot {
-        let seeds = self
-            .widths
-            .iter()
-            .zip(&self.errors)
-            .flat_map(|(&m, e)| e.iter().map(move |&v| (m as f64, v)))
-            .collect();
         let means: Vec<(f64, f64)> = self
             .widths
             .iter()
             .map(|&m| m as f64)
             .zip(self.means())
             .collect();
+        let bars = self
+            .errors
+            .iter()
+            .map(|e| {
+                let lo = e.iter().copied().fold(f64::INFINITY, f64::min);
+                (lo, e.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+            })
+            .collect();
         let nseeds = self.errors.first().map_or(0, Vec::len);
         let mut p = Plot::new(&self.title, "width m", &self.y_label)
             .log_log()
-            .with(Series::new("each seed", seeds, Style::Points))
-            .with(Series::new(
-                &format!("mean over {nseeds} seeds"),
-                means.clone(),
-                Style::LinePoints,
-            ));
+            .with(
+                Series::new(
+                    &format!("mean, min–max over {nseeds} seeds"),
+                    means.clone(),
+                    Style::Points,
+                )
+                .colour(0)
+                .errors(bars),
+            );
         let (first, last) = (means.first().copied(), means.last().copied());
         if let (Some(fit), Some(a), Some(b)) = (&self.fit, first, last) {
-            p = p.with(Series::new(
-                &format!("fit: slope {:.3} ± {:.3}", fit.slope, fit.stderr),
-                vec![(a.0, fit.at(a.0)), (b.0, fit.at(b.0))],
-                Style::Line,
-            ));
-            p = p.with(Series::new(
-                "reference m^(-1/2)",
-                vec![(a.0, a.1), (b.0, a.1 * (b.0 / a.0).powf(-0.5))],
-                Style::Line,
-            ));
+            p = p.with(
+                Series::new(
+                    &format!("fit: slope {:.3} ± {:.3}", fit.slope, fit.stderr),
+                    vec![(a.0, fit.at(a.0)), (b.0, fit.at(b.0))],
+                    Style::Line,
+                )
+                .colour(0),
+            );
+            p = p.with(
+                Series::new(
+                    "reference m^(-1/2)",
+                    vec![(a.0, a.1), (b.0, a.1 * (b.0 / a.0).powf(-0.5))],
+                    Style::Line,
+                )
+                .colour(7),
+            );
         }
         p
+    }
+
+    /// Log-log slopes between successive means, `Δ log mean / Δ log m`.
+    pub fn local_slopes(&self) -> Vec<f64> {
+        let m = self.means();
+        self.widths
+            .windows(2)
+            .zip(m.windows(2))
+            .map(|(w, e)| (e[1] / e[0]).ln() / (w[1] as f64 / w[0] as f64).ln())
+            .collect()
     }
 
     /// Shows the plot and the table.
@@ -185,6 +207,7 @@ impl Sweep {
         emit(
             "text/html",
             &figure_with_table(&self.plot().to_svg(), &self.table()),
+            &self.to_string(),
         );
     }
 }
@@ -272,7 +295,8 @@ mod tests {
         let means = s.means();
         assert!(means[1] < means[0], "{means:?}");
         let svg = s.plot().to_svg();
-        assert!(svg.contains("fit: slope") && svg.contains("each seed"));
+        assert!(svg.contains("fit: slope") && svg.contains("min–max over 2 seeds"));
+        assert_eq!(s.local_slopes().len(), 1);
         assert!(s.table().to_html().contains("1024"));
         assert!(width_sweep(&model, KernelKind::Ntk, &x, &[], 1).is_err());
     }

@@ -13,8 +13,8 @@ use ntk_engine::train::{Batching, TrainData, TrainOptions, train};
 use ntk_engine::{AnalyticOptions, Parameterization, Params, Result, analytic};
 
 use crate::data::Data;
-use crate::display::plot::{Legend, Plot, Series, Style};
-use crate::display::{Table, emit, figure_with_table, num};
+use crate::display::plot::{Panels, Plot, Series, Style};
+use crate::display::{Table, emit, num};
 use crate::model::Model;
 use crate::predict::Outputs;
 
@@ -235,31 +235,58 @@ impl Training {
             .collect()
     }
 
-    /// Loss, `‖θ − θ_0‖`, kernel drift and the linearised gap against the step (log `y`).
-    pub fn plot(&self) -> Plot {
-        let mut p =
-            Plot::new(&self.title, "step", "value (log scale)").legend_at(Legend::LowerRight);
-        p.log_y = true;
-        p.with(Series::new(
-            "training loss",
-            self.curve(|s| s.loss),
-            Style::LinePoints,
-        ))
-        .with(Series::new(
-            "‖θ − θ₀‖",
-            self.curve(|s| s.param_distance),
-            Style::LinePoints,
-        ))
-        .with(Series::new(
-            "kernel drift",
-            self.curve(|s| s.kernel_drift),
-            Style::LinePoints,
-        ))
-        .with(Series::new(
-            "gap to linearised (test)",
-            self.curve(|s| s.lin_gap_test),
-            Style::LinePoints,
-        ))
+    /// Four panels against the step, one per quantity (their units differ): the training
+    /// loss, `‖θ − θ_0‖`, the relative kernel drift, and the RMS gap to the linearised
+    /// model on the test points (on the training points without test points).
+    pub fn plot(&self) -> Panels {
+        let panel = |title: &str, y: &str, pts: Vec<(f64, f64)>, c: usize, log: bool| {
+            let mut p = Plot::new(title, "step", y)
+                .with(Series::new(title, pts, Style::LinePoints).colour(c));
+            p.log_y = log;
+            p.size = (380, 280);
+            p
+        };
+        let test = self.steps.iter().any(|s| s.lin_gap_test.is_finite());
+        Panels(vec![
+            panel(
+                "training loss",
+                "loss (log scale)",
+                self.curve(|s| s.loss),
+                0,
+                true,
+            ),
+            panel(
+                "‖θ − θ₀‖",
+                "parameter distance",
+                self.curve(|s| s.param_distance),
+                1,
+                false,
+            ),
+            panel(
+                "kernel drift",
+                "‖Θ_t − Θ₀‖_F / ‖Θ₀‖_F",
+                self.curve(|s| s.kernel_drift),
+                2,
+                false,
+            ),
+            if test {
+                panel(
+                    "gap to linearised (test)",
+                    "RMS output gap",
+                    self.curve(|s| s.lin_gap_test),
+                    3,
+                    false,
+                )
+            } else {
+                panel(
+                    "gap to linearised (train)",
+                    "RMS output gap",
+                    self.curve(|s| s.lin_gap_train),
+                    3,
+                    false,
+                )
+            },
+        ])
     }
 
     /// The records as a table.
@@ -289,15 +316,18 @@ impl Training {
     }
 
     /// The network's test outputs against the linearised model's and the analytic NTK
-    /// flow's (output 0 of each point), with the diagonal.
+    /// flow's (output 0 of each test point, one dot per point), with the diagonal.
     pub fn versus_kernels(&self) -> Plot {
         let mut p = Plot::new(
-            "test outputs: linearised / NTK flow vs trained network",
-            "trained network g(x)",
-            "prediction",
-        )
-        .legend_at(Legend::UpperLeft);
+            "test outputs: linearised / NTK flow vs network",
+            "trained network g(x), output 0",
+            "prediction, output 0",
+        );
         let Some(net) = &self.test else { return p };
+        p.title = format!(
+            "test outputs (output 0 of {} per point): linearised / NTK flow vs network",
+            net.cols
+        );
         let pairs = |o: &Outputs| -> Vec<(f64, f64)> {
             (0..o.rows).map(|i| (net.get(i, 0), o.get(i, 0))).collect()
         };
@@ -307,7 +337,7 @@ impl Training {
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
                 (a.min(v), b.max(v))
             });
-        p = p.with(Series::new("y = x", vec![(lo, lo), (hi, hi)], Style::Line));
+        p = p.with(Series::new("y = x", vec![(lo, lo), (hi, hi)], Style::Line).colour(7));
         if let Some(l) = &self.lin_test {
             p = p.with(Series::new("linearised network", pairs(l), Style::Points));
         }
@@ -333,7 +363,8 @@ impl Training {
     pub fn evcxr_display(&self) {
         emit(
             "text/html",
-            &figure_with_table(&self.plot().to_svg(), &self.table()),
+            &format!("{}{}", self.plot().to_html(), self.table().to_html()),
+            &self.to_string(),
         );
     }
 }
@@ -410,7 +441,7 @@ mod tests {
         assert_eq!(t.last().step, 10);
         assert!(t.last().loss < t.steps[0].loss);
         assert!(t.ntk_gap().unwrap().is_finite());
-        let svg = t.plot().to_svg();
+        let svg = t.plot().to_html();
         assert!(svg.contains("kernel drift") && svg.contains("training loss"));
         assert!(t.versus_kernels().to_svg().contains("analytic NTK flow"));
         assert_eq!(t.table().rows.len(), t.steps.len());

@@ -1,5 +1,6 @@
 //! Runs every example — each the small twin of a notebook in `notebooks/` — so that a
-//! notebook never shows an API that no longer exists. (`cargo test` also builds them as
+//! notebook never shows an API that no longer exists, and the numbers its text states (each
+//! twin asserts them, in windows whose reasons it gives) still hold. (`cargo test` also builds them as
 //! examples; here they are compiled into one test binary and run.)
 
 #[path = "../examples/quickstart.rs"]
@@ -56,4 +57,12 @@ fn training_dynamics_notebook_twin_runs() {
 #[test]
 fn lazy_vs_rich_notebook_twin_runs() {
     lazy_vs_rich::main().unwrap();
+}
+
+#[path = "../examples/trained_vs_kernel.rs"]
+mod trained_vs_kernel;
+
+#[test]
+fn trained_vs_kernel_notebook_twin_runs() {
+    trained_vs_kernel::main().unwrap();
 }

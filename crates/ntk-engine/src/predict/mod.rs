@@ -35,6 +35,8 @@
 //!   Cholesky factor, and the [`GradientFlow`] it builds;
 //! * [`predict`]: [`GradientFlow`]'s train and test predictions at any times;
 //! * [`ensemble`]: the ensemble mean and covariance;
+//! * [`spectrum`]: the flow in the kernel's eigenbasis (label energy, residual per
+//!   eigendirection over time);
 //! * [`Matrix`]: the small row-major matrix the API takes and returns.
 //!
 //! # Example
@@ -66,6 +68,7 @@ mod matrix;
 // `fit` and `predict`"), which is also the parent's name.
 #[allow(clippy::module_inception)]
 pub mod predict;
+pub mod spectrum;
 pub(crate) mod validate;
 
 pub use ensemble::{Ensemble, Gaussian, TestKernels};

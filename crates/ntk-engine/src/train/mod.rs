@@ -22,11 +22,15 @@
 //! the `n·k` outputs, `‖g_nn − g_lin‖_F/√(n·k)`, on the training and the test points.
 //!
 //! # Layout
+//! * [`descent`]: full-batch gradient descent to a loss target, outputs kept at chosen
+//!   steps (Arora et al. 2019's trained-to-convergence network, Lee et al. 2019's
+//!   trajectories);
 //! * [`net`]: batched forward and backward passes (faer GEMMs, `f64`);
 //! * [`linearised`]: the linear model from the empirical `Θ_0`, in discrete steps;
 //! * [`two_layer`]: the lecture's two-layer net with a fixed `±1` readout;
 //! * [`study`]: width × seed grids and their log-log fits.
 
+pub mod descent;
 pub mod linearised;
 pub mod net;
 pub mod study;

@@ -19,9 +19,50 @@ pub mod plot;
 
 use core::fmt;
 
-/// Prints one evcxr content block of `mime` type.
-pub(crate) fn emit(mime: &str, content: &str) {
+/// Prints one evcxr content block of `mime` type and a `text/plain` fallback (`plain`), for
+/// readers of the notebook that cannot show the rich one. evcxr gathers every block of a
+/// cell into one output, one entry per MIME type.
+pub(crate) fn emit(mime: &str, content: &str, plain: &str) {
+    println!(
+        "EVCXR_BEGIN_CONTENT text/plain\n{}\nEVCXR_END_CONTENT",
+        plain.trim_end()
+    );
     println!("EVCXR_BEGIN_CONTENT {mime}\n{content}\nEVCXR_END_CONTENT");
+}
+
+/// The text of an HTML fragment: tags dropped (SVG pictures become `[figure]`), the common
+/// entities decoded, blank runs collapsed.
+pub fn html_text(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start..];
+        if after.starts_with("<svg") {
+            out.push_str(" [figure] ");
+            rest = after.find("</svg>").map_or("", |e| &after[e + 6..]);
+        } else {
+            let tag_end = after.find('>').map_or(after.len(), |e| e + 1);
+            let tag = &after[..tag_end];
+            if tag.starts_with("</tr") || tag.starts_with("</caption") || tag.starts_with("<br") {
+                out.push('\n');
+            } else {
+                out.push(' ');
+            }
+            rest = &after[tag_end..];
+        }
+    }
+    out.push_str(rest);
+    let out = out
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    out.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Escapes `&`, `<`, `>` and `"` for HTML text and attributes.
@@ -61,7 +102,7 @@ pub struct Html(pub String);
 impl Html {
     /// Shows the fragment in the notebook.
     pub fn evcxr_display(&self) {
-        emit("text/html", &self.0);
+        emit("text/html", &self.0, &html_text(&self.0));
     }
 }
 
@@ -79,7 +120,7 @@ pub struct Svg(pub String);
 impl Svg {
     /// Shows the picture in the notebook.
     pub fn evcxr_display(&self) {
-        emit("image/svg+xml", &self.0);
+        emit("image/svg+xml", &self.0, &self.to_string());
     }
 
     /// Writes the picture to `path` (open it in a browser).
@@ -153,7 +194,7 @@ impl Table {
 
     /// Shows the table in the notebook.
     pub fn evcxr_display(&self) {
-        emit("text/html", &self.to_html());
+        emit("text/html", &self.to_html(), &self.to_string());
     }
 }
 
@@ -187,9 +228,15 @@ impl fmt::Display for Table {
 
 /// A picture and a table side by side, as one HTML block.
 pub(crate) fn figure_with_table(svg: &str, table: &Table) -> String {
+    figures_with_table(&[svg], table)
+}
+
+/// Pictures and a table, as one HTML block.
+pub(crate) fn figures_with_table(svgs: &[&str], table: &Table) -> String {
+    let pictures: String = svgs.iter().map(|s| format!("<div>{s}</div>")).collect();
     format!(
         "<div style=\"display:flex;flex-wrap:wrap;align-items:center;gap:16px\">\
-         <div>{svg}</div><div>{}</div></div>",
+         {pictures}<div>{}</div></div>",
         table.to_html()
     )
 }
@@ -209,6 +256,11 @@ mod tests {
         assert_eq!(h.matches("<tr>").count(), 2);
         let text = t.to_string();
         assert_eq!(text, "a <b>\nx  value\n1  2 & 3\n");
+        assert_eq!(html_text(&h), "a <b>\nx value\n1 2 & 3");
+        assert_eq!(
+            html_text("<div><svg a><text>t</text></svg>x</div>"),
+            "[figure] x"
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Line and scatter plots as SVG, drawn with plotters' SVG backend, on linear or logarithmic
 //! axes. No font library is involved: plotters estimates text sizes and the browser draws
-//! the `<text>` elements.
+//! the `<text>` elements. The legend is drawn beside the axes, never over the data; a series
+//! may carry error bars and may borrow another series' colour (a fit line drawn in its
+//! points' colour). [`Panels`] puts plots of different units side by side.
 
 use core::fmt;
 
@@ -72,6 +74,10 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// How it is drawn.
     pub style: Style,
+    /// Index into [`COLOURS`] (`None`: the series' own position in the plot).
+    pub colour: Option<usize>,
+    /// Error bars: `(low, high)` per point, in the order of `points` (empty: none).
+    pub errors: Vec<(f64, f64)>,
 }
 
 impl Series {
@@ -81,23 +87,39 @@ impl Series {
             name: name.into(),
             points,
             style,
+            colour: None,
+            errors: Vec::new(),
         }
+    }
+
+    /// Draws the series in colour `i` of [`COLOURS`] (to match another series).
+    pub fn colour(mut self, i: usize) -> Self {
+        self.colour = Some(i);
+        self
+    }
+
+    /// Error bars from `low` to `high` at each point.
+    pub fn errors(mut self, bars: Vec<(f64, f64)>) -> Self {
+        self.errors = bars;
+        self
     }
 }
 
-/// Where the legend goes.
+/// Where the legend goes in the column beside the axes (it is never drawn over the data):
+/// the `Upper*` variants put it at the top of that column, `MiddleRight` in the middle, the
+/// `Lower*` variants at the bottom.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Legend {
-    /// Top right (the default).
+    /// Top (the default).
     #[default]
     UpperRight,
-    /// Top left.
+    /// Top.
     UpperLeft,
-    /// Middle of the right edge.
+    /// Middle.
     MiddleRight,
-    /// Bottom left.
+    /// Bottom.
     LowerLeft,
-    /// Bottom right.
+    /// Bottom.
     LowerRight,
 }
 
@@ -135,7 +157,7 @@ pub const COLOURS: [RGBColor; 8] = [
 ];
 
 impl Plot {
-    /// An empty plot with linear axes, 640 × 400 pixels.
+    /// An empty plot with linear axes, 640 × 400 pixels (legend column included).
     pub fn new(title: &str, x_label: &str, y_label: &str) -> Self {
         Plot {
             title: title.into(),
@@ -169,11 +191,17 @@ impl Plot {
     }
 
     /// The range of one coordinate over every drawable point, padded.
-    fn range(&self, pick: impl Fn(&(f64, f64)) -> f64, log: bool) -> (f64, f64) {
+    fn range(&self, pick: impl Fn(&(f64, f64)) -> f64, log: bool, bars: bool) -> (f64, f64) {
         let vals = self
             .series
             .iter()
-            .flat_map(|s| s.points.iter().map(&pick))
+            .flat_map(|s| {
+                let b = if bars { s.errors.clone() } else { Vec::new() };
+                s.points
+                    .iter()
+                    .map(&pick)
+                    .chain(b.into_iter().flat_map(|(lo, hi)| [lo, hi]))
+            })
             .filter(|v| v.is_finite() && (!log || *v > 0.0));
         let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
             (a.min(v), b.max(v))
@@ -193,9 +221,12 @@ impl Plot {
     pub fn to_svg(&self) -> String {
         let mut out = String::new();
         {
-            let root = SVGBackend::with_string(&mut out, self.size).into_drawing_area();
-            let (x0, x1) = self.range(|p| p.0, self.log_x);
-            let (y0, y1) = self.range(|p| p.1, self.log_y);
+            let whole = SVGBackend::with_string(&mut out, self.size).into_drawing_area();
+            let _ = whole.fill(&WHITE);
+            let legend_w = self.legend_width().min(self.size.0 / 2);
+            let (root, side) = whole.split_horizontally(self.size.0 - legend_w);
+            let (x0, x1) = self.range(|p| p.0, self.log_x, false);
+            let (y0, y1) = self.range(|p| p.1, self.log_y, true);
             let (xs, ys) = (x1 - x0, y1 - y0);
             let lx = || (x0..x1).log_scale().with_key_points(log_ticks(x0, x1));
             let ly = || (y0..y1).log_scale().with_key_points(log_ticks(y0, y1));
@@ -205,6 +236,7 @@ impl Plot {
                 (false, true) => self.draw(&root, (x0..x1, xs), (ly(), ys)),
                 (false, false) => self.draw(&root, (x0..x1, xs), (y0..y1, ys)),
             };
+            let drawn = drawn.and_then(|()| self.draw_legend(&side));
             // Drawing into a string cannot fail but for a plotters bug; show it in the picture.
             if let Err(e) = drawn {
                 let _ = root.draw_text(
@@ -213,9 +245,56 @@ impl Plot {
                     (10, 20),
                 );
             }
-            let _ = root.present();
+            let _ = whole.present();
         }
         out
+    }
+
+    /// Pixels of the legend column: the longest name at ~7.5 px a character, plus the
+    /// sample line and margins.
+    fn legend_width(&self) -> u32 {
+        let chars = self
+            .series
+            .iter()
+            .map(|s| s.name.chars().count())
+            .max()
+            .unwrap_or(0);
+        if chars == 0 {
+            0
+        } else {
+            (chars as f64 * 7.5) as u32 + 40
+        }
+    }
+
+    fn colour_of(&self, i: usize) -> RGBColor {
+        COLOURS[self.series[i].colour.unwrap_or(i) % COLOURS.len()]
+    }
+
+    /// The legend in its own column, beside the axes.
+    fn draw_legend(
+        &self,
+        side: &DrawingArea<SVGBackend<'_>, Shift>,
+    ) -> Result<(), Box<dyn std::error::Error + '_>> {
+        let (_, h) = side.dim_in_pixel();
+        let rows = self.series.len() as i32;
+        let block = rows * 20;
+        let top = match self.legend {
+            Legend::UpperRight | Legend::UpperLeft => 40,
+            Legend::MiddleRight => (h as i32 - block) / 2,
+            Legend::LowerLeft | Legend::LowerRight => h as i32 - block - 50,
+        }
+        .max(4);
+        let font = ("sans-serif", 13).into_font();
+        for (i, s) in self.series.iter().enumerate() {
+            let y = top + 20 * i as i32;
+            let c = self.colour_of(i);
+            match s.style {
+                Style::Points => side.draw(&Circle::new((14, y), 4, c.filled()))?,
+                _ => side.draw(&PathElement::new(vec![(4, y), (24, y)], c.stroke_width(3)))?,
+            }
+            side.draw(&Text::new(s.name.clone(), (30, y - 7), font.clone()))?;
+        }
+        Ok(())
     }
 
     fn draw<X, Y>(
@@ -230,7 +309,6 @@ impl Plot {
         X::CoordDescType: ValueFormatter<f64>,
         Y::CoordDescType: ValueFormatter<f64>,
     {
-        root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, ("sans-serif", 18))
             .margin(12)
@@ -248,51 +326,79 @@ impl Plot {
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
         let (lx, ly) = (self.log_x, self.log_y);
+        let ok =
+            |a: f64, b: f64| a.is_finite() && b.is_finite() && (!lx || a > 0.0) && (!ly || b > 0.0);
         for (i, s) in self.series.iter().enumerate() {
-            let colour = COLOURS[i % COLOURS.len()];
+            let colour = self.colour_of(i);
             let pts: Vec<(f64, f64)> = s
                 .points
                 .iter()
                 .copied()
-                .filter(|&(a, b)| {
-                    a.is_finite() && b.is_finite() && (!lx || a > 0.0) && (!ly || b > 0.0)
-                })
+                .filter(|&(a, b)| ok(a, b))
                 .collect();
             let style = ShapeStyle::from(&colour).stroke_width(2);
-            let anno = match s.style {
-                Style::Points => chart.draw_series(
-                    pts.iter()
-                        .map(|&p| Circle::new(p, 3, colour.mix(0.7).filled())),
-                )?,
-                Style::Line => chart.draw_series(LineSeries::new(pts.clone(), style))?,
+            let bars: Vec<Vec<(f64, f64)>> = s
+                .points
+                .iter()
+                .zip(&s.errors)
+                .filter(|((x, _), (lo, hi))| ok(*x, *lo) && ok(*x, *hi))
+                .map(|(&(x, _), &(lo, hi))| vec![(x, lo), (x, hi)])
+                .collect();
+            chart.draw_series(
+                bars.into_iter()
+                    .map(|b| PathElement::new(b, colour.stroke_width(2))),
+            )?;
+            match s.style {
+                Style::Points => {
+                    chart.draw_series(
+                        pts.iter()
+                            .map(|&p| Circle::new(p, 3, colour.mix(0.7).filled())),
+                    )?;
+                }
+                Style::Line => {
+                    chart.draw_series(LineSeries::new(pts.clone(), style))?;
+                }
                 Style::LinePoints => {
                     chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
-                    chart.draw_series(LineSeries::new(pts.clone(), style))?
+                    chart.draw_series(LineSeries::new(pts.clone(), style))?;
                 }
-            };
-            anno.label(s.name.as_str()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(3))
-            });
+            }
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 13))
-            .position(match self.legend {
-                Legend::UpperRight => SeriesLabelPosition::UpperRight,
-                Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
-                Legend::MiddleRight => SeriesLabelPosition::MiddleRight,
-                Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
-                Legend::LowerRight => SeriesLabelPosition::LowerRight,
-            })
-            .draw()?;
         Ok(())
     }
 
-    /// Shows the plot in the notebook.
+    /// Shows the plot in the notebook (with its text description as the plain fallback).
     pub fn evcxr_display(&self) {
-        emit("image/svg+xml", &self.to_svg());
+        emit("image/svg+xml", &self.to_svg(), &self.to_string());
+    }
+}
+
+/// Plots side by side (one per quantity, when their units differ), shown as one HTML block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Panels(pub Vec<Plot>);
+
+impl Panels {
+    /// The panels as one HTML block of SVGs.
+    pub fn to_html(&self) -> String {
+        let mut s = String::from("<div style=\"display:flex;flex-wrap:wrap;gap:8px\">");
+        for p in &self.0 {
+            s += &format!("<div>{}</div>", p.to_svg());
+        }
+        s + "</div>"
+    }
+
+    /// Shows the panels.
+    pub fn evcxr_display(&self) {
+        emit("text/html", &self.to_html(), &self.to_string());
+    }
+}
+
+impl fmt::Display for Panels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for p in &self.0 {
+            write!(f, "{p}")?;
+        }
+        Ok(())
     }
 }
 
