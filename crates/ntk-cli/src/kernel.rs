@@ -79,7 +79,7 @@ pub struct ModelArgs {
     /// Bias scale b_std.
     #[arg(long, default_value_t = 0.0)]
     pub b_std: f64,
-    /// ntk or standard.
+    /// ntk, standard or mean_field (mean_field: empirical only).
     #[arg(long, default_value = "ntk")]
     pub parameterization: Parameterization,
     /// Number of outputs k.

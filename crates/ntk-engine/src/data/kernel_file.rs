@@ -19,11 +19,15 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
 use memmap2::MmapOptions;
 
 use super::npy::{Dtype, header_bytes};
+
+/// Bytes per positioned write of a band.
+const WRITE_CHUNK: usize = 1 << 20;
 use super::safe_file::{self, Lock, NewFile, Output};
 use crate::error::{Error, Result};
 
@@ -274,34 +278,33 @@ impl KernelFile {
         let size = self.dtype.size();
         let offset = self.header_len + first_row * self.row_elems * size;
         let len = values.len() * size;
-        let mut sum = xxhash_rust::xxh3::xxh3_64(&[]);
-        if len > 0 {
-            // SAFETY: the partial file is private to this run (created exclusively, or
-            // checked ours for a resume, under the output's lock), opened read-write, its
-            // length reserved in full, and not truncated while this map of
-            // `[offset, offset + len)` lives; the map is dropped before returning.
-            let mut map = unsafe {
-                MmapOptions::new()
-                    .offset(offset as u64)
-                    .len(len)
-                    .map_mut(self.partial.file())
-            }
-            .map_err(io_err(self.target.path()))?;
+        // Written with positioned writes in 1 MiB pieces (no map: stores into a map of the
+        // reserved file fault every page in and zero it first, and a synchronous flush
+        // waits for the disk), hashed as written. The band's data is not synced: a band
+        // that a crash loses fails its checksum on `--resume` and is computed again.
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let mut buf: Vec<u8> = Vec::with_capacity(WRITE_CHUNK.min(len));
+        let mut at = offset as u64;
+        let per = WRITE_CHUNK / size;
+        for piece in values.chunks(per.max(1)) {
+            buf.clear();
             match self.dtype {
-                Dtype::F32 => {
-                    for (dst, v) in map.chunks_exact_mut(4).zip(values) {
-                        dst.copy_from_slice(&(*v as f32).to_le_bytes());
-                    }
-                }
-                _ => {
-                    for (dst, v) in map.chunks_exact_mut(8).zip(values) {
-                        dst.copy_from_slice(&v.to_le_bytes());
-                    }
-                }
+                Dtype::F32 => piece
+                    .iter()
+                    .for_each(|v| buf.extend_from_slice(&(*v as f32).to_le_bytes())),
+                _ => piece
+                    .iter()
+                    .for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
             }
-            sum = xxhash_rust::xxh3::xxh3_64(&map);
-            map.flush().map_err(io_err(self.target.path()))?;
+            hasher.update(&buf);
+            self.partial
+                .file()
+                .write_all_at(&buf, at)
+                .map_err(io_err(self.target.path()))?;
+            at += buf.len() as u64;
         }
+        debug_assert_eq!(at as usize, offset + len);
+        let sum = hasher.digest();
         let p = self.progress.path().to_path_buf();
         let f = self.progress.file_mut();
         writeln!(f, "band {b} {sum:016x}")
