@@ -18,8 +18,18 @@
 //! activation is integrated by two-dimensional Gauss–Hermite [`quadrature`].
 //!
 //! The kernel is the same for every output and zero between outputs: the traced kernel
-//! (`k = 1`) is `Θ`, the full one `Θ ⊗ I_k`. Everything is computed in `f64`; the Gram is
-//! assembled in parallel row bands of tiles with bits independent of the thread count.
+//! (`k = 1`) is `Θ`, the full one `Θ ⊗ I_k`.
+//!
+//! Speed and precision: per tile of pairs, the input Gram `x·x'` is a register-blocked
+//! micro-kernel at GEMM speed (`analytic/input_gram.rs`) and the layer recursion runs as vectorised
+//! loops over each row of the tile (the closed forms are branch-free, with an `atan2`
+//! within 2 ulp of `libm`'s, [`crate::simd::atan2`]). Everything is computed in `f64`, the
+//! input Gram included, whatever the output type: a kernel written as `f32` is the `f64`
+//! kernel rounded once, so its relative error is at most 2⁻²⁴ ≈ 6·10⁻⁸ (measured 3.1·10⁻⁸
+//! on the diagonal of a depth-3 ReLU NTK, where neural-tangents' f32 kernel is off by
+//! 8·10⁻⁵: an `f32` input Gram loses the small angles between nearby points, which the
+//! arc-cosine needs to full precision). The Gram is assembled in parallel row bands of
+//! tiles with bits independent of the thread count, the tile size and the instruction set.
 
 mod assemble;
 pub mod dense;
