@@ -26,10 +26,12 @@
 
 pub mod activation;
 pub mod analytic;
+mod apply;
 pub mod data;
 pub mod error;
 pub mod gram;
 pub mod init;
+pub mod metrics;
 pub mod model;
 pub mod parallel;
 pub mod params;
@@ -48,3 +50,5 @@ pub use gram::{EmpiricalOptions, Kernel, KernelKind, Precision, Schedule, Weight
 pub use model::{Mlp, Parameterization};
 pub use parallel::Parallelism;
 pub use params::Params;
+pub use predict::{FitOptions, GradientFlow, Initial, Matrix};
+pub use train::{TrainData, TrainOptions, Trained};
