@@ -21,7 +21,7 @@
 //! assert_eq!(argmax(&out), vec![0, 1, 0]); // a tie goes to the first class
 //! assert_eq!(accuracy(&out, &[0, 1, 1]), 2.0 / 3.0);
 //! assert_eq!(rms(&[1.0, 1.0], &[0.0, 0.0]), 1.0);
-//! assert_eq!(rel_frobenius(&[3.0, 4.0], &[0.0, 5.0]), 0.6);
+//! assert_eq!(rel_frobenius(&[0.5, 1.0], &[0.0, 1.0]), 0.5);
 //! # Ok::<(), ntk_engine::Error>(())
 //! ```
 

@@ -14,7 +14,8 @@ use crate::error::{Error, Result};
 pub enum Parallelism {
     /// One thread, the caller's.
     Sequential,
-    /// A rayon pool of this many threads; 0 means one per available core.
+    /// All cores: a rayon pool of one thread per available core
+    /// (`std::thread::available_parallelism`). The default.
     #[default]
     Rayon0,
     /// A rayon pool of exactly this many threads.

@@ -155,7 +155,8 @@ impl Dataset {
     }
 
     /// One of the datasets shipped in `data/` ([`BUNDLED`]), with its labels, in the file's
-    /// row order (no shuffling; `wine`, `iris` and `breast-cancer` are sorted by class).
+    /// row order (no shuffling: `wine` and `iris` are sorted by class, `digits` and
+    /// `breast-cancer` are not).
     ///
     /// Where from: the directory `$NTK_DATA_DIR` when that variable is set (a missing file
     /// there is an error naming it); else the repository's `data/` when the build can see
