@@ -58,9 +58,12 @@ impl Parallelism {
 /// At most this many pool sizes are kept alive; others are built per call.
 const CACHED_POOLS: usize = 8;
 
+/// The cached pools, by size.
+type Pools = Mutex<Vec<(usize, Arc<ThreadPool>)>>;
+
 /// The shared pool of `n` threads, built on first use.
 fn pool(n: usize) -> Result<Arc<ThreadPool>> {
-    static POOLS: OnceLock<Mutex<Vec<(usize, Arc<ThreadPool>)>>> = OnceLock::new();
+    static POOLS: OnceLock<Pools> = OnceLock::new();
     let build = || {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)

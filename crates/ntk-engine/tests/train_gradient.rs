@@ -103,8 +103,6 @@ fn one_step_gap_to_the_linearisation_is_second_order() {
             kernel_drift: false,
             centre: false,
             linearised: true,
-            centre: false,
-            linearised: true,
             ..TrainOptions::default()
         };
         let data = TrainData {
