@@ -14,7 +14,8 @@ use crate::error::{Error, Result};
 pub enum Parallelism {
     /// One thread, the caller's.
     Sequential,
-    /// A rayon pool of this many threads; 0 means one per available core.
+    /// All cores: a rayon pool of one thread per available core
+    /// (`std::thread::available_parallelism`). The default.
     #[default]
     Rayon0,
     /// A rayon pool of exactly this many threads.
@@ -57,9 +58,12 @@ impl Parallelism {
 /// At most this many pool sizes are kept alive; others are built per call.
 const CACHED_POOLS: usize = 8;
 
+/// The cached pools, by size.
+type Pools = Mutex<Vec<(usize, Arc<ThreadPool>)>>;
+
 /// The shared pool of `n` threads, built on first use.
 fn pool(n: usize) -> Result<Arc<ThreadPool>> {
-    static POOLS: OnceLock<Mutex<Vec<(usize, Arc<ThreadPool>)>>> = OnceLock::new();
+    static POOLS: OnceLock<Pools> = OnceLock::new();
     let build = || {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)

@@ -9,6 +9,7 @@ use crate::data::NpyFile;
 use crate::error::{Error, Result};
 use crate::init;
 use crate::model::Mlp;
+use crate::predict::Matrix;
 
 /// One dense layer's stored parameters.
 #[derive(Clone, Debug)]
@@ -26,7 +27,95 @@ pub struct Params {
     pub layers: Vec<Dense>,
 }
 
+impl Dense {
+    /// A layer from its weights (`fan_in × fan_out`, row-major as stax stores `W`) and
+    /// biases (`fan_out`); fails when the sizes disagree or a value is not finite.
+    pub fn new(w: &Matrix, b: Vec<f64>) -> Result<Self> {
+        w.check_len("layer weights")?;
+        if b.len() != w.cols {
+            return Err(Error::DimensionMismatch {
+                what: format!("biases of a layer with {}×{} weights", w.rows, w.cols),
+                expected: w.cols,
+                got: b.len(),
+            });
+        }
+        for (what, v, cols) in [("layer weights", &w.data, w.cols), ("layer biases", &b, 1)] {
+            if let Some(p) = v.iter().position(|x| !x.is_finite()) {
+                return Err(Error::NonFinite {
+                    what: what.into(),
+                    row: p / cols.max(1),
+                    col: p % cols.max(1),
+                    value: v[p],
+                });
+            }
+        }
+        Ok(Dense {
+            w: Mat::from_fn(w.rows, w.cols, |i, j| w.data[i * w.cols + j]),
+            b,
+        })
+    }
+
+    /// `(fan_in, fan_out)`.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.w.nrows(), self.w.ncols())
+    }
+
+    /// The weights as a row-major `fan_in × fan_out` [`Matrix`] (a copy), stax's layout.
+    pub fn weights(&self) -> Matrix {
+        Matrix::from_fn(self.w.nrows(), self.w.ncols(), |i, j| self.w[(i, j)])
+    }
+
+    /// Weight `W[i, j]` from input `i` to output `j`.
+    ///
+    /// # Panics
+    /// When `i ≥ fan_in` or `j ≥ fan_out`.
+    pub fn weight(&self, i: usize, j: usize) -> f64 {
+        self.w[(i, j)]
+    }
+
+    /// The weights into output unit `j` (`fan_in` values, in place).
+    ///
+    /// # Panics
+    /// When `j ≥ fan_out`.
+    pub fn weights_into(&self, j: usize) -> &[f64] {
+        self.w.col_as_slice(j)
+    }
+
+    /// The biases, `fan_out` values.
+    pub fn bias(&self) -> &[f64] {
+        &self.b
+    }
+}
+
 impl Params {
+    /// Parameters from their layers (readout last), checked against `model`.
+    pub fn from_layers(model: &Mlp, layers: Vec<Dense>) -> Result<Self> {
+        model.validate()?;
+        let p = Params { layers };
+        p.check(model)?;
+        Ok(p)
+    }
+
+    /// The number of dense layers, `L + 1` (the readout included).
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// `true` when there are no layers (never for parameters made by this crate).
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+
+    /// Dense layer `l` (`0..=L`, the readout last), if there is one.
+    pub fn layer(&self, l: usize) -> Option<&Dense> {
+        self.layers.get(l)
+    }
+
+    /// Every parameter in stax's flat order: `W0` row-major, `b0`, `W1`, `b1`, ….
+    pub fn to_flat(&self) -> Vec<f64> {
+        crate::reference::flatten(self)
+    }
+
     /// The seeded initialisation of [`init`]: the same values, bit for bit, that the
     /// streamed paths regenerate chunk by chunk.
     pub fn seeded(model: &Mlp, seed: u64) -> Result<Self> {
@@ -162,5 +251,37 @@ impl Params {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::Activation;
+
+    #[test]
+    fn layers_read_and_rebuild_as_engine_types() {
+        let mlp = Mlp::new(3, &[4], Activation::Relu).with_outputs(2);
+        let p = Params::seeded(&mlp, 7).unwrap();
+        assert_eq!(p.len(), 2);
+        let l0 = p.layer(0).unwrap();
+        assert_eq!(l0.shape(), (3, 4));
+        let w = l0.weights();
+        assert_eq!(w.get(2, 1), l0.weight(2, 1));
+        assert_eq!(l0.weights_into(1)[2], l0.weight(2, 1));
+        assert_eq!(l0.bias().len(), 4);
+        assert!(p.layer(2).is_none());
+        let rebuilt: Vec<Dense> = p
+            .layers
+            .iter()
+            .map(|l| Dense::new(&l.weights(), l.bias().to_vec()).unwrap())
+            .collect();
+        let q = Params::from_layers(&mlp, rebuilt).unwrap();
+        assert_eq!(q.to_flat(), p.to_flat());
+        assert_eq!(p.to_flat().len(), mlp.parameter_count());
+        assert!(Params::from_layers(&mlp, q.layers[..1].to_vec()).is_err());
+        assert!(Dense::new(&w, vec![0.0; 3]).is_err());
+        let nan = Matrix::new(1, 1, vec![f64::NAN]).unwrap();
+        assert!(Dense::new(&nan, vec![0.0]).is_err());
     }
 }

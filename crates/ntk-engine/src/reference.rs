@@ -7,6 +7,7 @@
 
 use faer::Mat;
 
+use crate::error::{Error, Result};
 use crate::gram::Kernel;
 use crate::model::Mlp;
 use crate::params::{Dense, Params};
@@ -41,9 +42,18 @@ fn trace(model: &Mlp, params: &Params, x: &[f64]) -> Trace {
     Trace { h, z }
 }
 
-/// `f(x)`, the `k` outputs for one point.
-pub fn forward(model: &Mlp, params: &Params, x: &[f64]) -> Vec<f64> {
-    trace(model, params, x).z.pop().unwrap_or_default()
+/// `f(x)`, the `k` outputs for one point. Errors when `x` does not hold exactly the
+/// model's `d` inputs or `params` does not fit the model (see [`Mlp::apply`] for a batch).
+pub fn forward(model: &Mlp, params: &Params, x: &[f64]) -> Result<Vec<f64>> {
+    params.check(model)?;
+    if x.len() != model.input_dim {
+        return Err(Error::DimensionMismatch {
+            what: "inputs of the point (the model's input dimension)".into(),
+            expected: model.input_dim,
+            got: x.len(),
+        });
+    }
+    Ok(trace(model, params, x).z.pop().unwrap_or_default())
 }
 
 /// The Jacobian `∂f_a(x)/∂p`, `k` rows of `P` entries.
@@ -169,6 +179,21 @@ mod tests {
     use crate::activation::Activation;
     use crate::model::Parameterization;
 
+    /// 63 or 65 inputs to a 64-input net: an error, not a silent value or a panic.
+    #[test]
+    fn forward_checks_the_input_length() {
+        let model = Mlp::new(64, &[4], Activation::Relu);
+        let params = Params::seeded(&model, 0).unwrap();
+        for d in [63, 65] {
+            let e = forward(&model, &params, &vec![0.5; d]).unwrap_err();
+            assert!(
+                matches!(e, Error::DimensionMismatch { expected: 64, got, .. } if got == d),
+                "{e}"
+            );
+        }
+        assert_eq!(forward(&model, &params, &[0.5; 64]).unwrap().len(), 1);
+    }
+
     /// The back-propagated Jacobian against central differences, every parameter.
     /// h = 1e-6; smooth activations, so the error is O(h²) truncation plus O(ε/h)
     /// rounding ≈ 1e-10 relative; tolerance 1e-6 absolute + relative.
@@ -195,8 +220,8 @@ mod tests {
                 plus[p] += h;
                 let mut minus = flat.clone();
                 minus[p] -= h;
-                let fp = forward(&model, &unflatten(&model, &plus), &x);
-                let fm = forward(&model, &unflatten(&model, &minus), &x);
+                let fp = forward(&model, &unflatten(&model, &plus), &x).unwrap();
+                let fm = forward(&model, &unflatten(&model, &minus), &x).unwrap();
                 for a in 0..2 {
                     let fd = (fp[a] - fm[a]) / (2.0 * h);
                     let err = (fd - jac[a][p]).abs();

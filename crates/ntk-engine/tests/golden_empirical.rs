@@ -93,7 +93,7 @@ fn reference_forward_matches_golden_outputs() {
         let (_, f) = array(&case["out"]["f_x1"]);
         let got: Vec<f64> = x1
             .chunks(s1[1])
-            .flat_map(|x| ntk_engine::reference::forward(&model, &params, x))
+            .flat_map(|x| ntk_engine::reference::forward(&model, &params, x).unwrap())
             .collect();
         assert_close(&got, &f, tol::F64_GOLDEN, case["id"].as_str().unwrap());
     }

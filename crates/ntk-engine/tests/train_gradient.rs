@@ -44,7 +44,7 @@ fn backward_matches_reference_jacobian() {
             let params = Params::seeded(&model, 11).unwrap();
             let tape = net::forward_tape(&model, &params, xm.as_ref(), faer::Par::Seq);
             for i in 0..n {
-                let f = reference::forward(&model, &params, &x[i * d..(i + 1) * d]);
+                let f = reference::forward(&model, &params, &x[i * d..(i + 1) * d]).unwrap();
                 for (a, fa) in f.iter().enumerate() {
                     assert!((tape.out[(i, a)] - fa).abs() < 1e-13, "forward {p}");
                 }
@@ -101,6 +101,8 @@ fn one_step_gap_to_the_linearisation_is_second_order() {
             steps: 1,
             learning_rate: lr,
             kernel_drift: false,
+            centre: false,
+            linearised: true,
             ..TrainOptions::default()
         };
         let data = TrainData {
@@ -135,6 +137,7 @@ fn mean_field_is_ntk_at_alpha_one_over_sqrt_m() {
         learning_rate: 0.5,
         kernel_drift: false,
         linearised: false,
+        centre: false,
         ..TrainOptions::default()
     };
     let a = run(
@@ -177,6 +180,8 @@ fn mini_batches_are_seeded() {
         learning_rate: 0.5,
         batching: Batching::MiniBatch { size, seed },
         kernel_drift: false,
+        centre: false,
+        linearised: true,
         ..TrainOptions::default()
     };
     let a = run(&model, &params, &x, &y, &sgd(3, 9));
@@ -220,6 +225,8 @@ fn loss_falls_and_records_are_kept() {
         steps: 50,
         learning_rate: 1.0,
         record_every: 20,
+        centre: false,
+        linearised: true,
         ..TrainOptions::default()
     };
     let data = TrainData {

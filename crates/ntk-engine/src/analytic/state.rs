@@ -34,7 +34,7 @@ pub struct Recursion {
 }
 
 /// `x·y` as the sequential fused sum over the coordinates: the order of the tiled input
-/// Gram ([`super::input_gram`]), so a point's variance and its pairs agree bitwise. It is
+/// Gram (`analytic::input_gram`), so a point's variance and its pairs agree bitwise. It is
 /// symmetric (`dot(x, y) = dot(y, x)` bitwise) and odd (`dot(x, −y) = −dot(x, y)`), so
 /// identical and antipodal inputs are exact.
 #[inline]

@@ -15,7 +15,54 @@ pub const BUNDLED: [&str; 4] = ["digits", "iris", "wine", "breast-cancer"];
 
 enum Storage {
     Mapped(NpyFile),
+    /// A copy of the `.npy` image compiled into the library ([`EMBEDDED`]).
+    Embedded(NpyFile),
     Owned(Vec<f64>),
+}
+
+/// The bundled datasets compiled into the library (`include_bytes!`, about 560 kB), so
+/// that [`Dataset::bundled`] works in a binary built anywhere: `(name, features, labels)`,
+/// the exact bytes of `data/<name>.npy` and `data/<name>-labels.npy`.
+const EMBEDDED: [(&str, &[u8], &[u8]); 4] = [
+    (
+        "digits",
+        include_bytes!("../../../../data/digits.npy"),
+        include_bytes!("../../../../data/digits-labels.npy"),
+    ),
+    (
+        "iris",
+        include_bytes!("../../../../data/iris.npy"),
+        include_bytes!("../../../../data/iris-labels.npy"),
+    ),
+    (
+        "wine",
+        include_bytes!("../../../../data/wine.npy"),
+        include_bytes!("../../../../data/wine-labels.npy"),
+    ),
+    (
+        "breast-cancer",
+        include_bytes!("../../../../data/breast-cancer.npy"),
+        include_bytes!("../../../../data/breast-cancer-labels.npy"),
+    ),
+];
+
+/// Where [`Dataset::bundled`] reads a dataset from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Source {
+    /// `<dir>/<name>.npy` and `<dir>/<name>-labels.npy`, memory-mapped.
+    Dir(PathBuf),
+    /// The copy compiled into the library.
+    Embedded,
+}
+
+/// `$NTK_DATA_DIR` when set (an explicit choice: a missing file there is an error), else
+/// the repository's `data/` when this build can see it, else the embedded copy.
+fn source(env: Option<std::ffi::OsString>, repo: &Path) -> Source {
+    match env {
+        Some(d) => Source::Dir(PathBuf::from(d)),
+        None if repo.join("digits.npy").exists() => Source::Dir(repo.to_path_buf()),
+        None => Source::Embedded,
+    }
 }
 
 /// Features (`rows × cols`) and optional labels.
@@ -40,8 +87,10 @@ impl std::fmt::Debug for Dataset {
     }
 }
 
-/// Where the bundled `.npy` files live: `$NTK_DATA_DIR`, else the repository's `data/`
-/// (known at compile time), else `./data`.
+/// Where the bundled `.npy` files live on disk: `$NTK_DATA_DIR`, else the repository's
+/// `data/` (known at compile time), else `./data`. [`Dataset::bundled`] does not need the
+/// files: when neither `$NTK_DATA_DIR` is set nor the repository is present it uses the
+/// copy compiled into the library.
 pub fn data_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("NTK_DATA_DIR") {
         return PathBuf::from(d);
@@ -59,12 +108,28 @@ impl Dataset {
     /// integer or float `.npy` of whole numbers, one per row) when given.
     pub fn load(features: impl AsRef<Path>, labels: Option<&Path>) -> Result<Self> {
         let file = NpyFile::open(features.as_ref())?;
+        let labels = labels.map(NpyFile::open).transpose()?;
+        let name = features
+            .as_ref()
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Self::from_npy(name, file, labels, Storage::Mapped)
+    }
+
+    /// A dataset of the opened `file` and `labels`, checked, stored by `store`.
+    fn from_npy(
+        name: String,
+        file: NpyFile,
+        labels: Option<NpyFile>,
+        store: fn(NpyFile) -> Storage,
+    ) -> Result<Self> {
         let (rows, cols) = file.expect_2d()?;
         Points::from_npy(&file)?; // validates values (finite)
         let labels = match labels {
             None => None,
-            Some(p) => {
-                let lf = NpyFile::open(p)?;
+            Some(lf) => {
+                let p = lf.path();
                 if lf.shape() != [rows] {
                     return Err(Error::npy(
                         p,
@@ -95,21 +160,23 @@ impl Dataset {
                 Some(v.into_iter().map(|x| x as i64).collect())
             }
         };
-        let name = features
-            .as_ref()
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
         Ok(Dataset {
             name,
             rows,
             cols,
-            storage: Storage::Mapped(file),
+            storage: store(file),
             labels,
         })
     }
 
-    /// One of the datasets shipped in `data/` ([`BUNDLED`]), with its labels.
+    /// One of the datasets shipped in `data/` ([`BUNDLED`]), with its labels, in the file's
+    /// row order (no shuffling: `wine` and `iris` are sorted by class, `digits` and
+    /// `breast-cancer` are not).
+    ///
+    /// Where from: the directory `$NTK_DATA_DIR` when that variable is set (a missing file
+    /// there is an error naming it); else the repository's `data/` when the build can see
+    /// it (memory-mapped); else the copy of the files compiled into this library, so a
+    /// program built outside this checkout finds the data with no set-up.
     pub fn bundled(name: &str) -> Result<Self> {
         if !BUNDLED.contains(&name) {
             return Err(Error::invalid(
@@ -118,11 +185,27 @@ impl Dataset {
                 format!("one of {}", BUNDLED.join(", ")),
             ));
         }
-        let dir = data_dir();
-        let mut d = Self::load(
-            dir.join(format!("{name}.npy")),
-            Some(&dir.join(format!("{name}-labels.npy"))),
-        )?;
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data");
+        Self::bundled_from(name, source(std::env::var_os("NTK_DATA_DIR"), &repo))
+    }
+
+    fn bundled_from(name: &str, source: Source) -> Result<Self> {
+        let mut d = match source {
+            Source::Dir(dir) => Self::load(
+                dir.join(format!("{name}.npy")),
+                Some(&dir.join(format!("{name}-labels.npy"))),
+            )?,
+            Source::Embedded => {
+                let (_, x, y) = EMBEDDED
+                    .iter()
+                    .find(|e| e.0 == name)
+                    .ok_or_else(|| Error::invalid("dataset", name, BUNDLED.join(", ")))?;
+                let file = NpyFile::from_bytes(format!("<embedded>/{name}.npy"), x.to_vec())?;
+                let labels =
+                    NpyFile::from_bytes(format!("<embedded>/{name}-labels.npy"), y.to_vec())?;
+                Self::from_npy(name.into(), file, Some(labels), Storage::Embedded)?
+            }
+        };
         d.name = name.to_string();
         Ok(d)
     }
@@ -186,15 +269,16 @@ impl Dataset {
         self.labels.as_deref()
     }
 
-    /// `true` when the features are read in place from a memory map.
+    /// `true` when the features are read in place from a memory map (or from the copy of a
+    /// bundled file compiled into the library).
     pub fn is_mapped(&self) -> bool {
-        matches!(self.storage, Storage::Mapped(_))
+        matches!(self.storage, Storage::Mapped(_) | Storage::Embedded(_))
     }
 
     /// The features as engine input, borrowed from the map when aligned.
     pub fn points(&self) -> Points<'_> {
         let p = match &self.storage {
-            Storage::Mapped(f) => Points::from_npy(f),
+            Storage::Mapped(f) | Storage::Embedded(f) => Points::from_npy(f),
             Storage::Owned(v) => Points::from_f64(v, self.rows, self.cols),
         };
         // Validated when the dataset was made.
@@ -204,7 +288,7 @@ impl Dataset {
     /// The features in `f64`, row-major (a copy).
     pub fn to_f64_vec(&self) -> Vec<f64> {
         match &self.storage {
-            Storage::Mapped(f) => f.to_f64_vec(),
+            Storage::Mapped(f) | Storage::Embedded(f) => f.to_f64_vec(),
             Storage::Owned(v) => v.clone(),
         }
     }
@@ -230,6 +314,86 @@ impl Dataset {
             storage: Storage::Owned(v),
             labels: self.labels.as_ref().map(|l| l[..n].to_vec()),
         }
+    }
+
+    /// Rows `range` (a copy, labels included); an empty range or one past the last row is an
+    /// error.
+    pub fn slice(&self, range: core::ops::Range<usize>) -> Result<Dataset> {
+        if range.start >= range.end || range.end > self.rows {
+            return Err(Error::invalid(
+                "row range",
+                format!("{}..{}", range.start, range.end),
+                format!("a non-empty range within 0..{} ({})", self.rows, self.name),
+            ));
+        }
+        let c = self.cols;
+        let v = match &self.storage {
+            Storage::Owned(v) => v[range.start * c..range.end * c].to_vec(),
+            Storage::Mapped(f) | Storage::Embedded(f) => {
+                (range.start * c..range.end * c).map(|p| f.get(p)).collect()
+            }
+        };
+        Ok(Dataset {
+            name: self.name.clone(),
+            rows: range.len(),
+            cols: c,
+            storage: Storage::Owned(v),
+            labels: self.labels.as_ref().map(|l| l[range].to_vec()),
+        })
+    }
+
+    /// The first `n_train` rows for training and the next `n_test` for testing, in the
+    /// file's order (as the study's [`StudyData`](crate::train::study::StudyData) takes
+    /// them). Both sizes must be positive and add up to at most [`rows`](Self::rows).
+    ///
+    /// To prepare data as the study does, scale before splitting, so that both parts share
+    /// the statistics: `data.head(n_train + n_test).scaled_to_unit_variance()?.split(n_train,
+    /// n_test)?`.
+    pub fn split(&self, n_train: usize, n_test: usize) -> Result<(Dataset, Dataset)> {
+        let n = n_train.checked_add(n_test);
+        if n_train == 0 || n_test == 0 || n.is_none_or(|n| n > self.rows) {
+            return Err(Error::invalid(
+                "train/test sizes",
+                format!("{n_train}+{n_test}"),
+                format!(
+                    "positive sizes adding up to at most {} rows ({})",
+                    self.rows, self.name
+                ),
+            ));
+        }
+        Ok((
+            self.slice(0..n_train)?,
+            self.slice(n_train..n_train + n_test)?,
+        ))
+    }
+
+    /// neural-tangents' input convention `x·x/d = 1`: columns [`standardized`](Self::standardized)
+    /// (mean 0, variance 1 over these rows), then each row scaled to norm `√d`, so every
+    /// input has unit mean square `‖x‖²/d = 1`, the scale the analytic kernels and
+    /// `W_std`, `b_std` assume. Bit for bit what the study does to its inputs. A row that is
+    /// zero after centring is an error naming it.
+    pub fn scaled_to_unit_variance(&self) -> Result<Dataset> {
+        let unit = self.standardized().unit_norm_rows()?;
+        let root_d = (self.cols as f64).sqrt();
+        let v = unit.to_f64_vec().iter().map(|x| x * root_d).collect();
+        Ok(self.with_values("/nt", v, self.cols))
+    }
+
+    /// The number of classes, `1 + the largest label` (`None` without labels or with a
+    /// negative label).
+    pub fn classes(&self) -> Option<usize> {
+        let labels = self.labels.as_ref()?;
+        if labels.iter().any(|&l| l < 0) {
+            return None;
+        }
+        Some(labels.iter().copied().max().map_or(0, |m| m as usize + 1))
+    }
+
+    /// The labels as one-hot targets, a `rows × classes` [`Matrix`](crate::Matrix) (as
+    /// [`one_hot`](Self::one_hot)), ready for [`GradientFlow::fit`](crate::GradientFlow::fit)
+    /// or [`train`](crate::train::train).
+    pub fn targets(&self, classes: usize) -> Result<crate::predict::Matrix> {
+        crate::predict::Matrix::new(self.rows, classes, self.one_hot(classes)?)
     }
 
     /// Rows scaled to unit Euclidean norm; a zero row is an error naming it.
@@ -341,6 +505,70 @@ mod tests {
         }
         let e = Dataset::bundled("mnist").unwrap_err().to_string();
         assert!(e.contains("mnist") && e.contains("digits"), "{e}");
+    }
+
+    /// The copy compiled into the library is the repository's files, value for value, and
+    /// is what a build that sees neither `$NTK_DATA_DIR` nor the repository uses.
+    #[test]
+    fn embedded_copies_equal_the_files() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data");
+        assert_eq!(source(None, &repo), Source::Dir(repo.clone()));
+        let nowhere = Path::new("/nonexistent-ntk-data");
+        assert_eq!(source(None, nowhere), Source::Embedded);
+        assert_eq!(
+            source(Some("/x".into()), &repo),
+            Source::Dir(PathBuf::from("/x"))
+        );
+        for name in BUNDLED {
+            let file = Dataset::bundled_from(name, Source::Dir(repo.clone())).unwrap();
+            let emb = Dataset::bundled_from(name, Source::Embedded).unwrap();
+            assert_eq!(emb.name(), name);
+            assert_eq!((emb.rows(), emb.cols()), (file.rows(), file.cols()));
+            assert_eq!(emb.to_f64_vec(), file.to_f64_vec(), "{name}");
+            assert_eq!(emb.labels(), file.labels());
+        }
+        let e = Dataset::bundled_from("wine", Source::Dir(nowhere.into()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/nonexistent-ntk-data/wine.npy"), "{e}");
+    }
+
+    #[test]
+    fn split_and_slice_take_rows_in_order() {
+        let d = Dataset::bundled("iris").unwrap();
+        let (tr, te) = d.split(100, 30).unwrap();
+        assert_eq!((tr.rows(), te.rows(), te.cols()), (100, 30, 4));
+        let all = d.to_f64_vec();
+        assert_eq!(tr.to_f64_vec(), all[..400]);
+        assert_eq!(te.to_f64_vec(), all[400..520]);
+        assert_eq!(te.labels().unwrap(), &d.labels().unwrap()[100..130]);
+        let s = d.slice(10..12).unwrap();
+        assert_eq!(s.to_f64_vec(), all[40..48]);
+        assert_eq!(s.slice(1..2).unwrap().to_f64_vec(), all[44..48]);
+        for (a, b) in [(0, 5), (5, 0), (100, 51), (usize::MAX, 1)] {
+            assert!(d.split(a, b).is_err(), "{a}+{b}");
+        }
+        assert!(d.slice(3..3).is_err() && d.slice(149..151).is_err());
+        assert_eq!(d.classes(), Some(3));
+        let y = te.targets(3).unwrap();
+        assert_eq!(y.shape(), (30, 3));
+        assert_eq!(y.row(0).iter().sum::<f64>(), 1.0);
+    }
+
+    /// `x·x/d = 1` per row, and bit for bit the study's inputs.
+    #[test]
+    fn unit_variance_scaling_matches_the_study() {
+        let d = Dataset::bundled("wine").unwrap();
+        let (n_train, n_test) = (60, 20);
+        let scaled = d.head(n_train + n_test).scaled_to_unit_variance().unwrap();
+        for row in scaled.to_f64_vec().chunks(13) {
+            let msq = row.iter().map(|x| x * x).sum::<f64>() / 13.0;
+            assert!((msq - 1.0).abs() < 1e-14, "{msq}");
+        }
+        let (tr, te) = scaled.split(n_train, n_test).unwrap();
+        let study = crate::train::study::StudyData::from_dataset(&d, n_train, n_test).unwrap();
+        assert_eq!(tr.to_f64_vec(), study.x_train);
+        assert_eq!(te.to_f64_vec(), study.x_test);
     }
 
     #[test]

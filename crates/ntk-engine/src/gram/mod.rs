@@ -19,6 +19,7 @@
 
 pub mod cost;
 pub mod features;
+mod kernel_io;
 pub mod out_of_core;
 pub mod seed;
 pub mod stored;

@@ -114,6 +114,13 @@ impl Matrix {
     }
 }
 
+impl AsRef<[f64]> for Matrix {
+    /// The entries, row after row.
+    fn as_ref(&self) -> &[f64] {
+        &self.data
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

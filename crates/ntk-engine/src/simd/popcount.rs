@@ -107,7 +107,7 @@ mod tests {
                 let mut want = 0;
                 for w in 0..words {
                     for bit in 0..64 {
-                        want += ((a[i * words + w] >> bit) & (b[j * words + w] >> bit) & 1) as u64;
+                        want += (a[i * words + w] >> bit) & (b[j * words + w] >> bit) & 1;
                     }
                 }
                 assert_eq!(c[i * 4 + j], want);

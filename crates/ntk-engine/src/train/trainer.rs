@@ -32,6 +32,21 @@ pub enum Batching {
 }
 
 /// Settings of [`train`].
+///
+/// The defaults are what a first call should get: plain full-batch gradient descent on the
+/// centred output `g = f − f_0` (so the predictions start at 0 and the fit is not pulled by
+/// the random initial function), with the kernel drift recorded and no linearised model. What each option costs, for `n` training points, `k` outputs and `P` parameters:
+///
+/// | option | default | cost |
+/// | --- | --- | --- |
+/// | `steps` | 100 | one forward and backward pass over the batch per step, `O(n·P)` |
+/// | `centre` | `true` | one extra forward pass at `θ_0` on the training (and test) points, once |
+/// | `record_every` | 10 | one forward pass over the training (and test) points per record |
+/// | `kernel_drift` | `true` | one traced empirical NTK on the probe set per record (`O(n²·Σ m_l)` plus the features) |
+/// | `linearised` | `false` | one **full** empirical NTK `n × n × k × k` at `θ_0` per call (memory `8·n²·k²` bytes), and a linear step per step |
+///
+/// The defaults changed: before this version `centre` was `false` and `linearised` was
+/// `true`; set them explicitly for the old behaviour.
 #[derive(Clone, Copy, Debug)]
 pub struct TrainOptions {
     /// Number of steps.
@@ -42,13 +57,14 @@ pub struct TrainOptions {
     pub batching: Batching,
     /// Output scale `α > 0` (1 = plain training).
     pub alpha: f64,
-    /// Train `α·(f − f_0)`, which starts at 0, instead of `α·f`.
+    /// Train `α·(f − f_0)`, which starts at 0, instead of `α·f` (default `true`).
     pub centre: bool,
     /// Record every this many steps (≥ 1); the first and last steps are always recorded.
     pub record_every: usize,
     /// Compute the kernel drift at each record (one empirical NTK on the probe set each).
     pub kernel_drift: bool,
-    /// Train the linearised model alongside (one full empirical NTK at `θ_0`).
+    /// Train the linearised model alongside (one full `n × n × k × k` empirical NTK at
+    /// `θ_0`; default `false`).
     pub linearised: bool,
     /// Threads.
     pub parallelism: Parallelism,
@@ -61,10 +77,10 @@ impl Default for TrainOptions {
             learning_rate: 1.0,
             batching: Batching::Full,
             alpha: 1.0,
-            centre: false,
+            centre: true,
             record_every: 10,
             kernel_drift: true,
-            linearised: true,
+            linearised: false,
             parallelism: Parallelism::default(),
         }
     }
