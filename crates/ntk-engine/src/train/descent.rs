@@ -220,7 +220,7 @@ mod tests {
         let n = x.len() / d;
         let k = model.outputs;
         let f0: Vec<Vec<f64>> = (0..n)
-            .map(|i| reference::forward(model, p0, &x[i * d..(i + 1) * d]))
+            .map(|i| reference::forward(model, p0, &x[i * d..(i + 1) * d]).unwrap())
             .collect();
         let mut theta = reference::flatten(p0);
         let mut losses = Vec::new();
@@ -230,7 +230,7 @@ mod tests {
             let mut loss = 0.0;
             for i in 0..n {
                 let xi = &x[i * d..(i + 1) * d];
-                let f = reference::forward(model, &p, xi);
+                let f = reference::forward(model, &p, xi).unwrap();
                 let jac = reference::jacobian(model, &p, xi);
                 for a in 0..k {
                     let r = f[a] - f0[i][a] - y.get(i, a);
