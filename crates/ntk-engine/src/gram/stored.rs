@@ -7,8 +7,8 @@ use std::ops::Range;
 use faer::Mat;
 use rayon::prelude::*;
 
-use super::features::{BlockFeatures, block_features, layers_in};
-use super::tile::{Scratch, add_gram, row_blocks};
+use super::features::{BlockFeatures, block_features, layers_of};
+use super::tile::{Compute, Scratch, add_gram, row_blocks};
 use super::{
     EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, assemble, band_blocks, entries,
     nngp_tile, tile_pairs,
@@ -16,11 +16,9 @@ use super::{
 use crate::data::Points;
 use crate::error::Result;
 use crate::model::Mlp;
-use crate::params::Params;
-use crate::scalar::Real;
 
 /// Runs the stored schedule in precision `T` (inside the caller's thread pool).
-pub fn run<T: Real>(
+pub fn run<T: Compute>(
     model: &Mlp,
     weights: Weights<'_>,
     x1: &Points<'_>,
@@ -28,16 +26,8 @@ pub fn run<T: Real>(
     band: Range<usize>,
     opts: &EmpiricalOptions,
 ) -> Result<Kernel> {
-    let seeded;
-    let params = match weights {
-        Weights::Explicit(p) => p,
-        Weights::Seeded(seed) => {
-            seeded = Params::seeded(model, seed)?;
-            &seeded
-        }
-    };
-    let layers = layers_in::<T>(model, params);
     let with_deltas = opts.kind == KernelKind::Ntk;
+    let layers = layers_of::<T>(model, weights, with_deltas)?;
     let symmetric = x2.is_none();
     let rows1 = row_blocks(x1.rows(), opts.tile);
     let rows2 = row_blocks(x2.map_or(x1.rows(), |x| x.rows()), opts.tile);
@@ -98,7 +88,7 @@ pub fn run<T: Real>(
 }
 
 /// One output tile from two blocks' features.
-fn tile<T: Real>(
+fn tile<T: Compute>(
     model: &Mlp,
     opts: &EmpiricalOptions,
     a: &BlockFeatures<T>,

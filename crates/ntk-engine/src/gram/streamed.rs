@@ -15,8 +15,8 @@ use std::collections::BTreeSet;
 use faer::Mat;
 use rayon::prelude::*;
 
-use super::features::{dense_forward_into, readout_delta};
-use super::tile::{REDUCE_BLOCK, Scratch, add_gram, row_blocks};
+use super::features::{bias_activation_cols, readout_delta};
+use super::tile::{Compute, REDUCE_BLOCK, Scratch, add_gram, row_blocks};
 use super::{
     EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, assemble, band_blocks, entries,
     nngp_tile, tile_pairs,
@@ -25,16 +25,39 @@ use crate::data::Points;
 use crate::error::Result;
 use crate::init;
 use crate::model::Mlp;
-use crate::scalar::Real;
+use faer::reborrow::ReborrowMut;
 
-/// One chunk's weights in `T`: `W` (`d × c`), `b` (`c`), readout rows (`c × k`).
-struct ChunkWeights<T: Real> {
+/// One chunk's weights in `T`: `W` (`d × c`), `b` (`c`), readout rows (`c × k`), and `W`
+/// prepared per block of [`REDUCE_BLOCK`] columns for the forward products.
+struct ChunkWeights<T: Compute> {
     w: Mat<T>,
     b: Vec<T>,
     readout: Mat<T>,
+    packed: Vec<T::Packed>,
 }
 
-fn chunk_weights<T: Real>(
+impl<T: Compute> ChunkWeights<T> {
+    fn with_packed(mut self) -> Self {
+        let c = self.w.ncols();
+        self.packed = (0..c)
+            .step_by(REDUCE_BLOCK)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|s| T::pack(self.w.as_ref().subcols(s, REDUCE_BLOCK.min(c - s))))
+            .collect();
+        self
+    }
+}
+
+fn chunk_weights<T: Compute>(
+    model: &Mlp,
+    weights: Weights<'_>,
+    cols: Range<usize>,
+) -> ChunkWeights<T> {
+    chunk_weights_raw(model, weights, cols).with_packed()
+}
+
+fn chunk_weights_raw<T: Compute>(
     model: &Mlp,
     weights: Weights<'_>,
     cols: Range<usize>,
@@ -47,6 +70,7 @@ fn chunk_weights<T: Real>(
                 w: Mat::from_fn(d, c, |i, j| T::of(w0.w[(i, cols.start + j)])),
                 b: cols.clone().map(|j| T::of(w0.b[j])).collect(),
                 readout: Mat::from_fn(c, k, |u, a| T::of(w1.w[(cols.start + u, a)])),
+                packed: Vec::new(),
             }
         }
         Weights::Seeded(seed) => {
@@ -83,6 +107,7 @@ fn chunk_weights<T: Real>(
                 w,
                 b,
                 readout: Mat::from_fn(c, k, |u, a| T::of(rd[u * k + a])),
+                packed: Vec::new(),
             }
         }
     }
@@ -90,7 +115,7 @@ fn chunk_weights<T: Real>(
 
 /// `h_1` and `δ_0[a]` of one row block for one chunk. The forward GEMM runs per
 /// [`REDUCE_BLOCK`] columns so that its shape, hence its bits, never depend on the chunk.
-fn chunk_features<T: Real>(
+fn chunk_features<T: Compute>(
     model: &Mlp,
     x: &Mat<T>,
     cw: &ChunkWeights<T>,
@@ -109,16 +134,9 @@ fn chunk_features<T: Real>(
         .enumerate()
         .for_each(|(blk, (hb, db))| {
             let (start, w) = (blk * REDUCE_BLOCK, hb.ncols());
-            dense_forward_into(
-                model,
-                x.as_ref(),
-                cw.w.as_ref().subcols(start, w),
-                &cw.b[start..start + w],
-                s_w0,
-                s_b0,
-                hb,
-                db,
-            );
+            let mut hb = hb;
+            T::gemm_packed(hb.rb_mut(), x.as_ref(), &cw.packed[blk], T::of(s_w0));
+            bias_activation_cols(model, &cw.b[start..start + w], s_b0, hb, db);
         });
     let deltas = if with_deltas {
         (0..model.outputs)
@@ -140,7 +158,7 @@ struct Acc {
 }
 
 /// Runs the streamed schedule in precision `T` (inside the caller's thread pool).
-pub fn run<T: Real>(
+pub fn run<T: Compute>(
     model: &Mlp,
     weights: Weights<'_>,
     x1: &Points<'_>,

@@ -7,6 +7,7 @@
 //! the same bits whichever instruction set runs (the loops do the same IEEE operations
 //! element by element, with no reassociation and no fused multiply-add unless written).
 
+pub mod gemm;
 pub mod popcount;
 
 use pulp::Arch;
