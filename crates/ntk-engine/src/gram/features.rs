@@ -89,28 +89,23 @@ pub fn layers_of<T: Compute>(
     let mut layers = Vec::with_capacity(depth + 1);
     for l in 0..depth {
         let (fan_in, fan_out) = model.layer_shape(l);
-        let starts: Vec<usize> = (0..fan_out).step_by(init::STREAM_BLOCK).collect();
-        let parts: Vec<(Vec<T>, Vec<T>)> = starts
-            .into_par_iter()
-            .map(|lo| {
-                let hi = (lo + init::STREAM_BLOCK).min(fan_out);
-                let (w, b) = init::hidden_columns(model, seed, l, lo..hi);
-                (
-                    w.into_iter().map(T::of).collect(),
-                    b.into_iter().map(T::of).collect(),
-                )
+        let mut w = Mat::<T>::zeros(fan_in, fan_out);
+        let bs: Vec<Vec<f64>> = w
+            .as_mut()
+            .par_col_chunks_mut(init::STREAM_BLOCK)
+            .enumerate()
+            .map(|(blk, mut cols)| {
+                init::hidden_block(model, seed, l, blk, |j, c| {
+                    let Some(dst) = cols.rb_mut().col_mut(j).try_as_col_major_mut() else {
+                        unreachable!("weights are column-major")
+                    };
+                    for (d, &v) in dst.as_slice_mut().iter_mut().zip(c) {
+                        *d = T::of(v);
+                    }
+                })
             })
             .collect();
-        let mut w = Mat::<T>::zeros(fan_in, fan_out);
-        let mut b = Vec::with_capacity(fan_out);
-        let mut at = 0;
-        for (pw, pb) in parts {
-            for (j, col) in pw.chunks_exact(fan_in.max(1)).enumerate() {
-                w.col_as_slice_mut(at + j).copy_from_slice(col);
-            }
-            at += pb.len();
-            b.extend(pb);
-        }
+        let b: Vec<T> = bs.into_iter().flatten().map(T::of).collect();
         layers.push(layer_from(model, l, w, b, deltas));
     }
     let (fan_in, k) = model.layer_shape(depth);
@@ -121,12 +116,13 @@ pub fn layers_of<T: Compute>(
     Ok(layers)
 }
 
-/// `h_0..h_L` and `δ_0..δ_{L−1}` (one matrix per output) for a block of `r` points.
-pub struct BlockFeatures<T: Real> {
+/// `h_0..h_L` and `δ_0..δ_{L−1}` (one matrix per output) for a block of `r` points,
+/// prepared for Gram products ([`Compute::pack_rows`]).
+pub struct BlockFeatures<T: Compute> {
     /// `acts[l]` = `h_l`, `r × m_l` (`h_0 = x`).
-    pub acts: Vec<Mat<T>>,
+    pub acts: Vec<T::Rows>,
     /// `deltas[l][a]` = `∂f_a/∂z_l`, `r × m_{l+1}`, for hidden layers `l < L`.
-    pub deltas: Vec<Vec<Mat<T>>>,
+    pub deltas: Vec<Vec<T::Rows>>,
 }
 
 /// `z = s_W·h·W + s_b·b` with `W` prepared, then `h ← φ(z)` in place and `φ'(z)` into `dz`.
@@ -239,5 +235,11 @@ pub fn block_features<T: Compute>(
         }
         deltas.reverse();
     }
-    BlockFeatures { acts, deltas }
+    let pack = |m: Vec<Mat<T>>| -> Vec<T::Rows> {
+        m.into_iter().map(|x| T::pack_rows(x.as_ref())).collect()
+    };
+    BlockFeatures {
+        acts: pack(acts),
+        deltas: deltas.into_iter().map(pack).collect(),
+    }
 }

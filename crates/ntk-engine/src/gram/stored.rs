@@ -8,7 +8,7 @@ use faer::Mat;
 use rayon::prelude::*;
 
 use super::features::{BlockFeatures, block_features, layers_of};
-use super::tile::{Compute, Scratch, add_gram, row_blocks};
+use super::tile::{Compute, Scratch, row_blocks};
 use super::{
     EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, assemble, band_blocks, entries,
     nngp_tile, tile_pairs,
@@ -98,30 +98,18 @@ fn tile<T: Compute>(
 ) -> Vec<Mat<f64>> {
     let depth = model.depth();
     let k = model.outputs;
-    let (ri, rj) = (a.acts[0].nrows(), b.acts[0].nrows());
+    let (ri, rj) = (T::rows_of(&a.acts[0]), T::rows_of(&b.acts[0]));
     let mut scratch = Scratch::<T>::for_tile(ri, rj, diagonal, 0, 0);
     if opts.kind == KernelKind::Nngp {
         let mut ga = Mat::<f64>::zeros(ri, rj);
-        add_gram(
-            &mut ga,
-            a.acts[depth].as_ref(),
-            b.acts[depth].as_ref(),
-            1.0,
-            &mut scratch,
-        );
+        T::add_gram_rows(&mut ga, &a.acts[depth], &b.acts[depth], 1.0, &mut scratch);
         return vec![nngp_tile(model, &ga)];
     }
     let mut out = vec![Mat::<f64>::zeros(ri, rj); n_entries];
     for l in 0..=depth {
         let (s_w, s_b) = model.forward_scales(l);
         let mut ga = Mat::<f64>::zeros(ri, rj);
-        add_gram(
-            &mut ga,
-            a.acts[l].as_ref(),
-            b.acts[l].as_ref(),
-            1.0,
-            &mut scratch,
-        );
+        T::add_gram_rows(&mut ga, &a.acts[l], &b.acts[l], 1.0, &mut scratch);
         if l == depth {
             add_layer_term(&mut out, &ga, None, s_w, s_b, k);
             continue;
@@ -130,26 +118,14 @@ fn tile<T: Compute>(
         let gd: Vec<Mat<f64>> = if n_entries == 1 {
             let mut g = Mat::<f64>::zeros(ri, rj);
             for o in 0..k {
-                add_gram(
-                    &mut g,
-                    da[o].as_ref(),
-                    db[o].as_ref(),
-                    1.0 / k as f64,
-                    &mut scratch,
-                );
+                T::add_gram_rows(&mut g, &da[o], &db[o], 1.0 / k as f64, &mut scratch);
             }
             vec![g]
         } else {
             (0..n_entries)
                 .map(|e| {
                     let mut g = Mat::<f64>::zeros(ri, rj);
-                    add_gram(
-                        &mut g,
-                        da[e / k].as_ref(),
-                        db[e % k].as_ref(),
-                        1.0,
-                        &mut scratch,
-                    );
+                    T::add_gram_rows(&mut g, &da[e / k], &db[e % k], 1.0, &mut scratch);
                     g
                 })
                 .collect()

@@ -120,7 +120,7 @@ fn chunk_features<T: Compute>(
     x: &Mat<T>,
     cw: &ChunkWeights<T>,
     with_deltas: bool,
-) -> (Mat<T>, Vec<Mat<T>>) {
+) -> ChunkFeatures<T> {
     let (r, c) = (x.nrows(), cw.w.ncols());
     let (s_w0, s_b0) = model.forward_scales(0);
     let (s_w1, _) = model.forward_scales(1);
@@ -140,16 +140,16 @@ fn chunk_features<T: Compute>(
         });
     let deltas = if with_deltas {
         (0..model.outputs)
-            .map(|a| readout_delta(&dphi, |u| cw.readout[(u, a)], s_w1))
+            .map(|a| T::pack_rows(readout_delta(&dphi, |u| cw.readout[(u, a)], s_w1).as_ref()))
             .collect()
     } else {
         Vec::new()
     };
-    (h, deltas)
+    (T::pack_rows(h.as_ref()), deltas)
 }
 
-/// `h_1` and `δ_0[a]` of one row block for one chunk.
-type ChunkFeatures<T> = (Mat<T>, Vec<Mat<T>>);
+/// `h_1` and `δ_0[a]` of one row block for one chunk, prepared for Gram products.
+type ChunkFeatures<T> = (<T as Compute>::Rows, Vec<<T as Compute>::Rows>);
 
 /// Per-tile accumulators: `Σ h_1·h_1'` and `Σ δ_0·δ_0'` (one per output pair, or traced).
 struct Acc {
@@ -230,22 +230,23 @@ pub fn run<T: Compute>(
                 let (Some((ha, da)), Some((hb, db))) = (&f1[bi], &f2r[bj]) else {
                     unreachable!("features of every needed block are computed above")
                 };
-                let mut scratch = Scratch::<T>::for_tile(ha.nrows(), hb.nrows(), symmetric, bi, bj);
-                add_gram(&mut acc.h, ha.as_ref(), hb.as_ref(), 1.0, &mut scratch);
+                let (ri, rj) = (T::rows_of(ha), T::rows_of(hb));
+                let mut scratch = Scratch::<T>::for_tile(ri, rj, symmetric, bi, bj);
+                T::add_gram_rows(&mut acc.h, ha, hb, 1.0, &mut scratch);
                 if ntk {
                     if n_entries == 1 {
                         for a in 0..k {
-                            add_gram(
+                            T::add_gram_rows(
                                 &mut acc.d[0],
-                                da[a].as_ref(),
-                                db[a].as_ref(),
+                                &da[a],
+                                &db[a],
                                 1.0 / k as f64,
                                 &mut scratch,
                             );
                         }
                     } else {
                         for (e, g) in acc.d.iter_mut().enumerate() {
-                            add_gram(g, da[e / k].as_ref(), db[e % k].as_ref(), 1.0, &mut scratch);
+                            T::add_gram_rows(g, &da[e / k], &db[e % k], 1.0, &mut scratch);
                         }
                     }
                 }

@@ -15,7 +15,9 @@ use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 use crate::scalar::Real;
-use crate::simd::gemm::{Epilogue, GramWork, PackedRhs, gemm_packed_in, gram_block_f64_in};
+use crate::simd::gemm::{
+    Epilogue, GramWork, PackedRhs, PackedRows, gemm_packed_in, gram_block_f64_in, gram_rows_f64,
+};
 
 /// Neurons per partial sum.
 pub const REDUCE_BLOCK: usize = 256;
@@ -43,6 +45,20 @@ pub trait Compute: Real {
     fn pack(b: MatRef<'_, Self>) -> Self::Packed;
     /// `dst = alpha·A·B` with `B` prepared by [`Compute::pack`]; sequential.
     fn gemm_packed(dst: MatMut<'_, Self>, a: MatRef<'_, Self>, b: &Self::Packed, alpha: Self);
+    /// Features of a row block (points × neurons) prepared for [`Compute::add_gram_rows`].
+    type Rows: Send + Sync;
+    /// Prepares a row block's features.
+    fn pack_rows(x: MatRef<'_, Self>) -> Self::Rows;
+    /// Points in prepared features.
+    fn rows_of(x: &Self::Rows) -> usize;
+    /// [`add_gram`] on prepared features: the same bits.
+    fn add_gram_rows(
+        acc: &mut Mat<f64>,
+        a: &Self::Rows,
+        b: &Self::Rows,
+        alpha: f64,
+        scratch: &mut Scratch<Self>,
+    );
     /// `acc += alpha·A·Bᵀ` over one block of at most [`REDUCE_BLOCK`] neurons, promoted to
     /// `f64` (only `j ≤ i` when `lower`).
     fn gram_block(
@@ -57,6 +73,23 @@ pub trait Compute: Real {
 
 impl Compute for f32 {
     type Packed = PackedRhs;
+    type Rows = PackedRows;
+    fn pack_rows(x: MatRef<'_, f32>) -> PackedRows {
+        PackedRows::new(x, REDUCE_BLOCK)
+    }
+    fn rows_of(x: &PackedRows) -> usize {
+        x.rows()
+    }
+    fn add_gram_rows(
+        acc: &mut Mat<f64>,
+        a: &PackedRows,
+        b: &PackedRows,
+        alpha: f64,
+        scratch: &mut Scratch<f32>,
+    ) {
+        let lower = scratch.lower && a.rows() == b.rows();
+        gram_rows_f64(acc.as_mut(), a, b, alpha, lower);
+    }
     fn pack(b: MatRef<'_, f32>) -> PackedRhs {
         PackedRhs::new(b.transpose())
     }
@@ -81,6 +114,22 @@ impl Compute for f32 {
 
 impl Compute for f64 {
     type Packed = Mat<f64>;
+    type Rows = Mat<f64>;
+    fn pack_rows(x: MatRef<'_, f64>) -> Mat<f64> {
+        x.to_owned()
+    }
+    fn rows_of(x: &Mat<f64>) -> usize {
+        x.nrows()
+    }
+    fn add_gram_rows(
+        acc: &mut Mat<f64>,
+        a: &Mat<f64>,
+        b: &Mat<f64>,
+        alpha: f64,
+        scratch: &mut Scratch<f64>,
+    ) {
+        add_gram(acc, a.as_ref(), b.as_ref(), alpha, scratch);
+    }
     fn pack(b: MatRef<'_, f64>) -> Mat<f64> {
         b.to_owned()
     }

@@ -402,6 +402,161 @@ fn gram_direct<S: Simd>(
     }
 }
 
+/// Rows of a left panel on this CPU: the micro-tile's `MR`.
+fn panel_rows() -> usize {
+    MV * Arch::new().dispatch(Lanes)
+}
+
+/// The rows of an `r × c` matrix (points × neurons) packed once for any number of Gram
+/// products with other packed rows, per block of `block` columns: as left operand, panels of
+/// `MR` rows (`[p][MR]`), and as right operand, panels of [`NR`] rows (`[p][NR]`), zero past
+/// row `r`. A micro-tile then reads both operands in order, and its left panel (`MR × block`)
+/// stays in L1 while the right panels stream past it.
+pub struct PackedRows {
+    rows: usize,
+    cols: usize,
+    block: usize,
+    mr: usize,
+    lhs: Vec<f32>,
+    rhs: Vec<f32>,
+}
+
+impl PackedRows {
+    /// Packs `x` (`r × c`, any strides) in blocks of `block` columns.
+    pub fn new(x: MatRef<'_, f32>, block: usize) -> Self {
+        let (rows, cols) = (x.nrows(), x.ncols());
+        let mr = panel_rows();
+        let (rl, rr) = (rows.div_ceil(mr) * mr, rows.div_ceil(NR) * NR);
+        // Filled in order, each value written once (no zeroing pass over the buffers).
+        let (mut lhs, mut rhs) = (Vec::with_capacity(rl * cols), Vec::with_capacity(rr * cols));
+        let col_major = cols > 0 && x.col(0).try_as_col_major().is_some();
+        let column = |p: usize| -> Vec<f32> {
+            // Only for strided inputs (the engine's features are column-major).
+            (0..rows).map(|i| x[(i, p)]).collect()
+        };
+        let mut q0 = 0;
+        while q0 < cols {
+            let w = block.min(cols - q0);
+            let owned: Vec<Vec<f32>> = if col_major {
+                Vec::new()
+            } else {
+                (q0..q0 + w).map(column).collect()
+            };
+            let col = |p: usize| -> &[f32] {
+                match x.col(q0 + p).try_as_col_major() {
+                    Some(c) if col_major => c.as_slice(),
+                    _ => &owned[p],
+                }
+            };
+            for i0 in (0..rl).step_by(mr.max(1)) {
+                let n = mr.min(rows - i0);
+                for p in 0..w {
+                    lhs.extend_from_slice(&col(p)[i0..i0 + n]);
+                    lhs.resize(lhs.len() + mr - n, 0.0);
+                }
+            }
+            for j0 in (0..rr).step_by(NR) {
+                let n = NR.min(rows - j0);
+                for p in 0..w {
+                    let mut v = [0.0f32; NR];
+                    v[..n].copy_from_slice(&col(p)[j0..j0 + n]);
+                    rhs.extend_from_slice(&v);
+                }
+            }
+            q0 += w;
+        }
+        debug_assert_eq!((lhs.len(), rhs.len()), (rl * cols, rr * cols));
+        PackedRows {
+            rows,
+            cols,
+            block,
+            mr,
+            lhs,
+            rhs,
+        }
+    }
+
+    /// Rows (points).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Columns (neurons).
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+}
+
+/// `acc += α · Σ_blocks f64(A[:, blk]·B[:, blk]ᵀ)`, block by block in column order, each
+/// block's entries the fixed `f32` chains of this module (only `j ≤ i` when `lower`): the
+/// same bits as [`gram_block_f64`] on each block.
+///
+/// # Panics
+/// If the two operands differ in columns or blocking, were packed on another instruction
+/// set, or `acc` differs in shape.
+pub fn gram_rows_f64(
+    acc: MatMut<'_, f64>,
+    a: &PackedRows,
+    b: &PackedRows,
+    alpha: f64,
+    lower: bool,
+) {
+    assert_eq!((a.cols, a.block), (b.cols, b.block), "operands");
+    assert_eq!((acc.nrows(), acc.ncols()), (a.rows, b.rows), "output shape");
+    assert_eq!(a.mr, panel_rows(), "packed on this CPU");
+    struct Run<'x, 'y> {
+        a: &'x PackedRows,
+        b: &'x PackedRows,
+        out: Epilogue<'y>,
+    }
+    impl pulp::WithSimd for Run<'_, '_> {
+        type Output = ();
+        #[inline(always)]
+        fn with_simd<S: Simd>(mut self, simd: S) {
+            gram_rows_drive(simd, self.a, self.b, &mut self.out)
+        }
+    }
+    Arch::new().dispatch(Run {
+        a,
+        b,
+        out: Epilogue::AddF64 {
+            c: acc,
+            alpha,
+            lower,
+        },
+    });
+}
+
+#[inline(always)]
+fn gram_rows_drive<S: Simd>(simd: S, a: &PackedRows, b: &PackedRows, out: &mut Epilogue<'_>) {
+    let lanes = S::F32_LANES;
+    let mr = MV * lanes;
+    let (rl, rr) = (a.rows.div_ceil(mr) * mr, b.rows.div_ceil(NR) * NR);
+    let lhs: &[S::f32s] = bytemuck::cast_slice(&a.lhs);
+    let mut q0 = 0;
+    while q0 < a.cols {
+        let w = a.block.min(a.cols - q0);
+        // In vectors: the block starts at q0·rl/lanes, panel ip at + ip·w·MV.
+        let ablk = &lhs[q0 * rl / lanes..(q0 + w) * rl / lanes];
+        let bblk = &b.rhs[q0 * rr..(q0 + w) * rr];
+        for (ip, ap) in ablk.chunks_exact(w * MV).enumerate() {
+            let i0 = ip * mr;
+            for (jp, bp) in bblk.chunks_exact(w * NR).enumerate() {
+                let j0 = jp * NR;
+                if let Epilogue::AddF64 { lower: true, .. } = out
+                    && j0 >= i0 + mr
+                {
+                    break; // this and every later column panel lie above the diagonal
+                }
+                let mut acc = [[simd.splat_f32s(0.0); NR]; MV];
+                micro(simd, ap, bp, &mut acc);
+                finish(&acc, out, i0, j0, lanes, true);
+            }
+        }
+        q0 += w;
+    }
+}
+
 /// `panel[p·mr + i] = a[i0 + i, p0 + p]` (zero for `i0 + i ≥ m`).
 fn pack_lhs_panel(
     a: MatRef<'_, f32>,
@@ -590,6 +745,34 @@ mod tests {
             for i in 0..m {
                 for j in 0..n {
                     assert_eq!(c[(i, j)].to_bits(), chain(a.as_ref(), bt.as_ref(), i, j).to_bits());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn packed_rows_give_the_bits_of_block_by_block_grams() {
+        for &(m, n, k, lower) in &[(45, 45, 600, true), (70, 21, 300, false), (128, 128, 512, true)] {
+            let (a, b) = (mat(m, k, 5), mat(n, k, if lower { 5 } else { 6 }));
+            let mut want = Mat::<f64>::zeros(m, n);
+            let mut q = 0;
+            while q < k {
+                let w = 256.min(k - q);
+                gram_block_f64(
+                    want.as_mut(),
+                    a.as_ref().subcols(q, w),
+                    b.as_ref().subcols(q, w),
+                    0.25,
+                    lower,
+                );
+                q += w;
+            }
+            let mut got = Mat::<f64>::zeros(m, n);
+            let (pa, pb) = (PackedRows::new(a.as_ref(), 256), PackedRows::new(b.as_ref(), 256));
+            gram_rows_f64(got.as_mut(), &pa, &pb, 0.25, lower);
+            for i in 0..m {
+                for j in 0..n {
+                    assert_eq!(got[(i, j)].to_bits(), want[(i, j)].to_bits(), "[{i},{j}]");
                 }
             }
         }
