@@ -110,7 +110,10 @@ pub fn hidden_block(
 ) -> Vec<f64> {
     let (fan_in, fan_out) = model.layer_shape(l);
     let lo = blk * STREAM_BLOCK;
-    assert!(l < model.depth() && lo < fan_out, "hidden_block out of range");
+    assert!(
+        l < model.depth() && lo < fan_out,
+        "hidden_block out of range"
+    );
     let hi = (lo + STREAM_BLOCK).min(fan_out);
     let (sw, sb) = model.init_scales(l);
     let mut rng = stream(seed, l, TAG_W, blk);

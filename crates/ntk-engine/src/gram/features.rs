@@ -111,7 +111,10 @@ pub fn layers_of<T: Compute>(
     let (fan_in, k) = model.layer_shape(depth);
     let rd = init::readout_rows(model, seed, 0..fan_in);
     let w = Mat::from_fn(fan_in, k, |i, j| T::of(rd[i * k + j]));
-    let b = init::readout_bias(model, seed).into_iter().map(T::of).collect();
+    let b = init::readout_bias(model, seed)
+        .into_iter()
+        .map(T::of)
+        .collect();
     layers.push(layer_from(model, depth, w, b, deltas));
     Ok(layers)
 }

@@ -13,6 +13,7 @@ use core::ops::Range;
 use std::collections::BTreeSet;
 
 use faer::Mat;
+use faer::reborrow::ReborrowMut;
 use rayon::prelude::*;
 
 use super::features::{bias_activation_cols, readout_delta};
@@ -25,7 +26,6 @@ use crate::data::Points;
 use crate::error::Result;
 use crate::init;
 use crate::model::Mlp;
-use faer::reborrow::ReborrowMut;
 
 /// One chunk's weights in `T`: `W` (`d × c`), `b` (`c`), readout rows (`c × k`), and `W`
 /// prepared per block of [`REDUCE_BLOCK`] columns for the forward products.
@@ -74,33 +74,32 @@ fn chunk_weights_raw<T: Compute>(
             }
         }
         Weights::Seeded(seed) => {
-            // One stream block per task, converted to `T` in the task: the same values
-            // whatever the chunking, and no serial pass over the chunk.
-            let parts: Vec<(Mat<T>, Vec<T>, Vec<f64>)> = (cols.start..cols.end)
-                .step_by(init::STREAM_BLOCK)
-                .collect::<Vec<_>>()
-                .into_par_iter()
-                .map(|lo| {
-                    let r = lo..(lo + init::STREAM_BLOCK).min(cols.end);
-                    let (w, b) = init::hidden_columns(model, seed, 0, r.clone());
-                    let wm = Mat::from_fn(d, r.len(), |i, j| T::of(w[j * d + i]));
-                    (
-                        wm,
-                        b.into_iter().map(T::of).collect(),
-                        init::readout_rows(model, seed, r),
-                    )
+            // One stream block per task, written straight into `W` in `T`: the same values
+            // whatever the chunking (chunks start on a stream block), no serial pass.
+            debug_assert!(cols.start.is_multiple_of(init::STREAM_BLOCK));
+            let first = cols.start / init::STREAM_BLOCK;
+            let mut w = Mat::<T>::zeros(d, c);
+            let parts: Vec<(Vec<f64>, Vec<f64>)> = w
+                .as_mut()
+                .par_col_chunks_mut(init::STREAM_BLOCK)
+                .enumerate()
+                .map(|(i, mut wc)| {
+                    let blk = first + i;
+                    let b = init::hidden_block(model, seed, 0, blk, |j, col| {
+                        let Some(dst) = wc.rb_mut().col_mut(j).try_as_col_major_mut() else {
+                            unreachable!("weights are column-major")
+                        };
+                        for (o, &v) in dst.as_slice_mut().iter_mut().zip(col) {
+                            *o = T::of(v);
+                        }
+                    });
+                    let lo = blk * init::STREAM_BLOCK;
+                    (b, init::readout_rows(model, seed, lo..lo + wc.ncols()))
                 })
                 .collect();
-            let mut w = Mat::<T>::zeros(d, c);
-            let mut b = Vec::with_capacity(c);
-            let mut rd = Vec::with_capacity(c * k);
-            let mut at = 0;
-            for (pw, pb, pr) in parts {
-                w.as_mut()
-                    .subcols_mut(at, pw.ncols())
-                    .copy_from(pw.as_ref());
-                at += pw.ncols();
-                b.extend(pb);
+            let (mut b, mut rd) = (Vec::with_capacity(c), Vec::with_capacity(c * k));
+            for (pb, pr) in parts {
+                b.extend(pb.into_iter().map(T::of));
                 rd.extend(pr);
             }
             ChunkWeights {
@@ -114,38 +113,50 @@ fn chunk_weights_raw<T: Compute>(
 }
 
 /// `h_1` and `δ_0[a]` of one row block for one chunk. The forward GEMM runs per
-/// [`REDUCE_BLOCK`] columns so that its shape, hence its bits, never depend on the chunk.
+/// [`REDUCE_BLOCK`] columns so that its shape, hence its bits (in `f64`), never depend on
+/// the chunk.
 fn chunk_features<T: Compute>(
     model: &Mlp,
     x: &Mat<T>,
     cw: &ChunkWeights<T>,
     with_deltas: bool,
+    spare: &std::sync::Mutex<Vec<T::Rows>>,
 ) -> ChunkFeatures<T> {
     let (r, c) = (x.nrows(), cw.w.ncols());
     let (s_w0, s_b0) = model.forward_scales(0);
     let (s_w1, _) = model.forward_scales(1);
-    let mut h = Mat::<T>::zeros(r, c);
-    let mut dphi = Mat::<T>::zeros(r, c);
-    // Column blocks in parallel (nested inside the row blocks' parallelism), each a GEMM
-    // of fixed shape, so the bits never depend on the chunk or the thread count.
-    h.as_mut()
-        .par_col_chunks_mut(REDUCE_BLOCK)
-        .zip(dphi.as_mut().par_col_chunks_mut(REDUCE_BLOCK))
-        .enumerate()
-        .for_each(|(blk, (hb, db))| {
-            let (start, w) = (blk * REDUCE_BLOCK, hb.ncols());
-            let mut hb = hb;
-            T::gemm_packed(hb.rb_mut(), x.as_ref(), &cw.packed[blk], T::of(s_w0));
-            bias_activation_cols(model, &cw.b[start..start + w], s_b0, hb, db);
-        });
-    let deltas = if with_deltas {
-        (0..model.outputs)
-            .map(|a| T::pack_rows(readout_delta(&dphi, |u| cw.readout[(u, a)], s_w1).as_ref()))
-            .collect()
-    } else {
-        Vec::new()
+    let k = if with_deltas { model.outputs } else { 0 };
+    // Per block of REDUCE_BLOCK neurons (in parallel, nested inside the row blocks'
+    // parallelism): h_1 and δ_0[a] of the block, each a product of fixed shape, prepared for
+    // the Grams while still in cache.
+    let mut all = T::rows_by_block(
+        r,
+        c,
+        1 + k,
+        |q0, w| {
+            let mut h = Mat::<T>::zeros(r, w);
+            let mut dphi = Mat::<T>::zeros(r, w);
+            T::gemm_packed(
+                h.as_mut(),
+                x.as_ref(),
+                &cw.packed[q0 / REDUCE_BLOCK],
+                T::of(s_w0),
+            );
+            bias_activation_cols(model, &cw.b[q0..q0 + w], s_b0, h.as_mut(), dphi.as_mut());
+            let mut out = Vec::with_capacity(1 + k);
+            out.push(h);
+            for a in 0..k {
+                out.push(readout_delta(&dphi, |u| cw.readout[(q0 + u, a)], s_w1));
+            }
+            out
+        },
+        spare,
+    );
+    let deltas = all.split_off(1);
+    let Some(h) = all.pop() else {
+        unreachable!("h_1 is the first of the blocks")
     };
-    (T::pack_rows(h.as_ref()), deltas)
+    (h, deltas)
 }
 
 /// `h_1` and `δ_0[a]` of one row block for one chunk, prepared for Gram products.
@@ -211,13 +222,18 @@ pub fn run<T: Compute>(
             }
         })
         .collect();
+    // The previous chunk's feature buffers, reused by the next one.
+    let spare = std::sync::Mutex::new(Vec::new());
     let mut c0 = 0;
     while c0 < m {
         let cols = c0..(c0 + opts.chunk).min(m);
         let cw = chunk_weights::<T>(model, weights, cols.clone());
         let feats = |xs: &Vec<Option<Mat<T>>>| -> Vec<Option<ChunkFeatures<T>>> {
             xs.par_iter()
-                .map(|x| x.as_ref().map(|x| chunk_features(model, x, &cw, ntk)))
+                .map(|x| {
+                    x.as_ref()
+                        .map(|x| chunk_features(model, x, &cw, ntk, &spare))
+                })
                 .collect()
         };
         let f1 = feats(&xs1);
@@ -251,6 +267,12 @@ pub fn run<T: Compute>(
                     }
                 }
             });
+        let mut pool = spare.lock().unwrap_or_else(|e| e.into_inner());
+        for (h, d) in f1.into_iter().chain(f2.into_iter().flatten()).flatten() {
+            pool.push(h);
+            pool.extend(d);
+        }
+        drop(pool);
         c0 = cols.end;
     }
     let tiles: Vec<_> = pairs

@@ -14,6 +14,8 @@ use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
+use rayon::prelude::*;
+
 use crate::scalar::Real;
 use crate::simd::gemm::{
     Epilogue, GramWork, PackedRhs, PackedRows, gemm_packed_in, gram_block_f64_in, gram_rows_f64,
@@ -51,6 +53,15 @@ pub trait Compute: Real {
     fn pack_rows(x: MatRef<'_, Self>) -> Self::Rows;
     /// Points in prepared features.
     fn rows_of(x: &Self::Rows) -> usize;
+    /// `count` prepared `rows × cols` features built per block of [`REDUCE_BLOCK`] columns
+    /// (`f(q0, w)` gives the `count` blocks of columns `q0..q0 + w`), blocks in parallel.
+    fn rows_by_block(
+        rows: usize,
+        cols: usize,
+        count: usize,
+        f: impl Fn(usize, usize) -> Vec<Mat<Self>> + Sync,
+        spare: &std::sync::Mutex<Vec<Self::Rows>>,
+    ) -> Vec<Self::Rows>;
     /// [`add_gram`] on prepared features: the same bits.
     fn add_gram_rows(
         acc: &mut Mat<f64>,
@@ -79,6 +90,15 @@ impl Compute for f32 {
     }
     fn rows_of(x: &PackedRows) -> usize {
         x.rows()
+    }
+    fn rows_by_block(
+        rows: usize,
+        cols: usize,
+        count: usize,
+        f: impl Fn(usize, usize) -> Vec<Mat<f32>> + Sync,
+        spare: &std::sync::Mutex<Vec<PackedRows>>,
+    ) -> Vec<PackedRows> {
+        PackedRows::from_blocks_in(rows, cols, REDUCE_BLOCK, count, f, spare)
     }
     fn add_gram_rows(
         acc: &mut Mat<f64>,
@@ -120,6 +140,30 @@ impl Compute for f64 {
     }
     fn rows_of(x: &Mat<f64>) -> usize {
         x.nrows()
+    }
+    fn rows_by_block(
+        rows: usize,
+        cols: usize,
+        count: usize,
+        f: impl Fn(usize, usize) -> Vec<Mat<f64>> + Sync,
+        _spare: &std::sync::Mutex<Vec<Mat<f64>>>,
+    ) -> Vec<Mat<f64>> {
+        let starts: Vec<usize> = (0..cols).step_by(REDUCE_BLOCK).collect();
+        let blocks: Vec<Vec<Mat<f64>>> = starts
+            .par_iter()
+            .map(|&q0| f(q0, REDUCE_BLOCK.min(cols - q0)))
+            .collect();
+        (0..count)
+            .map(|c| {
+                let mut m = Mat::<f64>::zeros(rows, cols);
+                for (&q0, b) in starts.iter().zip(&blocks) {
+                    m.as_mut()
+                        .subcols_mut(q0, b[c].ncols())
+                        .copy_from(b[c].as_ref());
+                }
+                m
+            })
+            .collect()
     }
     fn add_gram_rows(
         acc: &mut Mat<f64>,

@@ -13,7 +13,7 @@
 //! [`NR`] rows interleaved by `p`, the left one into panels of `MR` rows (two SIMD vectors:
 //! 32 rows with AVX-512, 16 with AVX2), and a micro-kernel keeps the `MR × NR` sums in
 //! registers while it walks `p`, one broadcast of `B` and two vector loads of `A` per step.
-//! The inner dimension is cut into chunks of [`KC`] so that a `B` panel stays in L1; between
+//! The inner dimension is cut into chunks of [`KC`] so that a left panel stays in L1; between
 //! chunks the partial sums go through memory in `f32`, which does not change them.
 
 use faer::reborrow::ReborrowMut;
@@ -23,8 +23,8 @@ use rayon::prelude::*;
 
 /// Rows of a packed right-operand panel (columns of the micro-tile).
 pub const NR: usize = 8;
-/// Inner-dimension chunk.
-pub const KC: usize = 512;
+/// Inner-dimension chunk: a left panel of `32 × KC` values is 32 KiB, within L1.
+pub const KC: usize = 256;
 /// SIMD vectors per left panel (the micro-tile has `MV · lanes` rows).
 const MV: usize = 2;
 
@@ -77,6 +77,12 @@ impl PackedRhs {
 /// `panel[p·NR + j] = b[j0 + j, p0 + p]` (zero for `j0 + j ≥ n`).
 fn pack_rhs_panel(b: MatRef<'_, f32>, j0: usize, p0: usize, kc: usize, panel: &mut [f32]) {
     let rows = NR.min(b.nrows() - j0);
+    if rows < NR {
+        // The padding (a recycled buffer may hold old values there).
+        for p in 0..kc {
+            panel[p * NR + rows..(p + 1) * NR].fill(0.0);
+        }
+    }
     if b.row(j0).try_as_row_major().is_some() {
         for j in 0..rows {
             let Some(r) = b.row(j0 + j).try_as_row_major() else {
@@ -91,7 +97,16 @@ fn pack_rhs_panel(b: MatRef<'_, f32>, j0: usize, p0: usize, kc: usize, panel: &m
             let Some(col) = b.col(p0 + p).try_as_col_major() else {
                 unreachable!("same strides as column p0")
             };
-            panel[p * NR..p * NR + rows].copy_from_slice(&col.as_slice()[j0..j0 + rows]);
+            let src = &col.as_slice()[j0..j0 + rows];
+            let dst = &mut panel[p * NR..p * NR + rows];
+            // A fixed-size copy (inlined) when the panel is full, not a call per 8 values.
+            match (
+                <&mut [f32; NR]>::try_from(&mut *dst),
+                <&[f32; NR]>::try_from(src),
+            ) {
+                (Ok(d), Ok(s)) => *d = *s,
+                _ => dst.copy_from_slice(src),
+            }
         }
     } else {
         for p in 0..kc {
@@ -219,7 +234,11 @@ pub fn gram_block_f64_in(
         && a.ncols() == b.ncols()
         && let (Some(ac), Some(bc)) = (cols(a), cols(b))
     {
-        assert_eq!((acc.nrows(), acc.ncols()), (a.nrows(), b.nrows()), "output shape");
+        assert_eq!(
+            (acc.nrows(), acc.ncols()),
+            (a.nrows(), b.nrows()),
+            "output shape"
+        );
         struct Direct<'x, 'y> {
             ac: &'x [&'x [f32]],
             bc: &'x [&'x [f32]],
@@ -240,7 +259,11 @@ pub fn gram_block_f64_in(
             bc: &bc,
             m,
             n,
-            out: Epilogue::AddF64 { c: acc, alpha, lower },
+            out: Epilogue::AddF64 {
+                c: acc,
+                alpha,
+                lower,
+            },
         });
         return;
     }
@@ -254,7 +277,11 @@ pub fn gram_block_f64_in(
     gemm_packed_in(
         a,
         &packed,
-        Epilogue::AddF64 { c: acc, alpha, lower },
+        Epilogue::AddF64 {
+            c: acc,
+            alpha,
+            lower,
+        },
         &mut work.lhs,
     );
     work.rhs = Some(packed);
@@ -299,7 +326,7 @@ impl PackedRhs {
 const NB: usize = 256;
 
 /// The blocked loop: `A` packed into panels of `MR` rows (all chunks of `p`), then per block
-/// of [`NB`] columns and per chunk of `p`, every `(column panel, row panel)` micro-tile.
+/// of [`NB`] columns and per chunk of `p`, every `(row panel, column panel)` micro-tile.
 #[inline(always)]
 fn drive<S: Simd>(
     simd: S,
@@ -337,16 +364,17 @@ fn drive<S: Simd>(
             let kc = KC.min(k - p0);
             let (first, last) = (p0 == 0, p0 + kc == k);
             let achunk = &apack[p0 * mp * MV..(p0 + kc) * mp * MV];
-            for jp in jb..(jb + NB / NR).min(np) {
-                let bp = b.panel(p0, kc, jp);
-                for ip in 0..mp {
+            for ip in 0..mp {
+                // This left panel (MR × KC) stays in L1 while the block's right panels pass.
+                let ap = &achunk[ip * kc * MV..(ip + 1) * kc * MV];
+                for jp in jb..(jb + NB / NR).min(np) {
+                    let bp = b.panel(p0, kc, jp);
                     let (i0, j0) = (ip * mr, jp * NR);
                     if let Epilogue::AddF64 { lower: true, .. } = out
                         && j0 >= i0 + mr
                     {
                         continue; // every entry of the micro-tile has j > i
                     }
-                    let ap = &achunk[ip * kc * MV..(ip + 1) * kc * MV];
                     let mut acc = [[simd.splat_f32s(0.0); NR]; MV];
                     if !first {
                         let Epilogue::Store(c, _) = out else {
@@ -425,55 +453,114 @@ impl PackedRows {
     /// Packs `x` (`r × c`, any strides) in blocks of `block` columns.
     pub fn new(x: MatRef<'_, f32>, block: usize) -> Self {
         let (rows, cols) = (x.nrows(), x.ncols());
-        let mr = panel_rows();
-        let (rl, rr) = (rows.div_ceil(mr) * mr, rows.div_ceil(NR) * NR);
-        // Filled in order, each value written once (no zeroing pass over the buffers).
-        let (mut lhs, mut rhs) = (Vec::with_capacity(rl * cols), Vec::with_capacity(rr * cols));
-        let col_major = cols > 0 && x.col(0).try_as_col_major().is_some();
-        let column = |p: usize| -> Vec<f32> {
-            // Only for strided inputs (the engine's features are column-major).
-            (0..rows).map(|i| x[(i, p)]).collect()
-        };
-        let mut q0 = 0;
-        while q0 < cols {
-            let w = block.min(cols - q0);
-            let owned: Vec<Vec<f32>> = if col_major {
-                Vec::new()
-            } else {
-                (q0..q0 + w).map(column).collect()
-            };
-            let col = |p: usize| -> &[f32] {
-                match x.col(q0 + p).try_as_col_major() {
-                    Some(c) if col_major => c.as_slice(),
-                    _ => &owned[p],
-                }
-            };
-            for i0 in (0..rl).step_by(mr.max(1)) {
-                let n = mr.min(rows - i0);
-                for p in 0..w {
-                    lhs.extend_from_slice(&col(p)[i0..i0 + n]);
-                    lhs.resize(lhs.len() + mr - n, 0.0);
-                }
-            }
-            for j0 in (0..rr).step_by(NR) {
-                let n = NR.min(rows - j0);
-                for p in 0..w {
-                    let mut v = [0.0f32; NR];
-                    v[..n].copy_from_slice(&col(p)[j0..j0 + n]);
-                    rhs.extend_from_slice(&v);
-                }
-            }
-            q0 += w;
-        }
-        debug_assert_eq!((lhs.len(), rhs.len()), (rl * cols, rr * cols));
-        PackedRows {
+        let mut out = PackedRows::from_blocks(rows, cols, block, 1, |q0, w| {
+            vec![x.subcols(q0, w).to_owned()]
+        });
+        out.pop()
+            .unwrap_or_else(|| unreachable!("one matrix asked for"))
+    }
+
+    /// `count` packed matrices of `rows × cols`, built block by block: `f(q0, w)` returns the
+    /// `count` matrices (`rows × w`, column-major) of the columns `q0..q0 + w`. The blocks
+    /// run in parallel (rayon), each packed while it is still in cache, so no `rows × cols`
+    /// matrix is ever formed.
+    ///
+    /// # Panics
+    /// If `f` returns other than `count` matrices of `rows × w`.
+    pub fn from_blocks(
+        rows: usize,
+        cols: usize,
+        block: usize,
+        count: usize,
+        f: impl Fn(usize, usize) -> Vec<faer::Mat<f32>> + Sync,
+    ) -> Vec<Self> {
+        Self::from_blocks_in(
             rows,
             cols,
             block,
-            mr,
-            lhs,
-            rhs,
+            count,
+            f,
+            &std::sync::Mutex::new(Vec::new()),
+        )
+    }
+
+    /// [`PackedRows::from_blocks`] reusing the buffers of packed rows that are no longer
+    /// needed (taken from `spare`; every value is written again, padding included), so that
+    /// a loop over chunks does not fault in fresh pages for every chunk.
+    pub fn from_blocks_in(
+        rows: usize,
+        cols: usize,
+        block: usize,
+        count: usize,
+        f: impl Fn(usize, usize) -> Vec<faer::Mat<f32>> + Sync,
+        spare: &std::sync::Mutex<Vec<PackedRows>>,
+    ) -> Vec<Self> {
+        assert!(block > 0, "block of at least one column");
+        let mr = panel_rows();
+        let (rl, rr) = (rows.div_ceil(mr) * mr, rows.div_ceil(NR) * NR);
+        let mut bufs: Vec<(Vec<f32>, Vec<f32>)> = {
+            let mut pool = spare.lock().unwrap_or_else(|e| e.into_inner());
+            (0..count)
+                .map(|_| match pool.pop() {
+                    Some(PackedRows {
+                        mut lhs, mut rhs, ..
+                    }) => {
+                        lhs.resize(rl * cols, 0.0);
+                        rhs.resize(rr * cols, 0.0);
+                        (lhs, rhs)
+                    }
+                    None => (vec![0.0f32; rl * cols], vec![0.0f32; rr * cols]),
+                })
+                .collect()
+        };
+        if rows == 0 || cols == 0 {
+            return bufs
+                .into_iter()
+                .map(|(lhs, rhs)| PackedRows {
+                    rows,
+                    cols,
+                    block,
+                    mr,
+                    lhs,
+                    rhs,
+                })
+                .collect();
         }
+        let nq = cols.div_ceil(block);
+        // Per block, its segment of every buffer (blocks are contiguous in both layouts).
+        let mut per_block: Vec<Vec<(&mut [f32], &mut [f32])>> =
+            (0..nq).map(|_| Vec::with_capacity(count)).collect();
+        for (l, r) in &mut bufs {
+            let segs = l.chunks_mut(block * rl).zip(r.chunks_mut(block * rr));
+            for (q, seg) in segs.enumerate() {
+                per_block[q].push(seg);
+            }
+        }
+        per_block.into_par_iter().enumerate().for_each(|(q, segs)| {
+            let q0 = q * block;
+            let w = block.min(cols - q0);
+            let mats = f(q0, w);
+            assert_eq!(mats.len(), segs.len(), "matrices per block");
+            for (m, (l, r)) in mats.iter().zip(segs) {
+                assert_eq!((m.nrows(), m.ncols()), (rows, w), "block shape");
+                for (ip, panel) in l.chunks_mut(w * mr).enumerate() {
+                    pack_lhs_panel(m.as_ref(), ip * mr, mr, 0, w, panel);
+                }
+                for (jp, panel) in r.chunks_mut(w * NR).enumerate() {
+                    pack_rhs_panel(m.as_ref(), jp * NR, 0, w, panel);
+                }
+            }
+        });
+        bufs.into_iter()
+            .map(|(lhs, rhs)| PackedRows {
+                rows,
+                cols,
+                block,
+                mr,
+                lhs,
+                rhs,
+            })
+            .collect()
     }
 
     /// Rows (points).
@@ -573,7 +660,14 @@ fn pack_lhs_panel(
                 unreachable!("same strides as the first column")
             };
             let dst = &mut panel[p * mr..p * mr + rows];
-            dst.copy_from_slice(&col.as_slice()[i0..i0 + rows]);
+            let src = &col.as_slice()[i0..i0 + rows];
+            // Whole 8-value pieces are inlined moves, not a library call per column.
+            let (d8, dr) = pulp::as_arrays_mut::<8, _>(dst);
+            let (s8, sr) = pulp::as_arrays::<8, _>(src);
+            for (d, s) in d8.iter_mut().zip(s8) {
+                *d = *s;
+            }
+            dr.copy_from_slice(sr);
             panel[p * mr + rows..(p + 1) * mr].fill(0.0);
         }
     } else {
@@ -726,7 +820,13 @@ mod tests {
 
     #[test]
     fn store_matches_the_scalar_chain_bit_for_bit() {
-        for &(m, n, k) in &[(1, 1, 1), (37, 19, 5), (64, 8, 512), (70, 33, 1100), (5, 3, 0)] {
+        for &(m, n, k) in &[
+            (1, 1, 1),
+            (37, 19, 5),
+            (64, 8, 512),
+            (70, 33, 1100),
+            (5, 3, 0),
+        ] {
             let a = mat(m, k, 1);
             let b = mat(k, n, 2); // A·B with B = Wᵀ of a row-major view
             let packed = PackedRhs::new(b.transpose());
@@ -744,7 +844,10 @@ mod tests {
             gemm_packed(a.as_ref(), &packed, Epilogue::Store(c.as_mut(), 1.0));
             for i in 0..m {
                 for j in 0..n {
-                    assert_eq!(c[(i, j)].to_bits(), chain(a.as_ref(), bt.as_ref(), i, j).to_bits());
+                    assert_eq!(
+                        c[(i, j)].to_bits(),
+                        chain(a.as_ref(), bt.as_ref(), i, j).to_bits()
+                    );
                 }
             }
         }
@@ -752,7 +855,11 @@ mod tests {
 
     #[test]
     fn packed_rows_give_the_bits_of_block_by_block_grams() {
-        for &(m, n, k, lower) in &[(45, 45, 600, true), (70, 21, 300, false), (128, 128, 512, true)] {
+        for &(m, n, k, lower) in &[
+            (45, 45, 600, true),
+            (70, 21, 300, false),
+            (128, 128, 512, true),
+        ] {
             let (a, b) = (mat(m, k, 5), mat(n, k, if lower { 5 } else { 6 }));
             let mut want = Mat::<f64>::zeros(m, n);
             let mut q = 0;
@@ -768,7 +875,10 @@ mod tests {
                 q += w;
             }
             let mut got = Mat::<f64>::zeros(m, n);
-            let (pa, pb) = (PackedRows::new(a.as_ref(), 256), PackedRows::new(b.as_ref(), 256));
+            let (pa, pb) = (
+                PackedRows::new(a.as_ref(), 256),
+                PackedRows::new(b.as_ref(), 256),
+            );
             gram_rows_f64(got.as_mut(), &pa, &pb, 0.25, lower);
             for i in 0..m {
                 for j in 0..n {
@@ -785,8 +895,7 @@ mod tests {
             (45, 30, 100, false),
             (128, 128, 256, true),
             (64, 40, 256, false),
-        ]
-        {
+        ] {
             let (a, b) = (mat(m, k, 3), mat(n, k, if lower { 3 } else { 4 }));
             let mut acc = Mat::<f64>::from_fn(m, n, |i, j| (i + 2 * j) as f64);
             gram_block_f64(acc.as_mut(), a.as_ref(), b.as_ref(), 0.5, lower);

@@ -207,10 +207,7 @@ unsafe fn and_popcount_avx2(a: &[u64], b: &[u64]) -> u64 {
             let (pa, pb) = (a[4 * s..4 * s + 4].as_ptr(), b[4 * s..4 * s + 4].as_ptr());
             // SAFETY: both slices hold the 4 words (32 bytes) read; unaligned loads.
             let v = unsafe {
-                _mm256_and_si256(
-                    _mm256_loadu_si256(pa.cast()),
-                    _mm256_loadu_si256(pb.cast()),
-                )
+                _mm256_and_si256(_mm256_loadu_si256(pa.cast()), _mm256_loadu_si256(pb.cast()))
             };
             let lo = _mm256_shuffle_epi8(table, _mm256_and_si256(v, low));
             let hi = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
@@ -262,7 +259,8 @@ mod tests {
                                     for bit in 0..64 {
                                         want += ((a[i * words + w] >> bit)
                                             & (b[j * words + w] >> bit)
-                                            & 1) as u64;
+                                            & 1)
+                                            as u64;
                                     }
                                 }
                             }
