@@ -115,22 +115,29 @@ fn tile<T: Compute>(
             continue;
         }
         let (da, db) = (&a.deltas[l], &b.deltas[l]);
-        let gd: Vec<Mat<f64>> = if n_entries == 1 {
+        if n_entries == 1 {
             let mut g = Mat::<f64>::zeros(ri, rj);
             for o in 0..k {
                 T::add_gram_rows(&mut g, &da[o], &db[o], 1.0 / k as f64, &mut scratch);
             }
-            vec![g]
+            add_layer_term(&mut out, &ga, Some(&[g]), s_w, s_b, k);
         } else {
-            (0..n_entries)
-                .map(|e| {
-                    let mut g = Mat::<f64>::zeros(ri, rj);
-                    T::add_gram_rows(&mut g, &da[e / k], &db[e % k], 1.0, &mut scratch);
-                    g
-                })
-                .collect()
-        };
-        add_layer_term(&mut out, &ga, Some(&gd), s_w, s_b, k);
+            // One δ Gram at a time, added to its entry at once (k² of them held together
+            // would be k² fresh tiles per layer).
+            let mut g = Mat::<f64>::zeros(ri, rj);
+            for (e, o) in out.iter_mut().enumerate() {
+                g.fill(0.0);
+                T::add_gram_rows(&mut g, &da[e / k], &db[e % k], 1.0, &mut scratch);
+                add_layer_term(
+                    core::slice::from_mut(o),
+                    &ga,
+                    Some(core::slice::from_ref(&g)),
+                    s_w,
+                    s_b,
+                    k,
+                );
+            }
+        }
     }
     out
 }
