@@ -15,7 +15,8 @@
 //!
 //! Two schedules compute the same sums ([`stored`] and [`streamed`]): both cut the output
 //! into tiles fixed by the problem size and reduce over neurons in fixed blocks
-//! ([`tile::REDUCE_BLOCK`]), so results are bit-identical for any number of threads.
+//! ([`tile::REDUCE_BLOCK`]), so results are bit-identical for any number of threads (and, in
+//! `f32`, for any tile size: [`crate::simd::gemm`]).
 
 pub mod cost;
 pub mod features;

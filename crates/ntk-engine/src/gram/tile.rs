@@ -6,6 +6,11 @@
 //! The result therefore depends only on the problem (never on the thread count or on the
 //! chunk size used to schedule the work), and `f32` runs keep `f64` accuracy across a
 //! million neurons (DESIGN.md §2, "Precision").
+//!
+//! In `f32` every product runs on the packed kernel of [`crate::simd::gemm`], where each
+//! entry of a block is one sequential chain of fused multiply-adds: its bits do not even
+//! depend on the tile size or the instruction set. Features are packed once per row block
+//! ([`Compute::pack_rows`]) and weights once per layer ([`Compute::pack`]).
 
 use core::ops::Range;
 
