@@ -395,22 +395,33 @@ def deep_workloads(args, x, x_path, tmp, gemm):
         for depth in [int(v) for v in args.deep_depths.split(",") if v]:
             widths = [m] * depth
             label = deep_label(widths, 1, False)
-            say(f"\n== depth sweep, ntk alone: {label}, n = {N}, {args.sweep_reps} runs")
-            rs = []
+            say(f"\n== depth sweep, ntk alone: {label}, n = {N}: {args.sweep_reps} rounds of "
+                f"(numpy f32 GEMM {GEMM_N}², ntk)")
+            rs, fr = [], []
             try:
                 for _ in range(args.sweep_reps):
-                    rs.append(run_ntk(args.ntk, x_path, ",".join(map(str, widths)), out,
-                                      extra=deep_flags(widths, 1, w_std, b_std, False)))
+                    # The GEMM rate right before each run: the fraction per round sees the
+                    # load the run saw (the alternation of the side-by-side workloads).
+                    g_rate = 2.0 * GEMM_N**3 / gemm_numpy(1)[0] / 1e9
                     pause()
-            except RuntimeError as e:  # e.g. out of memory: report and go on
+                    r = run_ntk(args.ntk, x_path, ",".join(map(str, widths)), out,
+                                extra=deep_flags(widths, 1, w_std, b_std, False))
+                    rs.append(r)
+                    fr.append(r["gflops"] / g_rate)
+                    say(f"  round: GEMM {g_rate:.1f} GFLOP/s, ntk {r['time']:.3f} s "
+                        f"{r['gflops']:.1f} GFLOP/s -> {100 * fr[-1]:.0f}% of GEMM")
+                    pause()
+            except RuntimeError as e:  # e.g. over the memory budget: report and go on
                 say(f"  failed: {str(e).splitlines()[0]}")
                 continue
             t = statistics.median(r["time"] for r in rs)
             g = statistics.median(r["gflops"] for r in rs)
             rss = None if rs[0]["rss_mib"] is None else max(r["rss_mib"] for r in rs)
-            say(f"  kernel {[round(r['time'], 3) for r in rs]} s, median {t:.3f} s, {g:.1f} GFLOP/s, "
-                f"peak RSS {mib(rss)}; uptime: {uptime()}")
-            sweep.append(dict(workload=label, ntk=t, ntk_gflops=g, rss=rss))
+            say(f"  median {t:.3f} s, {g:.1f} GFLOP/s, {100 * statistics.median(fr):.0f}% of the "
+                f"adjacent GEMM (range {100 * min(fr):.0f}–{100 * max(fr):.0f}%), peak RSS {mib(rss)}; "
+                f"uptime: {uptime()}")
+            sweep.append(dict(workload=label, ntk=t, ntk_gflops=g, rss=rss,
+                              frac=statistics.median(fr), fmin=min(fr), fmax=max(fr)))
     return rows, sweep
 
 
@@ -420,10 +431,12 @@ def print_deep(rows, sweep, gemm):
     if sweep:
         say("")
         say(f"| depth sweep (ntk alone, n = {N}, d = {D}, ReLU, W_std = √2, b_std = 0.1) "
-            f"| ntk median s | GFLOP/s | of GEMM ({gemm:.0f}) | peak RSS |")
-        say("|---|---:|---:|---:|---:|")
+            f"| ntk median s | GFLOP/s | of the adjacent GEMM (median, range) "
+            f"| of the run's best GEMM ({gemm:.0f}) | peak RSS |")
+        say("|---|---:|---:|---:|---:|---:|")
         for s in sweep:
             say(f"| {s['workload']} | {s['ntk']:.3f} | {s['ntk_gflops']:.1f} | "
+                f"**{100 * s['frac']:.0f}%** ({100 * s['fmin']:.0f}–{100 * s['fmax']:.0f}%) | "
                 f"{100 * s['ntk_gflops'] / gemm:.0f}% | {mib(s['rss'])} |")
 
 
