@@ -257,10 +257,9 @@ mod tests {
                             if !lower || j <= i {
                                 for w in 0..words {
                                     for bit in 0..64 {
-                                        want += ((a[i * words + w] >> bit)
+                                        want += (a[i * words + w] >> bit)
                                             & (b[j * words + w] >> bit)
-                                            & 1)
-                                            as u64;
+                                            & 1;
                                     }
                                 }
                             }
