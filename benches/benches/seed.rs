@@ -9,6 +9,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use ntk_benches::points;
 use ntk_engine::Points;
 use ntk_engine::gram::seed::{CountPath, counts, patterns};
+use ntk_engine::simd::popcount::Level;
 
 /// (name, n, d, m)
 const SHAPES: &[(&str, usize, usize, usize)] = &[
@@ -25,9 +26,14 @@ fn bench(c: &mut Criterion) {
         let p = Points::from_f64(&x, n, d).unwrap();
         let pat = patterns(&p, m, 0).unwrap();
         g.throughput(Throughput::Elements((n * (n + 1) / 2 * m) as u64));
-        g.bench_with_input(BenchmarkId::new("popcount", name), &pat, |b, pat| {
-            b.iter(|| black_box(counts(pat, None, CountPath::Bits)))
-        });
+        // Every popcount level this CPU runs, so that a machine with VPOPCNTDQ also measures
+        // the AVX2 and POPCNT paths that machines without it take.
+        for level in Level::ALL.into_iter().filter(|l| l.available()) {
+            let id = format!("popcount_{level:?}").to_lowercase();
+            g.bench_with_input(BenchmarkId::new(id, name), &pat, |b, pat| {
+                b.iter(|| black_box(counts(pat, None, CountPath::BitsAt(level))))
+            });
+        }
         g.bench_with_input(BenchmarkId::new("f32", name), &pat, |b, pat| {
             b.iter(|| black_box(counts(pat, None, CountPath::F32)))
         });

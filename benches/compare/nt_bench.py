@@ -297,6 +297,151 @@ def print_rows(rows, gemm):
         "neural-tangents executes.")
 
 
+# ---------------------------------------------------------------- deep nets (issue 10)
+#
+# Kept apart from the one-layer workloads above: `--deep` runs them after those (or alone,
+# with `--no-shallow`). Same alternation, same GEMM rate, same ratio summary.
+
+SQRT2 = 2.0 ** 0.5
+
+
+def nt_deep_net(widths, k, w_std, b_std):
+    """Dense(m) → ReLU per hidden width, then Dense(k); NTK parameterization, biases of
+    scale b_std: the model of `ntk --widths m1,m2,… --w-std W --b-std B --outputs k`."""
+    layers = []
+    for m in widths:
+        layers += [stax.Dense(m, W_std=w_std, b_std=b_std, parameterization="ntk"), stax.Relu()]
+    layers.append(stax.Dense(k, W_std=w_std, b_std=b_std, parameterization="ntk"))
+    init_fn, apply_fn, _ = stax.serial(*layers)
+    return init_fn, apply_fn
+
+
+class NtDeepKernel(NtKernel):
+    """A compiled neural-tangents empirical NTK of x × x for a deep net: traced over the
+    outputs (`trace_axes=(-1,)`) or the full k × k kernel (`trace_axes=()`)."""
+
+    def __init__(self, x, widths, k, w_std, b_std, full, impl=3, seed=0):
+        init_fn, apply_fn = nt_deep_net(widths, k, w_std, b_std)
+        self.x = jax.device_put(jnp.asarray(x))
+        _, self.params = init_fn(jax.random.PRNGKey(seed), self.x.shape)
+        fn = nt.empirical_ntk_fn(apply_fn, trace_axes=() if full else (-1,), vmap_axes=0,
+                                 implementation=impl)
+        self.fn = jax.jit(fn)
+        t = time.perf_counter()
+        self.fn(self.x, None, self.params).block_until_ready()
+        self.compile_s = time.perf_counter() - t
+
+    def save_weights(self, d):
+        """W0.npy, b0.npy, W1.npy, … in the order of the Dense layers (ReLU layers have no
+        parameters)."""
+        os.makedirs(d, exist_ok=True)
+        dense = [p for p in self.params if len(p) == 2]
+        for l, (w, b) in enumerate(dense):
+            np.save(os.path.join(d, f"W{l}.npy"), np.asarray(w))
+            np.save(os.path.join(d, f"b{l}.npy"), np.asarray(b))
+
+
+def deep_flags(widths, k, w_std, b_std, full):
+    f = ["--w-std", repr(w_std), "--b-std", repr(b_std), "--outputs", str(k)]
+    return f + (["--full"] if full else [])
+
+
+def deep_label(widths, k, full):
+    depth, m = len(widths), widths[0]
+    s = f"depth {depth} × {m}" if len(set(widths)) == 1 else "widths " + ",".join(map(str, widths))
+    if k > 1:
+        s += f", k = {k} " + ("full k×k" if full else "traced")
+    return s
+
+
+def deep_workloads(args, x, x_path, tmp, gemm):
+    """The deep-net rows: the side-by-side workloads (alternated with neural-tangents'
+    structured derivatives, after an agreement check on the same weights), then the depth
+    sweep, ntk alone, for its fraction of the GEMM rate. Returns (rows, sweep)."""
+    out = os.path.join(tmp, "K.npy")
+    w_std, b_std = SQRT2, 0.1
+    rows = []
+    side = [([int(w) for w in spec.split(",")], 1, False) for spec in args.deep_nets.split(";") if spec]
+    side += [([int(w) for w in spec.split(",")], args.full_k, True)
+             for spec in args.full_nets.split(";") if spec]
+    for widths, k, full in side:
+        label = deep_label(widths, k, full)
+        flags = deep_flags(widths, k, w_std, b_std, full)
+        wspec = ",".join(map(str, widths))
+        say(f"\n== deep: {label}, n = {N}, d = {D}, W_std = √2, b_std = {b_std}: "
+            f"{args.reps} rounds of (nt, ntk) after a warm-up")
+        kern = NtDeepKernel(x, widths, k, w_std, b_std, full)
+        say(f"  nt compiled + first call {kern.compile_s:.2f} s "
+            f"(trace_axes={'()' if full else '(-1,)'}, STRUCTURED_DERIVATIVES)")
+        wdir = os.path.join(tmp, "weights-deep")
+        shutil.rmtree(wdir, ignore_errors=True)
+        kern.save_weights(wdir)
+        run_ntk(args.ntk, x_path, wspec, out, extra=[*flags, "--weights", wdir])
+        k_nt, k_ntk = kern.kernel(), np.load(out)
+        err = np.max(np.abs(k_nt - k_ntk)) / np.max(np.abs(k_nt))
+        say(f"  agreement on nt's weights: max |K_nt - K_ntk| / max |K_nt| = {err:.2e} "
+            f"(shapes {k_nt.shape} / {k_ntk.shape})")
+        if k_nt.shape != k_ntk.shape or err > 1e-3:
+            raise SystemExit("the two kernels disagree: not the same workload")
+        del k_nt, k_ntk
+        nt_t, ntk_r = alternate({3: kern}, lambda: run_ntk(args.ntk, x_path, wspec, out, extra=flags),
+                                args.reps)
+        for i, (a, r) in enumerate(zip(nt_t[3], ntk_r)):
+            say(f"  round {i + 1}: nt {a:.4f} s, ntk {r['time']:.4f} s (wall {r['wall']:.3f} s), "
+                f"ratio {a / r['time']:.2f}")
+        rows.append(summary(label, 3, nt_t[3], ntk_r, gemm))
+        say(f"  uptime: {uptime()}")
+        del kern
+    sweep = []
+    for m in [int(w) for w in args.deep_widths.split(",") if w]:
+        for depth in [int(v) for v in args.deep_depths.split(",") if v]:
+            widths = [m] * depth
+            label = deep_label(widths, 1, False)
+            say(f"\n== depth sweep, ntk alone: {label}, n = {N}: {args.sweep_reps} rounds of "
+                f"(numpy f32 GEMM {GEMM_N}², ntk)")
+            rs, fr = [], []
+            try:
+                for _ in range(args.sweep_reps):
+                    # The GEMM rate right before each run: the fraction per round sees the
+                    # load the run saw (the alternation of the side-by-side workloads).
+                    g_rate = 2.0 * GEMM_N**3 / gemm_numpy(1)[0] / 1e9
+                    pause()
+                    r = run_ntk(args.ntk, x_path, ",".join(map(str, widths)), out,
+                                extra=deep_flags(widths, 1, w_std, b_std, False))
+                    rs.append(r)
+                    fr.append(r["gflops"] / g_rate)
+                    say(f"  round: GEMM {g_rate:.1f} GFLOP/s, ntk {r['time']:.3f} s "
+                        f"{r['gflops']:.1f} GFLOP/s -> {100 * fr[-1]:.0f}% of GEMM")
+                    pause()
+            except RuntimeError as e:  # e.g. over the memory budget: report and go on
+                say(f"  failed: {str(e).splitlines()[0]}")
+                continue
+            t = statistics.median(r["time"] for r in rs)
+            g = statistics.median(r["gflops"] for r in rs)
+            rss = None if rs[0]["rss_mib"] is None else max(r["rss_mib"] for r in rs)
+            say(f"  median {t:.3f} s, {g:.1f} GFLOP/s, {100 * statistics.median(fr):.0f}% of the "
+                f"adjacent GEMM (range {100 * min(fr):.0f}–{100 * max(fr):.0f}%), peak RSS {mib(rss)}; "
+                f"uptime: {uptime()}")
+            sweep.append(dict(workload=label, ntk=t, ntk_gflops=g, rss=rss,
+                              frac=statistics.median(fr), fmin=min(fr), fmax=max(fr)))
+    return rows, sweep
+
+
+def print_deep(rows, sweep, gemm):
+    if rows:
+        print_rows(rows, gemm)
+    if sweep:
+        say("")
+        say(f"| depth sweep (ntk alone, n = {N}, d = {D}, ReLU, W_std = √2, b_std = 0.1) "
+            f"| ntk median s | GFLOP/s | of the adjacent GEMM (median, range) "
+            f"| of the run's best GEMM ({gemm:.0f}) | peak RSS |")
+        say("|---|---:|---:|---:|---:|---:|")
+        for s in sweep:
+            say(f"| {s['workload']} | {s['ntk']:.3f} | {s['ntk_gflops']:.1f} | "
+                f"**{100 * s['frac']:.0f}%** ({100 * s['fmin']:.0f}–{100 * s['fmax']:.0f}%) | "
+                f"{100 * s['ntk_gflops'] / gemm:.0f}% | {mib(s['rss'])} |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ntk", required=True, help="path of the ntk binary")
@@ -311,6 +456,17 @@ def main():
                     help="the other workloads of nt_workloads.py to run: analytic, predict "
                          "(comma-separated; empty: none)")
     ap.add_argument("--more-reps", type=int, default=5, help="timed rounds per other workload")
+    ap.add_argument("--no-shallow", action="store_true",
+                    help="skip the one-layer workloads (probe, agreement, widths, big)")
+    ap.add_argument("--deep", action="store_true", help="also run the deep-net workloads")
+    ap.add_argument("--deep-nets", default="4096,4096,4096",
+                    help="';'-separated hidden widths run side by side, traced, 1 output")
+    ap.add_argument("--full-nets", default="1024,1024",
+                    help="';'-separated hidden widths run side by side with --full")
+    ap.add_argument("--full-k", type=int, default=10, help="outputs of the full workloads")
+    ap.add_argument("--deep-widths", default="4096,16384", help="widths of the depth sweep")
+    ap.add_argument("--deep-depths", default="1,2,3,4", help="depths of the depth sweep")
+    ap.add_argument("--sweep-reps", type=int, default=3)
     args = ap.parse_args()
     widths = [int(w) for w in args.widths.split(",")]
     t_start = time.perf_counter()
@@ -333,66 +489,70 @@ def main():
     say("\n== f32 GEMM rate (before)")
     gemm_before = gemm_rates(args.gemm_reps)
 
-    # -- which neural-tangents implementation is fastest? JACOBIAN_CONTRACTION stores the
-    # full Jacobian (n × 3.2 M parameters at m = 4096: 13 GB at n = 1024) and
-    # NTK_VECTOR_PRODUCTS is as slow, so all three run on the first probe_n points only.
-    pn, pm = args.probe_n, widths[0]
-    px_path = os.path.join(args.work, f"X{pn}.npy")
-    np.save(px_path, x[:pn])
-    say(f"\n== implementation probe: n = {pn}, m = {pm} (all three NtkImplementation values)")
-    probe = {}
-    for impl in IMPLS:
-        probe[impl] = NtKernel(x[:pn], pm, impl)
-        say(f"  nt {IMPLS[impl]:23s} compiled + first call {probe[impl].compile_s:.2f} s")
-    nt_t, ntk_r = alternate(probe, lambda: run_ntk(args.ntk, px_path, pm, out), args.probe_reps)
-    for impl in IMPLS:
-        say(f"  nt {IMPLS[impl]:23s} median {statistics.median(nt_t[impl]):8.4f} s  "
-            f"{[round(t, 4) for t in nt_t[impl]]}")
-    say(f"  ntk (kernel time)          median {statistics.median(r['time'] for r in ntk_r):8.4f} s")
-    best = min(IMPLS, key=lambda i: statistics.median(nt_t[i]))
-    say(f"  fastest: {IMPLS[best]} -> used for the full workloads")
-    del probe
+    rows, big = [], None
+    if not args.no_shallow:
+        # -- which neural-tangents implementation is fastest? JACOBIAN_CONTRACTION stores the
+        # full Jacobian (n × 3.2 M parameters at m = 4096: 13 GB at n = 1024) and
+        # NTK_VECTOR_PRODUCTS is as slow, so all three run on the first probe_n points only.
+        pn, pm = args.probe_n, widths[0]
+        px_path = os.path.join(args.work, f"X{pn}.npy")
+        np.save(px_path, x[:pn])
+        say(f"\n== implementation probe: n = {pn}, m = {pm} (all three NtkImplementation values)")
+        probe = {}
+        for impl in IMPLS:
+            probe[impl] = NtKernel(x[:pn], pm, impl)
+            say(f"  nt {IMPLS[impl]:23s} compiled + first call {probe[impl].compile_s:.2f} s")
+        nt_t, ntk_r = alternate(probe, lambda: run_ntk(args.ntk, px_path, pm, out), args.probe_reps)
+        for impl in IMPLS:
+            say(f"  nt {IMPLS[impl]:23s} median {statistics.median(nt_t[impl]):8.4f} s  "
+                f"{[round(t, 4) for t in nt_t[impl]]}")
+        say(f"  ntk (kernel time)          median {statistics.median(r['time'] for r in ntk_r):8.4f} s")
+        best = min(IMPLS, key=lambda i: statistics.median(nt_t[i]))
+        say(f"  fastest: {IMPLS[best]} -> used for the full workloads")
+        del probe
 
-    # -- the same kernel? neural-tangents' weights through `ntk --weights`.
-    say(f"\n== agreement: nt {IMPLS[best]} vs ntk --weights (the same weights), "
-        f"n = {N}, m = {widths[0]}")
-    k = NtKernel(x, widths[0], best)
-    wdir = os.path.join(tmp, "weights")
-    k.save_weights(wdir)
-    run_ntk(args.ntk, x_path, widths[0], out, extra=["--weights", wdir])
-    k_nt, k_ntk = k.kernel(), np.load(out)
-    err = np.max(np.abs(k_nt - k_ntk)) / np.max(np.abs(k_nt))
-    say(f"  max |K_nt - K_ntk| / max |K_nt| = {err:.2e}  (diagonal mean {np.mean(np.diag(k_ntk)):.6f})")
-    if err > 1e-4:
-        raise SystemExit("the two kernels disagree: not the same workload")
-    del k
-
-    # -- the workloads, alternating.
-    rows = []
-    for m in widths:
-        say(f"\n== n = {N}, d = {D}, m = {m}: {args.reps} rounds of (nt, ntk) after a warm-up")
-        k = NtKernel(x, m, best)
-        say(f"  nt compiled + first call {k.compile_s:.2f} s")
-        nt_t, ntk_r = alternate({best: k}, lambda: run_ntk(args.ntk, x_path, m, out), args.reps)
-        for i, (a, r) in enumerate(zip(nt_t[best], ntk_r)):
-            say(f"  round {i + 1}: nt {a:.4f} s, ntk {r['time']:.4f} s (wall {r['wall']:.3f} s), "
-                f"ratio {a / r['time']:.2f}")
-        rows.append(summary(f"m = {m}", best, nt_t[best], ntk_r,
-                            max(gemm_before.values())))
-        say(f"  uptime: {uptime()}")
+        # -- the same kernel? neural-tangents' weights through `ntk --weights`.
+        say(f"\n== agreement: nt {IMPLS[best]} vs ntk --weights (the same weights), "
+            f"n = {N}, m = {widths[0]}")
+        k = NtKernel(x, widths[0], best)
+        wdir = os.path.join(tmp, "weights")
+        k.save_weights(wdir)
+        run_ntk(args.ntk, x_path, widths[0], out, extra=["--weights", wdir])
+        k_nt, k_ntk = k.kernel(), np.load(out)
+        err = np.max(np.abs(k_nt - k_ntk)) / np.max(np.abs(k_nt))
+        say(f"  max |K_nt - K_ntk| / max |K_nt| = {err:.2e}  (diagonal mean {np.mean(np.diag(k_ntk)):.6f})")
+        if err > 1e-4:
+            raise SystemExit("the two kernels disagree: not the same workload")
         del k
 
-    big = None
-    if args.big:
-        say(f"\n== n = {N}, d = {D}, m = {args.big}: ntk only, one run"
-            + (" under /usr/bin/time -v" if GNU_TIME else ""))
-        say("  (not attempted with neural-tangents: W0 alone is 3.1 GB and each n × m "
-            "activation array 4 GB in f32)")
-        big = run_ntk(args.ntk, x_path, args.big, out)
-        for line in big["out"].splitlines():
-            if line.strip() and not line.startswith("\t"):  # /usr/bin/time's lines: tab
-                say("  ntk: " + line.rstrip())
-        say(f"  uptime: {uptime()}")
+        # -- the workloads, alternating.
+        for m in widths:
+            say(f"\n== n = {N}, d = {D}, m = {m}: {args.reps} rounds of (nt, ntk) after a warm-up")
+            k = NtKernel(x, m, best)
+            say(f"  nt compiled + first call {k.compile_s:.2f} s")
+            nt_t, ntk_r = alternate({best: k}, lambda: run_ntk(args.ntk, x_path, m, out), args.reps)
+            for i, (a, r) in enumerate(zip(nt_t[best], ntk_r)):
+                say(f"  round {i + 1}: nt {a:.4f} s, ntk {r['time']:.4f} s (wall {r['wall']:.3f} s), "
+                    f"ratio {a / r['time']:.2f}")
+            rows.append(summary(f"m = {m}", best, nt_t[best], ntk_r,
+                                max(gemm_before.values())))
+            say(f"  uptime: {uptime()}")
+            del k
+
+        if args.big:
+            say(f"\n== n = {N}, d = {D}, m = {args.big}: ntk only, one run"
+                + (" under /usr/bin/time -v" if GNU_TIME else ""))
+            say("  (not attempted with neural-tangents: W0 alone is 3.1 GB and each n × m "
+                "activation array 4 GB in f32)")
+            big = run_ntk(args.ntk, x_path, args.big, out)
+            for line in big["out"].splitlines():
+                if line.strip() and not line.startswith("\t"):  # /usr/bin/time's lines: tab
+                    say("  ntk: " + line.rstrip())
+            say(f"  uptime: {uptime()}")
+
+    deep_rows, deep_sweep = [], []
+    if args.deep:
+        deep_rows, deep_sweep = deep_workloads(args, x, x_path, tmp, max(gemm_before.values()))
 
     more = [w for w in args.more.split(",") if w]
     more_rows = []
@@ -404,13 +564,16 @@ def main():
     say("\n== f32 GEMM rate (after)")
     gemm_after = gemm_rates(args.gemm_reps)
     gemm = max(list(gemm_before.values()) + list(gemm_after.values()))
-    for s in rows:  # the fraction against the best GEMM rate seen in this run
+    for s in rows + deep_rows:  # the fraction against the best GEMM rate seen in this run
         s["ntk_frac"] = s["ntk_gflops"] / gemm
 
     say("\n== results")
     say(f"  machine GEMM rate (f32 {GEMM_N}², best median of numpy and jax, before/after): "
         f"{gemm:.1f} GFLOP/s")
-    print_rows(rows, gemm)
+    if rows:
+        print_rows(rows, gemm)
+    if args.deep:
+        print_deep(deep_rows, deep_sweep, gemm)
     if big:
         say(f"\n| m = {args.big} (ntk only) | kernel {big['time']:.2f} s | wall {big['wall']:.2f} s "
             f"| {big['gflops']:.1f} GFLOP/s ({100 * big['gflops'] / gemm:.0f}% of GEMM) "

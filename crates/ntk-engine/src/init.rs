@@ -95,6 +95,38 @@ pub fn hidden_columns(
     (w, b)
 }
 
+/// Stream block `blk` of hidden layer `l`, neuron after neuron: `col(j, w)` receives the
+/// `fan_in` weights of neuron `blk·STREAM_BLOCK + j` (the values of [`hidden_columns`],
+/// without its whole-block buffer); returns the block's biases.
+///
+/// # Panics
+/// If `l` is the readout or the block lies past the layer's width.
+pub fn hidden_block(
+    model: &Mlp,
+    seed: u64,
+    l: usize,
+    blk: usize,
+    mut col: impl FnMut(usize, &[f64]),
+) -> Vec<f64> {
+    let (fan_in, fan_out) = model.layer_shape(l);
+    let lo = blk * STREAM_BLOCK;
+    assert!(
+        l < model.depth() && lo < fan_out,
+        "hidden_block out of range"
+    );
+    let hi = (lo + STREAM_BLOCK).min(fan_out);
+    let (sw, sb) = model.init_scales(l);
+    let mut rng = stream(seed, l, TAG_W, blk);
+    let mut buf = vec![0.0; fan_in];
+    for j in 0..hi - lo {
+        normals(&mut rng, &mut buf, sw);
+        col(j, &buf);
+    }
+    let mut b = vec![0.0; hi - lo];
+    normals(&mut stream(seed, l, TAG_B, blk), &mut b, sb);
+    b
+}
+
 /// Rows `rows` of the readout weights `W_L` (row-major, `rows.len() × k`).
 ///
 /// # Panics
@@ -146,6 +178,13 @@ mod tests {
             assert_eq!(w, w_all[range.start * 5..range.end * 5]);
             assert_eq!(b, b_all[range.clone()]);
         }
+        let mut w = Vec::new();
+        let b = hidden_block(&model, 7, 0, 2, |j, c| {
+            assert_eq!(j, w.len() / 5);
+            w.extend_from_slice(c)
+        });
+        assert_eq!(w, w_all[512 * 5..700 * 5]);
+        assert_eq!(b, b_all[512..700]);
         let r_all = readout_rows(&model, 7, 0..700);
         let r = readout_rows(&model, 7, 300..520);
         assert_eq!(r, r_all[300 * 3..520 * 3]);

@@ -27,6 +27,14 @@ fn threads_and_chunks_do_not_change_a_bit() {
             Schedule::Streamed,
         ),
         (Mlp::new(d, &[300, 200], Activation::Erf), Schedule::Stored),
+        // Three ReLU layers, widths off every panel size of the f32 kernel (8, 16, 32 rows).
+        (
+            Mlp::new(d, &[70, 45, 37], Activation::Relu)
+                .with_outputs(3)
+                .with_w_std(1.4)
+                .with_b_std(0.1),
+            Schedule::Stored,
+        ),
     ];
     for (model, schedule) in cases {
         for precision in [Precision::F32, Precision::F64] {
@@ -52,6 +60,55 @@ fn threads_and_chunks_do_not_change_a_bit() {
                     assert_eq!(base, run(2, 256), "{model} threads");
                     assert_eq!(base, run(2, 768), "{model} chunk");
                     assert_eq!(base, run(3, 4096), "{model} chunk and threads");
+                }
+            }
+        }
+    }
+}
+
+/// In `f32` every entry is one fixed chain of fused multiply-adds per neuron block
+/// (`simd::gemm`), so even the tile size, which may change `f64` bits, leaves them unchanged.
+#[test]
+fn f32_kernels_do_not_depend_on_the_tile() {
+    let (n1, n2, d) = (61, 29, 10);
+    let (x1, x2) = (points(n1, d, 25), points(n2, d, 26));
+    let (p1, p2) = (
+        Points::from_f64(&x1, n1, d).unwrap(),
+        Points::from_f64(&x2, n2, d).unwrap(),
+    );
+    let cases = [
+        (
+            Mlp::new(d, &[600], Activation::Relu)
+                .with_outputs(2)
+                .with_b_std(0.1),
+            Schedule::Streamed,
+        ),
+        (
+            Mlp::new(d, &[90, 300, 33], Activation::Relu).with_outputs(2),
+            Schedule::Stored,
+        ),
+    ];
+    for (model, schedule) in cases {
+        for kind in [KernelKind::Ntk, KernelKind::Nngp] {
+            for x2 in [None, Some(&p2)] {
+                let run = |tile| {
+                    let opts = EmpiricalOptions {
+                        kind,
+                        full: true,
+                        precision: Precision::F32,
+                        schedule,
+                        tile,
+                        ..Default::default()
+                    };
+                    bits(
+                        &empirical(&model, Weights::Seeded(4), &p1, x2, &opts)
+                            .unwrap()
+                            .data,
+                    )
+                };
+                let base = run(128);
+                for tile in [7, 16, 40] {
+                    assert_eq!(base, run(tile), "{model} {kind:?} tile {tile}");
                 }
             }
         }

@@ -4,17 +4,26 @@
 use faer::Mat;
 
 use faer::reborrow::ReborrowMut;
+use rayon::prelude::*;
 
-use super::tile::gemm;
+use super::Weights;
+use super::tile::Compute;
+use crate::init;
 use crate::model::Mlp;
 use crate::params::Params;
 use crate::scalar::Real;
 use crate::simd;
 
-/// One dense layer in the compute precision, with its forward scales.
-pub struct LayerT<T: Real> {
-    /// `W_l`, `fan_in × fan_out`.
+/// One dense layer in the compute precision, with its forward scales. A hidden layer holds
+/// its weights only as prepared right operands: `fwd` for `h·W` and, when back-propagating
+/// through it, `bwd` for `δ·Wᵀ`; the readout holds `w` itself.
+pub struct LayerT<T: Compute> {
+    /// `W_l`, `fan_in × fan_out` (the readout's; empty for hidden layers).
     pub w: Mat<T>,
+    /// `W_l` prepared for `h·W_l` (hidden layers).
+    pub fwd: Option<T::Packed>,
+    /// `W_lᵀ` prepared for `δ·W_lᵀ` (hidden layers but the first, for the NTK).
+    pub bwd: Option<T::Packed>,
     /// `b_l`.
     pub b: Vec<T>,
     /// `s_W`.
@@ -23,63 +32,129 @@ pub struct LayerT<T: Real> {
     pub s_b: f64,
 }
 
-/// Converts stored parameters to `T` with the model's forward scales attached.
-pub fn layers_in<T: Real>(model: &Mlp, params: &Params) -> Vec<LayerT<T>> {
+/// One layer from its weights in `T`: packed when hidden, kept as is for the readout.
+fn layer_from<T: Compute>(model: &Mlp, l: usize, w: Mat<T>, b: Vec<T>, deltas: bool) -> LayerT<T> {
+    let (s_w, s_b) = model.forward_scales(l);
+    if l == model.depth() {
+        return LayerT {
+            w,
+            fwd: None,
+            bwd: None,
+            b,
+            s_w,
+            s_b,
+        };
+    }
+    let fwd = Some(T::pack(w.as_ref()));
+    let bwd = (deltas && l > 0).then(|| T::pack(w.transpose()));
+    LayerT {
+        w: Mat::zeros(0, 0),
+        fwd,
+        bwd,
+        b,
+        s_w,
+        s_b,
+    }
+}
+
+/// Converts stored parameters to `T` with the model's forward scales attached (`deltas`:
+/// prepare the backward products too).
+pub fn layers_in<T: Compute>(model: &Mlp, params: &Params, deltas: bool) -> Vec<LayerT<T>> {
     params
         .layers
         .iter()
         .enumerate()
         .map(|(l, d)| {
-            let (s_w, s_b) = model.forward_scales(l);
-            LayerT {
-                w: Mat::from_fn(d.w.nrows(), d.w.ncols(), |i, j| T::of(d.w[(i, j)])),
-                b: d.b.iter().map(|&v| T::of(v)).collect(),
-                s_w,
-                s_b,
-            }
+            let w = Mat::from_fn(d.w.nrows(), d.w.ncols(), |i, j| T::of(d.w[(i, j)]));
+            let b = d.b.iter().map(|&v| T::of(v)).collect();
+            layer_from(model, l, w, b, deltas)
         })
         .collect()
 }
 
-/// `h_0..h_L` and `δ_0..δ_{L−1}` (one matrix per output) for a block of `r` points.
-pub struct BlockFeatures<T: Real> {
-    /// `acts[l]` = `h_l`, `r × m_l` (`h_0 = x`).
-    pub acts: Vec<Mat<T>>,
-    /// `deltas[l][a]` = `∂f_a/∂z_l`, `r × m_{l+1}`, for hidden layers `l < L`.
-    pub deltas: Vec<Vec<Mat<T>>>,
+/// The layers of `weights` in `T`. Seeded weights are drawn layer by layer, one stream block
+/// per task (the same values as [`Params::seeded`], which [`init`] makes independent of the
+/// split), and each layer's `f64` draw is dropped once converted.
+pub fn layers_of<T: Compute>(
+    model: &Mlp,
+    weights: Weights<'_>,
+    deltas: bool,
+) -> crate::error::Result<Vec<LayerT<T>>> {
+    let seed = match weights {
+        Weights::Explicit(p) => return Ok(layers_in(model, p, deltas)),
+        Weights::Seeded(seed) => seed,
+    };
+    model.validate()?;
+    let depth = model.depth();
+    let mut layers = Vec::with_capacity(depth + 1);
+    for l in 0..depth {
+        let (fan_in, fan_out) = model.layer_shape(l);
+        let mut w = Mat::<T>::zeros(fan_in, fan_out);
+        let bs: Vec<Vec<f64>> = w
+            .as_mut()
+            .par_col_chunks_mut(init::STREAM_BLOCK)
+            .enumerate()
+            .map(|(blk, mut cols)| {
+                init::hidden_block(model, seed, l, blk, |j, c| {
+                    let Some(dst) = cols.rb_mut().col_mut(j).try_as_col_major_mut() else {
+                        unreachable!("weights are column-major")
+                    };
+                    for (d, &v) in dst.as_slice_mut().iter_mut().zip(c) {
+                        *d = T::of(v);
+                    }
+                })
+            })
+            .collect();
+        let b: Vec<T> = bs.into_iter().flatten().map(T::of).collect();
+        layers.push(layer_from(model, l, w, b, deltas));
+    }
+    let (fan_in, k) = model.layer_shape(depth);
+    let rd = init::readout_rows(model, seed, 0..fan_in);
+    let w = Mat::from_fn(fan_in, k, |i, j| T::of(rd[i * k + j]));
+    let b = init::readout_bias(model, seed)
+        .into_iter()
+        .map(T::of)
+        .collect();
+    layers.push(layer_from(model, depth, w, b, deltas));
+    Ok(layers)
 }
 
-/// `z = s_W·h·W + s_b·b`, then `h ← φ(z)` in place and `φ'(z)` into `dz`.
-pub fn dense_forward<T: Real>(
+/// `h_0..h_L` and `δ_0..δ_{L−1}` (one matrix per output) for a block of `r` points,
+/// prepared for Gram products ([`Compute::pack_rows`]).
+pub struct BlockFeatures<T: Compute> {
+    /// `acts[l]` = `h_l`, `r × m_l` (`h_0 = x`).
+    pub acts: Vec<T::Rows>,
+    /// `deltas[l][a]` = `∂f_a/∂z_l`, `r × m_{l+1}`, for hidden layers `l < L`.
+    pub deltas: Vec<Vec<T::Rows>>,
+}
+
+/// `z = s_W·h·W + s_b·b` with `W` prepared, then `h ← φ(z)` in place and `φ'(z)` into `dz`.
+pub fn dense_forward<T: Compute>(
     model: &Mlp,
     h: faer::MatRef<'_, T>,
-    w: faer::MatRef<'_, T>,
-    b: &[T],
-    s_w: f64,
-    s_b: f64,
+    layer: &LayerT<T>,
 ) -> (Mat<T>, Mat<T>) {
-    let (r, c) = (h.nrows(), w.ncols());
+    let (r, c) = (h.nrows(), layer.b.len());
     let mut z = Mat::<T>::zeros(r, c);
     let mut dz = Mat::<T>::zeros(r, c);
-    dense_forward_into(model, h, w, b, s_w, s_b, z.as_mut(), dz.as_mut());
+    let Some(w) = &layer.fwd else {
+        unreachable!("hidden layers are packed")
+    };
+    T::gemm_packed(z.as_mut(), h, w, T::of(layer.s_w));
+    bias_activation_cols(model, &layer.b, layer.s_b, z.as_mut(), dz.as_mut());
     (z, dz)
 }
 
-/// [`dense_forward`] into given column-major outputs (`r × c`, unit row stride).
-#[allow(clippy::too_many_arguments)]
-pub fn dense_forward_into<T: Real>(
+/// `h ← φ(z + s_b·b)` and `dz ← φ'(z + s_b·b)`, column by column.
+pub fn bias_activation_cols<T: Real>(
     model: &Mlp,
-    h: faer::MatRef<'_, T>,
-    w: faer::MatRef<'_, T>,
     b: &[T],
-    s_w: f64,
     s_b: f64,
     mut z: faer::MatMut<'_, T>,
     mut dz: faer::MatMut<'_, T>,
 ) {
-    gemm(z.rb_mut(), h, w, T::of(s_w));
     let sb = T::of(s_b);
-    for (j, &bj) in b.iter().enumerate().take(w.ncols()) {
+    for (j, &bj) in b.iter().enumerate().take(z.ncols()) {
         let (Some(zc), Some(dc)) = (
             z.rb_mut().col_mut(j).try_as_col_major_mut(),
             dz.rb_mut().col_mut(j).try_as_col_major_mut(),
@@ -112,7 +187,7 @@ pub fn readout_delta<T: Real>(dphi: &Mat<T>, g: impl Fn(usize) -> T, s: f64) -> 
 
 /// Forward and backward pass for the block `x` (`r × d`). `deltas` are computed only when
 /// `with_deltas` (the NNGP needs only the last layer's features).
-pub fn block_features<T: Real>(
+pub fn block_features<T: Compute>(
     model: &Mlp,
     layers: &[LayerT<T>],
     x: Mat<T>,
@@ -125,14 +200,7 @@ pub fn block_features<T: Real>(
     let mut dphi = Vec::with_capacity(depth);
     acts.push(x);
     for layer in &layers[..depth] {
-        let (h, dz) = dense_forward(
-            model,
-            acts[acts.len() - 1].as_ref(),
-            layer.w.as_ref(),
-            &layer.b,
-            layer.s_w,
-            layer.s_b,
-        );
+        let (h, dz) = dense_forward(model, acts[acts.len() - 1].as_ref(), layer);
         acts.push(h);
         if with_deltas {
             dphi.push(dz);
@@ -143,13 +211,8 @@ pub fn block_features<T: Real>(
         // δ_{L−1}[a] = s_W(L)·W_L[:, a]ᵀ ⊙ φ'(z_{L−1}), column by column.
         let read = &layers[depth];
         let d_last = &dphi[depth - 1];
-        let m = d_last.ncols();
         let top: Vec<Mat<T>> = (0..k)
-            .map(|a| {
-                Mat::from_fn(r, m, |i, u| {
-                    T::of(read.s_w) * read.w[(u, a)] * d_last[(i, u)]
-                })
-            })
+            .map(|a| readout_delta(d_last, |u| read.w[(u, a)], read.s_w))
             .collect();
         deltas.push(top);
         // δ_{l−1}[a] = (s_W(l)·δ_l[a]·W_lᵀ) ⊙ φ'(z_{l−1}).
@@ -161,12 +224,10 @@ pub fn block_features<T: Real>(
                 .iter()
                 .map(|d| {
                     let mut out = Mat::<T>::zeros(r, prev.ncols());
-                    gemm(
-                        out.as_mut(),
-                        d.as_ref(),
-                        layer.w.transpose(),
-                        T::of(layer.s_w),
-                    );
+                    let Some(wt) = &layer.bwd else {
+                        unreachable!("layers after the first are packed for the backward pass")
+                    };
+                    T::gemm_packed(out.as_mut(), d.as_ref(), wt, T::of(layer.s_w));
                     for j in 0..prev.ncols() {
                         simd::hadamard_in_place(out.col_as_slice_mut(j), prev.col_as_slice(j));
                     }
@@ -177,5 +238,11 @@ pub fn block_features<T: Real>(
         }
         deltas.reverse();
     }
-    BlockFeatures { acts, deltas }
+    let pack = |m: Vec<Mat<T>>| -> Vec<T::Rows> {
+        m.into_iter().map(|x| T::pack_rows(x.as_ref())).collect()
+    };
+    BlockFeatures {
+        acts: pack(acts),
+        deltas: deltas.into_iter().map(pack).collect(),
+    }
 }

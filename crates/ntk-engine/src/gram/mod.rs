@@ -15,7 +15,8 @@
 //!
 //! Two schedules compute the same sums ([`stored`] and [`streamed`]): both cut the output
 //! into tiles fixed by the problem size and reduce over neurons in fixed blocks
-//! ([`tile::REDUCE_BLOCK`]), so results are bit-identical for any number of threads.
+//! ([`tile::REDUCE_BLOCK`]), so results are bit-identical for any number of threads (and, in
+//! `f32`, for any tile size: [`crate::simd::gemm`]).
 
 pub mod cost;
 pub mod features;
@@ -361,27 +362,32 @@ pub(crate) fn assemble(
     let r0 = band.start;
     for ((bi, bj), out) in tiles {
         let (ra, rb) = (&rows1[bi], &rows2[bj]);
-        for (e, m) in out.iter().enumerate() {
-            let pairs: Vec<(usize, usize)> = if nngp_full {
-                (0..k).map(|a| (a, a)).collect()
-            } else {
-                vec![(e / k, e % k)]
-            };
-            for jj in 0..rb.len() {
-                let j = rb.start + jj;
-                for ii in 0..ra.len() {
-                    let i = ra.start + ii;
-                    if symmetric && i < j {
-                        continue;
-                    }
-                    let v = m[(ii, jj)];
-                    for &(a, b) in &pairs {
-                        if band.contains(&i) {
-                            data[(((i - r0) * n2 + j) * k + a) * k + b] = v;
+        // Entry by entry of the tile, all its k × k values at once: each (i, j) block of the
+        // output is written contiguously (the other order strides over the whole kernel).
+        for jj in 0..rb.len() {
+            let j = rb.start + jj;
+            let cols: Vec<&[f64]> = out.iter().map(|m| m.col_as_slice(jj)).collect();
+            for ii in 0..ra.len() {
+                let i = ra.start + ii;
+                if symmetric && i < j {
+                    continue;
+                }
+                let here = band.contains(&i).then(|| ((i - r0) * n2 + j) * k * k);
+                let there = (symmetric && band.contains(&j)).then(|| ((j - r0) * n2 + i) * k * k);
+                for (e, col) in cols.iter().enumerate() {
+                    let v = col[ii];
+                    let mut put = |a: usize, b: usize| {
+                        if let Some(at) = here {
+                            data[at + a * k + b] = v;
                         }
-                        if symmetric && band.contains(&j) {
-                            data[(((j - r0) * n2 + i) * k + b) * k + a] = v;
+                        if let Some(at) = there {
+                            data[at + b * k + a] = v;
                         }
+                    };
+                    if nngp_full {
+                        (0..k).for_each(|a| put(a, a));
+                    } else {
+                        put(e / k, e % k);
                     }
                 }
             }

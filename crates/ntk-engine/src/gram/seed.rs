@@ -26,7 +26,7 @@ use crate::data::Points;
 use crate::error::{Error, Result};
 use crate::init;
 use crate::model::Mlp;
-use crate::simd::popcount::gram_counts;
+use crate::simd::popcount::{Level, gram_counts_at};
 
 /// Rows per tile of the count matrix.
 const TILE: usize = 128;
@@ -116,8 +116,10 @@ pub fn patterns(x: &Points<'_>, m: usize, seed: u64) -> Result<Patterns> {
 /// Which Gram of the patterns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CountPath {
-    /// AND + popcount on the bits.
+    /// AND + popcount on the bits, at the fastest [`Level`] the CPU runs.
     Bits,
+    /// AND + popcount at a given level (tests and benchmarks measure each).
+    BitsAt(Level),
     /// `f32` GEMMs on the 0/1 matrices, block partials added in `f64` (exact integers).
     F32,
 }
@@ -131,12 +133,17 @@ pub fn counts(p1: &Patterns, p2: Option<&Patterns>, path: CountPath) -> Vec<u64>
     let (r1, r2) = (row_blocks(n1, TILE), row_blocks(n2, TILE));
     let pairs = tile_pairs(r1.len(), r2.len(), symmetric, 0..r1.len());
     let tiles: Vec<((usize, usize), Vec<u64>)> = match path {
-        CountPath::Bits => pairs
+        CountPath::Bits | CountPath::BitsAt(_) => pairs
             .into_par_iter()
             .map(|(bi, bj)| {
                 let (a, b) = (&r1[bi], &r2[bj]);
                 let mut c = vec![0u64; a.len() * b.len()];
-                gram_counts(
+                let level = match path {
+                    CountPath::BitsAt(level) => level,
+                    _ => Level::best(),
+                };
+                gram_counts_at(
+                    level,
                     &p1.bits[a.start * words..a.end * words],
                     &q.bits[b.start * words..b.end * words],
                     words,

@@ -7,8 +7,8 @@ use std::ops::Range;
 use faer::Mat;
 use rayon::prelude::*;
 
-use super::features::{BlockFeatures, block_features, layers_in};
-use super::tile::{Scratch, add_gram, row_blocks};
+use super::features::{BlockFeatures, block_features, layers_of};
+use super::tile::{Compute, Scratch, row_blocks};
 use super::{
     EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, assemble, band_blocks, entries,
     nngp_tile, tile_pairs,
@@ -16,11 +16,9 @@ use super::{
 use crate::data::Points;
 use crate::error::Result;
 use crate::model::Mlp;
-use crate::params::Params;
-use crate::scalar::Real;
 
 /// Runs the stored schedule in precision `T` (inside the caller's thread pool).
-pub fn run<T: Real>(
+pub fn run<T: Compute>(
     model: &Mlp,
     weights: Weights<'_>,
     x1: &Points<'_>,
@@ -28,16 +26,8 @@ pub fn run<T: Real>(
     band: Range<usize>,
     opts: &EmpiricalOptions,
 ) -> Result<Kernel> {
-    let seeded;
-    let params = match weights {
-        Weights::Explicit(p) => p,
-        Weights::Seeded(seed) => {
-            seeded = Params::seeded(model, seed)?;
-            &seeded
-        }
-    };
-    let layers = layers_in::<T>(model, params);
     let with_deltas = opts.kind == KernelKind::Ntk;
+    let layers = layers_of::<T>(model, weights, with_deltas)?;
     let symmetric = x2.is_none();
     let rows1 = row_blocks(x1.rows(), opts.tile);
     let rows2 = row_blocks(x2.map_or(x1.rows(), |x| x.rows()), opts.tile);
@@ -98,7 +88,7 @@ pub fn run<T: Real>(
 }
 
 /// One output tile from two blocks' features.
-fn tile<T: Real>(
+fn tile<T: Compute>(
     model: &Mlp,
     opts: &EmpiricalOptions,
     a: &BlockFeatures<T>,
@@ -108,63 +98,46 @@ fn tile<T: Real>(
 ) -> Vec<Mat<f64>> {
     let depth = model.depth();
     let k = model.outputs;
-    let (ri, rj) = (a.acts[0].nrows(), b.acts[0].nrows());
+    let (ri, rj) = (T::rows_of(&a.acts[0]), T::rows_of(&b.acts[0]));
     let mut scratch = Scratch::<T>::for_tile(ri, rj, diagonal, 0, 0);
     if opts.kind == KernelKind::Nngp {
         let mut ga = Mat::<f64>::zeros(ri, rj);
-        add_gram(
-            &mut ga,
-            a.acts[depth].as_ref(),
-            b.acts[depth].as_ref(),
-            1.0,
-            &mut scratch,
-        );
+        T::add_gram_rows(&mut ga, &a.acts[depth], &b.acts[depth], 1.0, &mut scratch);
         return vec![nngp_tile(model, &ga)];
     }
     let mut out = vec![Mat::<f64>::zeros(ri, rj); n_entries];
     for l in 0..=depth {
         let (s_w, s_b) = model.forward_scales(l);
         let mut ga = Mat::<f64>::zeros(ri, rj);
-        add_gram(
-            &mut ga,
-            a.acts[l].as_ref(),
-            b.acts[l].as_ref(),
-            1.0,
-            &mut scratch,
-        );
+        T::add_gram_rows(&mut ga, &a.acts[l], &b.acts[l], 1.0, &mut scratch);
         if l == depth {
             add_layer_term(&mut out, &ga, None, s_w, s_b, k);
             continue;
         }
         let (da, db) = (&a.deltas[l], &b.deltas[l]);
-        let gd: Vec<Mat<f64>> = if n_entries == 1 {
+        if n_entries == 1 {
             let mut g = Mat::<f64>::zeros(ri, rj);
             for o in 0..k {
-                add_gram(
-                    &mut g,
-                    da[o].as_ref(),
-                    db[o].as_ref(),
-                    1.0 / k as f64,
-                    &mut scratch,
+                T::add_gram_rows(&mut g, &da[o], &db[o], 1.0 / k as f64, &mut scratch);
+            }
+            add_layer_term(&mut out, &ga, Some(&[g]), s_w, s_b, k);
+        } else {
+            // One δ Gram at a time, added to its entry at once (k² of them held together
+            // would be k² fresh tiles per layer).
+            let mut g = Mat::<f64>::zeros(ri, rj);
+            for (e, o) in out.iter_mut().enumerate() {
+                g.fill(0.0);
+                T::add_gram_rows(&mut g, &da[e / k], &db[e % k], 1.0, &mut scratch);
+                add_layer_term(
+                    core::slice::from_mut(o),
+                    &ga,
+                    Some(core::slice::from_ref(&g)),
+                    s_w,
+                    s_b,
+                    k,
                 );
             }
-            vec![g]
-        } else {
-            (0..n_entries)
-                .map(|e| {
-                    let mut g = Mat::<f64>::zeros(ri, rj);
-                    add_gram(
-                        &mut g,
-                        da[e / k].as_ref(),
-                        db[e % k].as_ref(),
-                        1.0,
-                        &mut scratch,
-                    );
-                    g
-                })
-                .collect()
-        };
-        add_layer_term(&mut out, &ga, Some(&gd), s_w, s_b, k);
+        }
     }
     out
 }

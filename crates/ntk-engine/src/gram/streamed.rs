@@ -13,10 +13,11 @@ use core::ops::Range;
 use std::collections::BTreeSet;
 
 use faer::Mat;
+use faer::reborrow::ReborrowMut;
 use rayon::prelude::*;
 
-use super::features::{dense_forward_into, readout_delta};
-use super::tile::{REDUCE_BLOCK, Scratch, add_gram, row_blocks};
+use super::features::{bias_activation_cols, readout_delta};
+use super::tile::{Compute, REDUCE_BLOCK, Scratch, add_gram, row_blocks};
 use super::{
     EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, assemble, band_blocks, entries,
     nngp_tile, tile_pairs,
@@ -25,16 +26,38 @@ use crate::data::Points;
 use crate::error::Result;
 use crate::init;
 use crate::model::Mlp;
-use crate::scalar::Real;
 
-/// One chunk's weights in `T`: `W` (`d × c`), `b` (`c`), readout rows (`c × k`).
-struct ChunkWeights<T: Real> {
+/// One chunk's weights in `T`: `W` (`d × c`), `b` (`c`), readout rows (`c × k`), and `W`
+/// prepared per block of [`REDUCE_BLOCK`] columns for the forward products.
+struct ChunkWeights<T: Compute> {
     w: Mat<T>,
     b: Vec<T>,
     readout: Mat<T>,
+    packed: Vec<T::Packed>,
 }
 
-fn chunk_weights<T: Real>(
+impl<T: Compute> ChunkWeights<T> {
+    fn with_packed(mut self) -> Self {
+        let c = self.w.ncols();
+        self.packed = (0..c)
+            .step_by(REDUCE_BLOCK)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|s| T::pack(self.w.as_ref().subcols(s, REDUCE_BLOCK.min(c - s))))
+            .collect();
+        self
+    }
+}
+
+fn chunk_weights<T: Compute>(
+    model: &Mlp,
+    weights: Weights<'_>,
+    cols: Range<usize>,
+) -> ChunkWeights<T> {
+    chunk_weights_raw(model, weights, cols).with_packed()
+}
+
+fn chunk_weights_raw<T: Compute>(
     model: &Mlp,
     weights: Weights<'_>,
     cols: Range<usize>,
@@ -47,91 +70,97 @@ fn chunk_weights<T: Real>(
                 w: Mat::from_fn(d, c, |i, j| T::of(w0.w[(i, cols.start + j)])),
                 b: cols.clone().map(|j| T::of(w0.b[j])).collect(),
                 readout: Mat::from_fn(c, k, |u, a| T::of(w1.w[(cols.start + u, a)])),
+                packed: Vec::new(),
             }
         }
         Weights::Seeded(seed) => {
-            // One stream block per task, converted to `T` in the task: the same values
-            // whatever the chunking, and no serial pass over the chunk.
-            let parts: Vec<(Mat<T>, Vec<T>, Vec<f64>)> = (cols.start..cols.end)
-                .step_by(init::STREAM_BLOCK)
-                .collect::<Vec<_>>()
-                .into_par_iter()
-                .map(|lo| {
-                    let r = lo..(lo + init::STREAM_BLOCK).min(cols.end);
-                    let (w, b) = init::hidden_columns(model, seed, 0, r.clone());
-                    let wm = Mat::from_fn(d, r.len(), |i, j| T::of(w[j * d + i]));
-                    (
-                        wm,
-                        b.into_iter().map(T::of).collect(),
-                        init::readout_rows(model, seed, r),
-                    )
+            // One stream block per task, written straight into `W` in `T`: the same values
+            // whatever the chunking (chunks start on a stream block), no serial pass.
+            debug_assert!(cols.start.is_multiple_of(init::STREAM_BLOCK));
+            let first = cols.start / init::STREAM_BLOCK;
+            let mut w = Mat::<T>::zeros(d, c);
+            let parts: Vec<(Vec<f64>, Vec<f64>)> = w
+                .as_mut()
+                .par_col_chunks_mut(init::STREAM_BLOCK)
+                .enumerate()
+                .map(|(i, mut wc)| {
+                    let blk = first + i;
+                    let b = init::hidden_block(model, seed, 0, blk, |j, col| {
+                        let Some(dst) = wc.rb_mut().col_mut(j).try_as_col_major_mut() else {
+                            unreachable!("weights are column-major")
+                        };
+                        for (o, &v) in dst.as_slice_mut().iter_mut().zip(col) {
+                            *o = T::of(v);
+                        }
+                    });
+                    let lo = blk * init::STREAM_BLOCK;
+                    (b, init::readout_rows(model, seed, lo..lo + wc.ncols()))
                 })
                 .collect();
-            let mut w = Mat::<T>::zeros(d, c);
-            let mut b = Vec::with_capacity(c);
-            let mut rd = Vec::with_capacity(c * k);
-            let mut at = 0;
-            for (pw, pb, pr) in parts {
-                w.as_mut()
-                    .subcols_mut(at, pw.ncols())
-                    .copy_from(pw.as_ref());
-                at += pw.ncols();
-                b.extend(pb);
+            let (mut b, mut rd) = (Vec::with_capacity(c), Vec::with_capacity(c * k));
+            for (pb, pr) in parts {
+                b.extend(pb.into_iter().map(T::of));
                 rd.extend(pr);
             }
             ChunkWeights {
                 w,
                 b,
                 readout: Mat::from_fn(c, k, |u, a| T::of(rd[u * k + a])),
+                packed: Vec::new(),
             }
         }
     }
 }
 
 /// `h_1` and `δ_0[a]` of one row block for one chunk. The forward GEMM runs per
-/// [`REDUCE_BLOCK`] columns so that its shape, hence its bits, never depend on the chunk.
-fn chunk_features<T: Real>(
+/// [`REDUCE_BLOCK`] columns so that its shape, hence its bits (in `f64`), never depend on
+/// the chunk.
+fn chunk_features<T: Compute>(
     model: &Mlp,
     x: &Mat<T>,
     cw: &ChunkWeights<T>,
     with_deltas: bool,
-) -> (Mat<T>, Vec<Mat<T>>) {
+    spare: &std::sync::Mutex<Vec<T::Rows>>,
+) -> ChunkFeatures<T> {
     let (r, c) = (x.nrows(), cw.w.ncols());
     let (s_w0, s_b0) = model.forward_scales(0);
     let (s_w1, _) = model.forward_scales(1);
-    let mut h = Mat::<T>::zeros(r, c);
-    let mut dphi = Mat::<T>::zeros(r, c);
-    // Column blocks in parallel (nested inside the row blocks' parallelism), each a GEMM
-    // of fixed shape, so the bits never depend on the chunk or the thread count.
-    h.as_mut()
-        .par_col_chunks_mut(REDUCE_BLOCK)
-        .zip(dphi.as_mut().par_col_chunks_mut(REDUCE_BLOCK))
-        .enumerate()
-        .for_each(|(blk, (hb, db))| {
-            let (start, w) = (blk * REDUCE_BLOCK, hb.ncols());
-            dense_forward_into(
-                model,
+    let k = if with_deltas { model.outputs } else { 0 };
+    // Per block of REDUCE_BLOCK neurons (in parallel, nested inside the row blocks'
+    // parallelism): h_1 and δ_0[a] of the block, each a product of fixed shape, prepared for
+    // the Grams while still in cache.
+    let mut all = T::rows_by_block(
+        r,
+        c,
+        1 + k,
+        |q0, w| {
+            let mut h = Mat::<T>::zeros(r, w);
+            let mut dphi = Mat::<T>::zeros(r, w);
+            T::gemm_packed(
+                h.as_mut(),
                 x.as_ref(),
-                cw.w.as_ref().subcols(start, w),
-                &cw.b[start..start + w],
-                s_w0,
-                s_b0,
-                hb,
-                db,
+                &cw.packed[q0 / REDUCE_BLOCK],
+                T::of(s_w0),
             );
-        });
-    let deltas = if with_deltas {
-        (0..model.outputs)
-            .map(|a| readout_delta(&dphi, |u| cw.readout[(u, a)], s_w1))
-            .collect()
-    } else {
-        Vec::new()
+            bias_activation_cols(model, &cw.b[q0..q0 + w], s_b0, h.as_mut(), dphi.as_mut());
+            let mut out = Vec::with_capacity(1 + k);
+            out.push(h);
+            for a in 0..k {
+                out.push(readout_delta(&dphi, |u| cw.readout[(q0 + u, a)], s_w1));
+            }
+            out
+        },
+        spare,
+    );
+    let deltas = all.split_off(1);
+    let Some(h) = all.pop() else {
+        unreachable!("h_1 is the first of the blocks")
     };
     (h, deltas)
 }
 
-/// `h_1` and `δ_0[a]` of one row block for one chunk.
-type ChunkFeatures<T> = (Mat<T>, Vec<Mat<T>>);
+/// `h_1` and `δ_0[a]` of one row block for one chunk, prepared for Gram products.
+type ChunkFeatures<T> = (<T as Compute>::Rows, Vec<<T as Compute>::Rows>);
 
 /// Per-tile accumulators: `Σ h_1·h_1'` and `Σ δ_0·δ_0'` (one per output pair, or traced).
 struct Acc {
@@ -140,7 +169,7 @@ struct Acc {
 }
 
 /// Runs the streamed schedule in precision `T` (inside the caller's thread pool).
-pub fn run<T: Real>(
+pub fn run<T: Compute>(
     model: &Mlp,
     weights: Weights<'_>,
     x1: &Points<'_>,
@@ -193,13 +222,18 @@ pub fn run<T: Real>(
             }
         })
         .collect();
+    // The previous chunk's feature buffers, reused by the next one.
+    let spare = std::sync::Mutex::new(Vec::new());
     let mut c0 = 0;
     while c0 < m {
         let cols = c0..(c0 + opts.chunk).min(m);
         let cw = chunk_weights::<T>(model, weights, cols.clone());
         let feats = |xs: &Vec<Option<Mat<T>>>| -> Vec<Option<ChunkFeatures<T>>> {
             xs.par_iter()
-                .map(|x| x.as_ref().map(|x| chunk_features(model, x, &cw, ntk)))
+                .map(|x| {
+                    x.as_ref()
+                        .map(|x| chunk_features(model, x, &cw, ntk, &spare))
+                })
                 .collect()
         };
         let f1 = feats(&xs1);
@@ -212,26 +246,33 @@ pub fn run<T: Real>(
                 let (Some((ha, da)), Some((hb, db))) = (&f1[bi], &f2r[bj]) else {
                     unreachable!("features of every needed block are computed above")
                 };
-                let mut scratch = Scratch::<T>::for_tile(ha.nrows(), hb.nrows(), symmetric, bi, bj);
-                add_gram(&mut acc.h, ha.as_ref(), hb.as_ref(), 1.0, &mut scratch);
+                let (ri, rj) = (T::rows_of(ha), T::rows_of(hb));
+                let mut scratch = Scratch::<T>::for_tile(ri, rj, symmetric, bi, bj);
+                T::add_gram_rows(&mut acc.h, ha, hb, 1.0, &mut scratch);
                 if ntk {
                     if n_entries == 1 {
                         for a in 0..k {
-                            add_gram(
+                            T::add_gram_rows(
                                 &mut acc.d[0],
-                                da[a].as_ref(),
-                                db[a].as_ref(),
+                                &da[a],
+                                &db[a],
                                 1.0 / k as f64,
                                 &mut scratch,
                             );
                         }
                     } else {
                         for (e, g) in acc.d.iter_mut().enumerate() {
-                            add_gram(g, da[e / k].as_ref(), db[e % k].as_ref(), 1.0, &mut scratch);
+                            T::add_gram_rows(g, &da[e / k], &db[e % k], 1.0, &mut scratch);
                         }
                     }
                 }
             });
+        let mut pool = spare.lock().unwrap_or_else(|e| e.into_inner());
+        for (h, d) in f1.into_iter().chain(f2.into_iter().flatten()).flatten() {
+            pool.push(h);
+            pool.extend(d);
+        }
+        drop(pool);
         c0 = cols.end;
     }
     let tiles: Vec<_> = pairs

@@ -6,6 +6,11 @@
 //! The result therefore depends only on the problem (never on the thread count or on the
 //! chunk size used to schedule the work), and `f32` runs keep `f64` accuracy across a
 //! million neurons (DESIGN.md §2, "Precision").
+//!
+//! In `f32` every product runs on the packed kernel of [`crate::simd::gemm`], where each
+//! entry of a block is one sequential chain of fused multiply-adds: its bits do not even
+//! depend on the tile size or the instruction set. Features are packed once per row block
+//! ([`Compute::pack_rows`]) and weights once per layer ([`Compute::pack`]).
 
 use core::ops::Range;
 
@@ -14,7 +19,12 @@ use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
+use rayon::prelude::*;
+
 use crate::scalar::Real;
+use crate::simd::gemm::{
+    Epilogue, GramWork, PackedRhs, PackedRows, gemm_packed_in, gram_block_f64_in, gram_rows_f64,
+};
 
 /// Neurons per partial sum.
 pub const REDUCE_BLOCK: usize = 256;
@@ -31,11 +41,197 @@ pub fn gemm<T: Real>(dst: MatMut<'_, T>, a: MatRef<'_, T>, b: MatRef<'_, T>, alp
     matmul(dst, Accum::Replace, a, b, alpha, Par::Seq);
 }
 
+/// The products of the engine in one compute precision. `f32` runs on the packed kernel of
+/// [`crate::simd::gemm`] (every entry one fixed chain of fused multiply-adds, whatever the
+/// blocking); `f64` on faer's sequential GEMM (its reduction order is fixed by the shapes,
+/// which the tiles fix).
+pub trait Compute: Real {
+    /// A right operand prepared once for many products (a layer's weights).
+    type Packed: Send + Sync;
+    /// Prepares `B` (`k × n`) for `A·B`.
+    fn pack(b: MatRef<'_, Self>) -> Self::Packed;
+    /// `dst = alpha·A·B` with `B` prepared by [`Compute::pack`]; sequential.
+    fn gemm_packed(dst: MatMut<'_, Self>, a: MatRef<'_, Self>, b: &Self::Packed, alpha: Self);
+    /// Features of a row block (points × neurons) prepared for [`Compute::add_gram_rows`].
+    type Rows: Send + Sync;
+    /// Prepares a row block's features.
+    fn pack_rows(x: MatRef<'_, Self>) -> Self::Rows;
+    /// Points in prepared features.
+    fn rows_of(x: &Self::Rows) -> usize;
+    /// `count` prepared `rows × cols` features built per block of [`REDUCE_BLOCK`] columns
+    /// (`f(q0, w)` gives the `count` blocks of columns `q0..q0 + w`), blocks in parallel.
+    fn rows_by_block(
+        rows: usize,
+        cols: usize,
+        count: usize,
+        f: impl Fn(usize, usize) -> Vec<Mat<Self>> + Sync,
+        spare: &std::sync::Mutex<Vec<Self::Rows>>,
+    ) -> Vec<Self::Rows>;
+    /// [`add_gram`] on prepared features: the same bits.
+    fn add_gram_rows(
+        acc: &mut Mat<f64>,
+        a: &Self::Rows,
+        b: &Self::Rows,
+        alpha: f64,
+        scratch: &mut Scratch<Self>,
+    );
+    /// `acc += alpha·A·Bᵀ` over one block of at most [`REDUCE_BLOCK`] neurons, promoted to
+    /// `f64` (only `j ≤ i` when `lower`).
+    fn gram_block(
+        acc: MatMut<'_, f64>,
+        a: MatRef<'_, Self>,
+        b: MatRef<'_, Self>,
+        alpha: f64,
+        lower: bool,
+        scratch: &mut Scratch<Self>,
+    );
+}
+
+impl Compute for f32 {
+    type Packed = PackedRhs;
+    type Rows = PackedRows;
+    fn pack_rows(x: MatRef<'_, f32>) -> PackedRows {
+        PackedRows::new(x, REDUCE_BLOCK)
+    }
+    fn rows_of(x: &PackedRows) -> usize {
+        x.rows()
+    }
+    fn rows_by_block(
+        rows: usize,
+        cols: usize,
+        count: usize,
+        f: impl Fn(usize, usize) -> Vec<Mat<f32>> + Sync,
+        spare: &std::sync::Mutex<Vec<PackedRows>>,
+    ) -> Vec<PackedRows> {
+        PackedRows::from_blocks_in(rows, cols, REDUCE_BLOCK, count, f, spare)
+    }
+    fn add_gram_rows(
+        acc: &mut Mat<f64>,
+        a: &PackedRows,
+        b: &PackedRows,
+        alpha: f64,
+        scratch: &mut Scratch<f32>,
+    ) {
+        let lower = scratch.lower && a.rows() == b.rows();
+        gram_rows_f64(acc.as_mut(), a, b, alpha, lower);
+    }
+    fn pack(b: MatRef<'_, f32>) -> PackedRhs {
+        PackedRhs::new(b.transpose())
+    }
+    fn gemm_packed(dst: MatMut<'_, f32>, a: MatRef<'_, f32>, b: &PackedRhs, alpha: f32) {
+        thread_local! {
+            /// The packed left operand, reused by the products of one thread.
+            static WORK: core::cell::RefCell<Vec<f32>> = const { core::cell::RefCell::new(Vec::new()) };
+        }
+        WORK.with_borrow_mut(|w| gemm_packed_in(a, b, Epilogue::Store(dst, alpha), w));
+    }
+    fn gram_block(
+        acc: MatMut<'_, f64>,
+        a: MatRef<'_, f32>,
+        b: MatRef<'_, f32>,
+        alpha: f64,
+        lower: bool,
+        scratch: &mut Scratch<f32>,
+    ) {
+        gram_block_f64_in(acc, a, b, alpha, lower, &mut scratch.work);
+    }
+}
+
+impl Compute for f64 {
+    type Packed = Mat<f64>;
+    type Rows = Mat<f64>;
+    fn pack_rows(x: MatRef<'_, f64>) -> Mat<f64> {
+        x.to_owned()
+    }
+    fn rows_of(x: &Mat<f64>) -> usize {
+        x.nrows()
+    }
+    fn rows_by_block(
+        rows: usize,
+        cols: usize,
+        count: usize,
+        f: impl Fn(usize, usize) -> Vec<Mat<f64>> + Sync,
+        _spare: &std::sync::Mutex<Vec<Mat<f64>>>,
+    ) -> Vec<Mat<f64>> {
+        let starts: Vec<usize> = (0..cols).step_by(REDUCE_BLOCK).collect();
+        let blocks: Vec<Vec<Mat<f64>>> = starts
+            .par_iter()
+            .map(|&q0| f(q0, REDUCE_BLOCK.min(cols - q0)))
+            .collect();
+        (0..count)
+            .map(|c| {
+                let mut m = Mat::<f64>::zeros(rows, cols);
+                for (&q0, b) in starts.iter().zip(&blocks) {
+                    m.as_mut()
+                        .subcols_mut(q0, b[c].ncols())
+                        .copy_from(b[c].as_ref());
+                }
+                m
+            })
+            .collect()
+    }
+    fn add_gram_rows(
+        acc: &mut Mat<f64>,
+        a: &Mat<f64>,
+        b: &Mat<f64>,
+        alpha: f64,
+        scratch: &mut Scratch<f64>,
+    ) {
+        add_gram(acc, a.as_ref(), b.as_ref(), alpha, scratch);
+    }
+    fn pack(b: MatRef<'_, f64>) -> Mat<f64> {
+        b.to_owned()
+    }
+    fn gemm_packed(dst: MatMut<'_, f64>, a: MatRef<'_, f64>, b: &Mat<f64>, alpha: f64) {
+        gemm(dst, a, b.as_ref(), alpha);
+    }
+    fn gram_block(
+        mut acc: MatMut<'_, f64>,
+        a: MatRef<'_, f64>,
+        b: MatRef<'_, f64>,
+        alpha: f64,
+        lower: bool,
+        scratch: &mut Scratch<f64>,
+    ) {
+        let (ri, rj) = (a.nrows(), b.nrows());
+        let mut s = scratch.buf.as_mut().submatrix_mut(0, 0, ri, rj);
+        let (lhs, rhs) = (a, b.transpose());
+        if lower {
+            triangular::matmul(
+                s.rb_mut(),
+                BlockStructure::TriangularLower,
+                Accum::Replace,
+                lhs,
+                BlockStructure::Rectangular,
+                rhs,
+                BlockStructure::Rectangular,
+                1.0,
+                Par::Seq,
+            );
+        } else {
+            matmul(s.rb_mut(), Accum::Replace, lhs, rhs, 1.0, Par::Seq);
+        }
+        for j in 0..rj {
+            let src = s.rb().col(j).try_as_col_major().map(|c| c.as_slice());
+            let Some(src) = src else {
+                unreachable!("scratch is column-major")
+            };
+            let Some(dst) = acc.rb_mut().col_mut(j).try_as_col_major_mut() else {
+                unreachable!("accumulators are column-major")
+            };
+            // On a diagonal tile only rows i ≥ j hold values.
+            let from = if lower { j } else { 0 };
+            crate::simd::promote_add(&mut dst.as_slice_mut()[from..], &src[from..], alpha);
+        }
+    }
+}
+
 /// A reusable buffer for the partial Gram of one block, and whether the tile is on the
 /// diagonal of a symmetric kernel (then only its lower triangle is computed: a triangular
 /// GEMM, half the work).
 pub struct Scratch<T: Real> {
     buf: Mat<T>,
+    work: GramWork,
     lower: bool,
 }
 
@@ -44,6 +240,7 @@ impl<T: Real> Scratch<T> {
     pub fn new(rows: usize, cols: usize) -> Self {
         Scratch {
             buf: Mat::zeros(rows, cols),
+            work: GramWork::default(),
             lower: false,
         }
     }
@@ -51,7 +248,12 @@ impl<T: Real> Scratch<T> {
     /// A buffer for the tile `(p, q)`: lower-triangular when `symmetric` and `p == q`.
     pub fn for_tile(rows: usize, cols: usize, symmetric: bool, p: usize, q: usize) -> Self {
         Scratch {
-            buf: Mat::zeros(rows, cols),
+            buf: if T::NAME == "f64" {
+                Mat::zeros(rows, cols)
+            } else {
+                Mat::zeros(0, 0) // the f32 kernel packs instead
+            },
+            work: GramWork::default(),
             lower: symmetric && p == q && rows == cols,
         }
     }
@@ -60,7 +262,7 @@ impl<T: Real> Scratch<T> {
 /// `acc += alpha · Σ_blocks A[:, blk]·B[:, blk]ᵀ` over column blocks of [`REDUCE_BLOCK`]
 /// starting at column 0 of `a` and `b` (which the caller aligns with a multiple of the block
 /// in absolute neuron index).
-pub fn add_gram<T: Real>(
+pub fn add_gram<T: Compute>(
     acc: &mut Mat<f64>,
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
@@ -71,35 +273,17 @@ pub fn add_gram<T: Real>(
     debug_assert_eq!(b.ncols(), c);
     debug_assert_eq!((acc.nrows(), acc.ncols()), (ri, rj));
     let lower = scratch.lower && ri == rj;
-    let mut s = scratch.buf.as_mut().submatrix_mut(0, 0, ri, rj);
     let mut start = 0;
     while start < c {
         let w = REDUCE_BLOCK.min(c - start);
-        let (lhs, rhs) = (a.subcols(start, w), b.subcols(start, w).transpose());
-        if lower {
-            triangular::matmul(
-                s.rb_mut(),
-                BlockStructure::TriangularLower,
-                Accum::Replace,
-                lhs,
-                BlockStructure::Rectangular,
-                rhs,
-                BlockStructure::Rectangular,
-                T::ONE,
-                Par::Seq,
-            );
-        } else {
-            matmul(s.rb_mut(), Accum::Replace, lhs, rhs, T::ONE, Par::Seq);
-        }
-        for j in 0..rj {
-            let src = s.rb().col(j).try_as_col_major().map(|c| c.as_slice());
-            let Some(src) = src else {
-                unreachable!("scratch is column-major")
-            };
-            // On a diagonal tile only rows i ≥ j hold values.
-            let from = if lower { j } else { 0 };
-            crate::simd::promote_add(&mut acc.col_as_slice_mut(j)[from..], &src[from..], alpha);
-        }
+        T::gram_block(
+            acc.as_mut(),
+            a.subcols(start, w),
+            b.subcols(start, w),
+            alpha,
+            lower,
+            scratch,
+        );
         start += w;
     }
 }

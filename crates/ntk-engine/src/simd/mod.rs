@@ -8,6 +8,7 @@
 //! element by element, with no reassociation and no fused multiply-add unless written).
 
 pub mod atan2;
+pub mod gemm;
 pub mod popcount;
 pub mod rowdot;
 

@@ -1,0 +1,937 @@
+//! Packed `f32` matrix products whose every entry is one fixed chain of fused multiply-adds.
+//!
+//! `C[i, j] = α · Σ_p A[i, p]·B[j, p]` is computed, for every `(i, j)`, as the sequential
+//! chain `s ← fma(A[i, p], B[j, p], s)` for `p = 0, 1, …, k−1` from `s = 0` (all in `f32`),
+//! then scaled (or promoted to `f64` and added, for a Gram block). That order does not depend
+//! on the blocking, on the row or column ranges a caller asks for, on the number of threads,
+//! nor on the instruction set (the scalar fallback uses the same fused operation): the bits of
+//! an entry are a function of its two rows only. Callers may therefore split the work in any
+//! way (rows, columns, tiles) and still get bit-identical results.
+//!
+//! The kernel is the classic register-blocked one of Goto & van de Geijn (2008, "Anatomy of
+//! high-performance matrix multiplication"): the right operand is packed into panels of
+//! [`NR`] rows interleaved by `p`, the left one into panels of `MR` rows (two SIMD vectors:
+//! 32 rows with AVX-512, 16 with AVX2), and a micro-kernel keeps the `MR × NR` sums in
+//! registers while it walks `p`, one broadcast of `B` and two vector loads of `A` per step.
+//! The inner dimension is cut into chunks of [`KC`] so that a left panel stays in L1; between
+//! chunks the partial sums go through memory in `f32`, which does not change them.
+
+use faer::reborrow::ReborrowMut;
+use faer::{MatMut, MatRef};
+use pulp::{Arch, Simd, bytemuck};
+use rayon::prelude::*;
+
+/// A zeroed buffer of `n` values. Large ones (packed weights and features, tens to hundreds
+/// of MiB) are first marked for transparent huge pages where the kernel offers them on
+/// request (`madvise` mode), so that filling them faults in 2 MiB pages instead of 4 KiB
+/// ones: page faults were a tenth of a deep net's CPU time.
+pub(crate) fn zeroed(n: usize) -> Vec<f32> {
+    const HUGE: usize = 2 << 20;
+    let mut v: Vec<f32> = Vec::with_capacity(n);
+    #[cfg(target_os = "linux")]
+    if n * 4 >= 2 * HUGE {
+        let start = v.as_mut_ptr() as usize;
+        let (lo, hi) = (start.next_multiple_of(HUGE), (start + n * 4) / HUGE * HUGE);
+        if hi > lo {
+            // SAFETY: an advice call on whole pages inside this vector's own allocation
+            // (`lo..hi` lies within `start..start + capacity`), which nothing else uses yet; it
+            // changes no contents, and a failure (huge pages unavailable) is harmless.
+            unsafe { libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_HUGEPAGE) };
+        }
+    }
+    v.resize(n, 0.0);
+    v
+}
+
+/// Rows of a packed right-operand panel (columns of the micro-tile).
+pub const NR: usize = 8;
+/// Inner-dimension chunk: a left panel of `32 × KC` values is 32 KiB, within L1.
+pub const KC: usize = 256;
+/// SIMD vectors per left panel (the micro-tile has `MV · lanes` rows).
+const MV: usize = 2;
+
+/// The right operand of `A·Bᵀ`, `B` (`n × k`), packed once and reusable by any number of
+/// products (a layer's weights are packed once for all row blocks).
+pub struct PackedRhs {
+    n: usize,
+    k: usize,
+    /// Chunk `c` (inner indices `p0 = c·KC .. p0 + kc`) starts at `p0 · n_pad`; in it, panel
+    /// `jp` (rows `jp·NR ..`) starts at `jp · kc · NR` and holds `B[jp·NR + j, p0 + p]` at
+    /// `p·NR + j` (zero past row `n`).
+    data: Vec<f32>,
+}
+
+impl PackedRhs {
+    /// Packs `b` (`n × k`, any strides; pass `w.transpose()` for `A·W`).
+    pub fn new(b: MatRef<'_, f32>) -> Self {
+        let (n, k) = (b.nrows(), b.ncols());
+        let n_pad = n.div_ceil(NR) * NR;
+        let mut data = zeroed(n_pad * k);
+        let mut p0 = 0;
+        while p0 < k {
+            let kc = KC.min(k - p0);
+            data[p0 * n_pad..(p0 + kc) * n_pad]
+                .par_chunks_mut(kc * NR)
+                .enumerate()
+                .for_each(|(jp, panel)| pack_rhs_panel(b, jp * NR, p0, kc, panel));
+            p0 += kc;
+        }
+        PackedRhs { n, k, data }
+    }
+
+    /// Rows of `B` (columns of the product).
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Inner dimension.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    fn panel(&self, p0: usize, kc: usize, jp: usize) -> &[f32] {
+        let n_pad = self.n.div_ceil(NR) * NR;
+        let at = p0 * n_pad + jp * kc * NR;
+        &self.data[at..at + kc * NR]
+    }
+}
+
+/// `panel[p·NR + j] = b[j0 + j, p0 + p]` (zero for `j0 + j ≥ n`).
+fn pack_rhs_panel(b: MatRef<'_, f32>, j0: usize, p0: usize, kc: usize, panel: &mut [f32]) {
+    let rows = NR.min(b.nrows() - j0);
+    if rows < NR {
+        // The padding (a recycled buffer may hold old values there).
+        for p in 0..kc {
+            panel[p * NR + rows..(p + 1) * NR].fill(0.0);
+        }
+    }
+    if b.row(j0).try_as_row_major().is_some() {
+        for j in 0..rows {
+            let Some(r) = b.row(j0 + j).try_as_row_major() else {
+                unreachable!("same strides as row j0")
+            };
+            for (p, &v) in r.as_slice()[p0..p0 + kc].iter().enumerate() {
+                panel[p * NR + j] = v;
+            }
+        }
+    } else if b.col(p0).try_as_col_major().is_some() {
+        for p in 0..kc {
+            let Some(col) = b.col(p0 + p).try_as_col_major() else {
+                unreachable!("same strides as column p0")
+            };
+            let src = &col.as_slice()[j0..j0 + rows];
+            let dst = &mut panel[p * NR..p * NR + rows];
+            // A fixed-size copy (inlined) when the panel is full, not a call per 8 values.
+            match (
+                <&mut [f32; NR]>::try_from(&mut *dst),
+                <&[f32; NR]>::try_from(src),
+            ) {
+                (Ok(d), Ok(s)) => *d = *s,
+                _ => dst.copy_from_slice(src),
+            }
+        }
+    } else {
+        for p in 0..kc {
+            for j in 0..rows {
+                panel[p * NR + j] = b[(j0 + j, p0 + p)];
+            }
+        }
+    }
+}
+
+/// What becomes of the finished sums `s[i, j]` of a product.
+pub enum Epilogue<'a> {
+    /// `c[i, j] = α·s[i, j]`; `c` must be column-major (unit row stride).
+    Store(MatMut<'a, f32>, f32),
+    /// `c[i, j] += α·f64(s[i, j])` (`c` column-major), only `j ≤ i` when `lower`. The inner
+    /// dimension must be at most [`KC`] (one Gram block).
+    AddF64 {
+        /// The accumulator.
+        c: MatMut<'a, f64>,
+        /// The scale.
+        alpha: f64,
+        /// Only the lower triangle (a diagonal tile of a symmetric kernel).
+        lower: bool,
+    },
+}
+
+/// `C = α · A·Bᵀ` (or its `f64` accumulation) with `B` packed; `a` is `m × k`, any strides.
+/// Sequential: callers parallelise over independent products.
+///
+/// # Panics
+/// If the shapes disagree, or [`Epilogue::AddF64`] is asked for more than [`KC`] inner indices.
+pub fn gemm_packed(a: MatRef<'_, f32>, b: &PackedRhs, out: Epilogue<'_>) {
+    gemm_packed_in(a, b, out, &mut Vec::new());
+}
+
+/// [`gemm_packed`] with a reusable buffer for the packed left operand.
+pub fn gemm_packed_in(
+    a: MatRef<'_, f32>,
+    b: &PackedRhs,
+    mut out: Epilogue<'_>,
+    work: &mut Vec<f32>,
+) {
+    assert_eq!(a.ncols(), b.k, "inner dimensions");
+    let (rows, cols) = match &out {
+        Epilogue::Store(c, _) => (c.nrows(), c.ncols()),
+        Epilogue::AddF64 { c, .. } => (c.nrows(), c.ncols()),
+    };
+    assert_eq!((rows, cols), (a.nrows(), b.n), "output shape");
+    if let Epilogue::AddF64 { .. } = out {
+        assert!(b.k <= KC, "a Gram block is at most KC inner indices");
+    }
+    if b.k == 0 {
+        if let Epilogue::Store(c, _) = &mut out {
+            c.fill(0.0);
+        }
+        return;
+    }
+    struct Run<'x, 'y> {
+        a: MatRef<'x, f32>,
+        b: &'x PackedRhs,
+        out: &'x mut Epilogue<'y>,
+        work: &'x mut Vec<f32>,
+    }
+    impl pulp::WithSimd for Run<'_, '_> {
+        type Output = ();
+        #[inline(always)]
+        fn with_simd<S: Simd>(self, simd: S) {
+            drive(simd, self.a, self.b, self.out, self.work)
+        }
+    }
+    Arch::new().dispatch(Run {
+        a,
+        b,
+        out: &mut out,
+        work,
+    });
+}
+
+/// `acc += α · A·Bᵀ` for one Gram block (`a`: `m × k`, `b`: `n × k`, `k ≤ KC`), only
+/// `j ≤ i` when `lower`.
+pub fn gram_block_f64(
+    acc: MatMut<'_, f64>,
+    a: MatRef<'_, f32>,
+    b: MatRef<'_, f32>,
+    alpha: f64,
+    lower: bool,
+) {
+    gram_block_f64_in(acc, a, b, alpha, lower, &mut GramWork::default());
+}
+
+/// The `f32` lanes of the instruction set [`Arch`] picks.
+struct Lanes;
+impl pulp::WithSimd for Lanes {
+    type Output = usize;
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _: S) -> usize {
+        S::F32_LANES
+    }
+}
+
+/// Reusable buffers of [`gram_block_f64_in`].
+#[derive(Default)]
+pub struct GramWork {
+    lhs: Vec<f32>,
+    rhs: Option<PackedRhs>,
+}
+
+/// [`gram_block_f64`] with reusable buffers.
+pub fn gram_block_f64_in(
+    acc: MatMut<'_, f64>,
+    a: MatRef<'_, f32>,
+    b: MatRef<'_, f32>,
+    alpha: f64,
+    lower: bool,
+    work: &mut GramWork,
+) {
+    let mr = MV * Arch::new().dispatch(Lanes);
+    fn cols<'m>(x: MatRef<'m, f32>) -> Option<Vec<&'m [f32]>> {
+        (0..x.ncols())
+            .map(|p| x.col(p).try_as_col_major().map(|c| c.as_slice()))
+            .collect()
+    }
+    if a.nrows().is_multiple_of(mr)
+        && b.nrows().is_multiple_of(NR)
+        && a.ncols() == b.ncols()
+        && let (Some(ac), Some(bc)) = (cols(a), cols(b))
+    {
+        assert_eq!(
+            (acc.nrows(), acc.ncols()),
+            (a.nrows(), b.nrows()),
+            "output shape"
+        );
+        struct Direct<'x, 'y> {
+            ac: &'x [&'x [f32]],
+            bc: &'x [&'x [f32]],
+            m: usize,
+            n: usize,
+            out: Epilogue<'y>,
+        }
+        impl pulp::WithSimd for Direct<'_, '_> {
+            type Output = ();
+            #[inline(always)]
+            fn with_simd<S: Simd>(mut self, simd: S) {
+                gram_direct(simd, self.ac, self.bc, self.m, self.n, &mut self.out)
+            }
+        }
+        let (m, n) = (a.nrows(), b.nrows());
+        Arch::new().dispatch(Direct {
+            ac: &ac,
+            bc: &bc,
+            m,
+            n,
+            out: Epilogue::AddF64 {
+                c: acc,
+                alpha,
+                lower,
+            },
+        });
+        return;
+    }
+    let packed = match work.rhs.take() {
+        Some(mut p) => {
+            p.repack_seq(b);
+            p
+        }
+        None => PackedRhs::new_seq(b),
+    };
+    gemm_packed_in(
+        a,
+        &packed,
+        Epilogue::AddF64 {
+            c: acc,
+            alpha,
+            lower,
+        },
+        &mut work.lhs,
+    );
+    work.rhs = Some(packed);
+}
+
+impl PackedRhs {
+    /// [`PackedRhs::new`] on the calling thread only.
+    pub fn new_seq(b: MatRef<'_, f32>) -> Self {
+        let mut p = PackedRhs {
+            n: 0,
+            k: 0,
+            data: Vec::new(),
+        };
+        p.repack_seq(b);
+        p
+    }
+
+    /// Packs `b` in place of the current contents, reusing the buffer.
+    pub fn repack_seq(&mut self, b: MatRef<'_, f32>) {
+        let (n, k) = (b.nrows(), b.ncols());
+        let n_pad = n.div_ceil(NR) * NR;
+        let data = &mut self.data;
+        data.clear();
+        data.resize(n_pad * k, 0.0);
+        let mut p0 = 0;
+        while p0 < k {
+            let kc = KC.min(k - p0);
+            for (jp, panel) in data[p0 * n_pad..(p0 + kc) * n_pad]
+                .chunks_mut(kc * NR)
+                .enumerate()
+            {
+                pack_rhs_panel(b, jp * NR, p0, kc, panel);
+            }
+            p0 += kc;
+        }
+        (self.n, self.k) = (n, k);
+    }
+}
+
+/// Output columns per block: a row tile's partial sums of one block stay in L2 across the
+/// chunks of `p`.
+const NB: usize = 256;
+
+/// The blocked loop: `A` packed into panels of `MR` rows (all chunks of `p`), then per block
+/// of [`NB`] columns and per chunk of `p`, every `(row panel, column panel)` micro-tile.
+#[inline(always)]
+fn drive<S: Simd>(
+    simd: S,
+    a: MatRef<'_, f32>,
+    b: &PackedRhs,
+    out: &mut Epilogue<'_>,
+    work: &mut Vec<f32>,
+) {
+    let lanes = S::F32_LANES;
+    let mr = MV * lanes;
+    let (m, n, k) = (a.nrows(), b.n, b.k);
+    let (mp, np) = (m.div_ceil(mr), n.div_ceil(NR));
+    let need = mp * mr * k;
+    if work.len() < need {
+        work.resize(need, 0.0);
+    }
+    let apack: &mut [S::f32s] = bytemuck::cast_slice_mut(&mut work[..need]);
+    {
+        // Chunk at `p0·mp·mr`, its panel `ip` at `+ ip·kc·mr` (in floats).
+        let flat: &mut [f32] = bytemuck::cast_slice_mut(&mut *apack);
+        let mut p0 = 0;
+        while p0 < k {
+            let kc = KC.min(k - p0);
+            let chunk = &mut flat[p0 * mp * mr..(p0 + kc) * mp * mr];
+            for (ip, panel) in chunk.chunks_mut(kc * mr).enumerate() {
+                pack_lhs_panel(a, ip * mr, mr, p0, kc, panel);
+            }
+            p0 += kc;
+        }
+    }
+    let apack: &[S::f32s] = apack;
+    for jb in (0..np).step_by(NB / NR) {
+        let mut p0 = 0;
+        while p0 < k {
+            let kc = KC.min(k - p0);
+            let (first, last) = (p0 == 0, p0 + kc == k);
+            let achunk = &apack[p0 * mp * MV..(p0 + kc) * mp * MV];
+            for ip in 0..mp {
+                // This left panel (MR × KC) stays in L1 while the block's right panels pass.
+                let ap = &achunk[ip * kc * MV..(ip + 1) * kc * MV];
+                for jp in jb..(jb + NB / NR).min(np) {
+                    let bp = b.panel(p0, kc, jp);
+                    let (i0, j0) = (ip * mr, jp * NR);
+                    if let Epilogue::AddF64 { lower: true, .. } = out
+                        && j0 >= i0 + mr
+                    {
+                        continue; // every entry of the micro-tile has j > i
+                    }
+                    let mut acc = [[simd.splat_f32s(0.0); NR]; MV];
+                    if !first {
+                        let Epilogue::Store(c, _) = out else {
+                            unreachable!("AddF64 has a single chunk")
+                        };
+                        load_partial(&mut acc, c.as_ref(), i0, j0, lanes);
+                    }
+                    micro(simd, ap, bp, &mut acc);
+                    finish(&acc, out, i0, j0, lanes, last);
+                }
+            }
+            p0 += kc;
+        }
+    }
+}
+
+/// A Gram block straight from two column-major operands whose rows fill whole micro-tiles
+/// (no packing: each step reads `MR` contiguous values of `A` and `NR` of `B` from column
+/// `p`). The same chains as [`drive`], so the same bits.
+#[inline(always)]
+fn gram_direct<S: Simd>(
+    simd: S,
+    acols: &[&[f32]],
+    bcols: &[&[f32]],
+    m: usize,
+    n: usize,
+    out: &mut Epilogue<'_>,
+) {
+    let lanes = S::F32_LANES;
+    let mr = MV * lanes;
+    for jp in 0..n / NR {
+        for ip in 0..m / mr {
+            let (i0, j0) = (ip * mr, jp * NR);
+            if let Epilogue::AddF64 { lower: true, .. } = out
+                && j0 >= i0 + mr
+            {
+                continue;
+            }
+            let mut r = [[simd.splat_f32s(0.0); NR]; MV];
+            for (ac, bc) in acols.iter().zip(bcols) {
+                let av: &[S::f32s] = bytemuck::cast_slice(&ac[i0..i0 + mr]);
+                let (bv, _) = pulp::as_arrays::<NR, _>(&bc[j0..j0 + NR]);
+                let bv = &bv[0];
+                for j in 0..NR {
+                    let bj = simd.splat_f32s(bv[j]);
+                    for v in 0..MV {
+                        r[v][j] = simd.mul_add_f32s(av[v], bj, r[v][j]);
+                    }
+                }
+            }
+            finish(&r, out, i0, j0, lanes, true);
+        }
+    }
+}
+
+/// Rows of a left panel on this CPU: the micro-tile's `MR`.
+fn panel_rows() -> usize {
+    MV * Arch::new().dispatch(Lanes)
+}
+
+/// The rows of an `r × c` matrix (points × neurons) packed once for any number of Gram
+/// products with other packed rows, per block of `block` columns: as left operand, panels of
+/// `MR` rows (`[p][MR]`), and as right operand, panels of [`NR`] rows (`[p][NR]`), zero past
+/// row `r`. A micro-tile then reads both operands in order, and its left panel (`MR × block`)
+/// stays in L1 while the right panels stream past it.
+pub struct PackedRows {
+    rows: usize,
+    cols: usize,
+    block: usize,
+    mr: usize,
+    lhs: Vec<f32>,
+    rhs: Vec<f32>,
+}
+
+impl PackedRows {
+    /// Packs `x` (`r × c`, any strides) in blocks of `block` columns.
+    pub fn new(x: MatRef<'_, f32>, block: usize) -> Self {
+        let (rows, cols) = (x.nrows(), x.ncols());
+        let mut out = PackedRows::from_blocks(rows, cols, block, 1, |q0, w| {
+            vec![x.subcols(q0, w).to_owned()]
+        });
+        out.pop()
+            .unwrap_or_else(|| unreachable!("one matrix asked for"))
+    }
+
+    /// `count` packed matrices of `rows × cols`, built block by block: `f(q0, w)` returns the
+    /// `count` matrices (`rows × w`, column-major) of the columns `q0..q0 + w`. The blocks
+    /// run in parallel (rayon), each packed while it is still in cache, so no `rows × cols`
+    /// matrix is ever formed.
+    ///
+    /// # Panics
+    /// If `f` returns other than `count` matrices of `rows × w`.
+    pub fn from_blocks(
+        rows: usize,
+        cols: usize,
+        block: usize,
+        count: usize,
+        f: impl Fn(usize, usize) -> Vec<faer::Mat<f32>> + Sync,
+    ) -> Vec<Self> {
+        Self::from_blocks_in(
+            rows,
+            cols,
+            block,
+            count,
+            f,
+            &std::sync::Mutex::new(Vec::new()),
+        )
+    }
+
+    /// [`PackedRows::from_blocks`] reusing the buffers of packed rows that are no longer
+    /// needed (taken from `spare`; every value is written again, padding included), so that
+    /// a loop over chunks does not fault in fresh pages for every chunk.
+    pub fn from_blocks_in(
+        rows: usize,
+        cols: usize,
+        block: usize,
+        count: usize,
+        f: impl Fn(usize, usize) -> Vec<faer::Mat<f32>> + Sync,
+        spare: &std::sync::Mutex<Vec<PackedRows>>,
+    ) -> Vec<Self> {
+        assert!(block > 0, "block of at least one column");
+        let mr = panel_rows();
+        let (rl, rr) = (rows.div_ceil(mr) * mr, rows.div_ceil(NR) * NR);
+        let mut bufs: Vec<(Vec<f32>, Vec<f32>)> = {
+            let mut pool = spare.lock().unwrap_or_else(|e| e.into_inner());
+            (0..count)
+                .map(|_| match pool.pop() {
+                    Some(PackedRows {
+                        mut lhs, mut rhs, ..
+                    }) => {
+                        lhs.resize(rl * cols, 0.0);
+                        rhs.resize(rr * cols, 0.0);
+                        (lhs, rhs)
+                    }
+                    None => (zeroed(rl * cols), zeroed(rr * cols)),
+                })
+                .collect()
+        };
+        if rows == 0 || cols == 0 {
+            return bufs
+                .into_iter()
+                .map(|(lhs, rhs)| PackedRows {
+                    rows,
+                    cols,
+                    block,
+                    mr,
+                    lhs,
+                    rhs,
+                })
+                .collect();
+        }
+        let nq = cols.div_ceil(block);
+        // Per block, its segment of every buffer (blocks are contiguous in both layouts).
+        let mut per_block: Vec<Vec<(&mut [f32], &mut [f32])>> =
+            (0..nq).map(|_| Vec::with_capacity(count)).collect();
+        for (l, r) in &mut bufs {
+            let segs = l.chunks_mut(block * rl).zip(r.chunks_mut(block * rr));
+            for (q, seg) in segs.enumerate() {
+                per_block[q].push(seg);
+            }
+        }
+        per_block.into_par_iter().enumerate().for_each(|(q, segs)| {
+            let q0 = q * block;
+            let w = block.min(cols - q0);
+            let mats = f(q0, w);
+            assert_eq!(mats.len(), segs.len(), "matrices per block");
+            for (m, (l, r)) in mats.iter().zip(segs) {
+                assert_eq!((m.nrows(), m.ncols()), (rows, w), "block shape");
+                for (ip, panel) in l.chunks_mut(w * mr).enumerate() {
+                    pack_lhs_panel(m.as_ref(), ip * mr, mr, 0, w, panel);
+                }
+                for (jp, panel) in r.chunks_mut(w * NR).enumerate() {
+                    pack_rhs_panel(m.as_ref(), jp * NR, 0, w, panel);
+                }
+            }
+        });
+        bufs.into_iter()
+            .map(|(lhs, rhs)| PackedRows {
+                rows,
+                cols,
+                block,
+                mr,
+                lhs,
+                rhs,
+            })
+            .collect()
+    }
+
+    /// Rows (points).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Columns (neurons).
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+}
+
+/// `acc += α · Σ_blocks f64(A[:, blk]·B[:, blk]ᵀ)`, block by block in column order, each
+/// block's entries the fixed `f32` chains of this module (only `j ≤ i` when `lower`): the
+/// same bits as [`gram_block_f64`] on each block.
+///
+/// # Panics
+/// If the two operands differ in columns or blocking, were packed on another instruction
+/// set, or `acc` differs in shape.
+pub fn gram_rows_f64(
+    acc: MatMut<'_, f64>,
+    a: &PackedRows,
+    b: &PackedRows,
+    alpha: f64,
+    lower: bool,
+) {
+    assert_eq!((a.cols, a.block), (b.cols, b.block), "operands");
+    assert_eq!((acc.nrows(), acc.ncols()), (a.rows, b.rows), "output shape");
+    assert_eq!(a.mr, panel_rows(), "packed on this CPU");
+    struct Run<'x, 'y> {
+        a: &'x PackedRows,
+        b: &'x PackedRows,
+        out: Epilogue<'y>,
+    }
+    impl pulp::WithSimd for Run<'_, '_> {
+        type Output = ();
+        #[inline(always)]
+        fn with_simd<S: Simd>(mut self, simd: S) {
+            gram_rows_drive(simd, self.a, self.b, &mut self.out)
+        }
+    }
+    Arch::new().dispatch(Run {
+        a,
+        b,
+        out: Epilogue::AddF64 {
+            c: acc,
+            alpha,
+            lower,
+        },
+    });
+}
+
+#[inline(always)]
+fn gram_rows_drive<S: Simd>(simd: S, a: &PackedRows, b: &PackedRows, out: &mut Epilogue<'_>) {
+    let lanes = S::F32_LANES;
+    let mr = MV * lanes;
+    let (rl, rr) = (a.rows.div_ceil(mr) * mr, b.rows.div_ceil(NR) * NR);
+    let lhs: &[S::f32s] = bytemuck::cast_slice(&a.lhs);
+    let mut q0 = 0;
+    while q0 < a.cols {
+        let w = a.block.min(a.cols - q0);
+        // In vectors: the block starts at q0·rl/lanes, panel ip at + ip·w·MV.
+        let ablk = &lhs[q0 * rl / lanes..(q0 + w) * rl / lanes];
+        let bblk = &b.rhs[q0 * rr..(q0 + w) * rr];
+        for (ip, ap) in ablk.chunks_exact(w * MV).enumerate() {
+            let i0 = ip * mr;
+            for (jp, bp) in bblk.chunks_exact(w * NR).enumerate() {
+                let j0 = jp * NR;
+                if let Epilogue::AddF64 { lower: true, .. } = out
+                    && j0 >= i0 + mr
+                {
+                    break; // this and every later column panel lie above the diagonal
+                }
+                let mut acc = [[simd.splat_f32s(0.0); NR]; MV];
+                micro(simd, ap, bp, &mut acc);
+                finish(&acc, out, i0, j0, lanes, true);
+            }
+        }
+        q0 += w;
+    }
+}
+
+/// `panel[p·mr + i] = a[i0 + i, p0 + p]` (zero for `i0 + i ≥ m`).
+fn pack_lhs_panel(
+    a: MatRef<'_, f32>,
+    i0: usize,
+    mr: usize,
+    p0: usize,
+    kc: usize,
+    panel: &mut [f32],
+) {
+    let rows = mr.min(a.nrows() - i0);
+    if a.col(p0).try_as_col_major().is_some() {
+        for p in 0..kc {
+            let Some(col) = a.col(p0 + p).try_as_col_major() else {
+                unreachable!("same strides as the first column")
+            };
+            let dst = &mut panel[p * mr..p * mr + rows];
+            let src = &col.as_slice()[i0..i0 + rows];
+            // Whole 8-value pieces are inlined moves, not a library call per column.
+            let (d8, dr) = pulp::as_arrays_mut::<8, _>(dst);
+            let (s8, sr) = pulp::as_arrays::<8, _>(src);
+            for (d, s) in d8.iter_mut().zip(s8) {
+                *d = *s;
+            }
+            dr.copy_from_slice(sr);
+            panel[p * mr + rows..(p + 1) * mr].fill(0.0);
+        }
+    } else {
+        for p in 0..kc {
+            for i in 0..mr {
+                panel[p * mr + i] = if i < rows { a[(i0 + i, p0 + p)] } else { 0.0 };
+            }
+        }
+    }
+}
+
+/// The register-blocked core: `acc[v][j] += A[v·lanes.., p] · B[j, p]` for every `p`, in
+/// order, by fused multiply-adds.
+#[inline(always)]
+fn micro<S: Simd>(simd: S, ap: &[S::f32s], bp: &[f32], acc: &mut [[S::f32s; NR]; MV]) {
+    let (av, _) = pulp::as_arrays::<MV, _>(ap);
+    let (bv, _) = pulp::as_arrays::<NR, _>(bp);
+    let mut r = *acc;
+    for (a, b) in av.iter().zip(bv) {
+        for j in 0..NR {
+            let bj = simd.splat_f32s(b[j]);
+            for v in 0..MV {
+                r[v][j] = simd.mul_add_f32s(a[v], bj, r[v][j]);
+            }
+        }
+    }
+    *acc = r;
+}
+
+/// The `f32` values of a micro-tile's column `j`, vector `v` (rows `v·lanes ..`).
+#[inline(always)]
+fn lanes_of<V: bytemuck::Pod>(x: &V) -> &[f32] {
+    bytemuck::cast_slice(core::slice::from_ref(x))
+}
+
+fn load_partial<V: bytemuck::Pod>(
+    acc: &mut [[V; NR]; MV],
+    c: MatRef<'_, f32>,
+    i0: usize,
+    j0: usize,
+    lanes: usize,
+) {
+    let (m, n) = (c.nrows(), c.ncols());
+    for j in 0..NR.min(n - j0) {
+        let Some(col) = c.col(j0 + j).try_as_col_major() else {
+            unreachable!("Store outputs are column-major")
+        };
+        let col = col.as_slice();
+        for (v, row) in acc.iter_mut().enumerate() {
+            let r0 = i0 + v * lanes;
+            if r0 >= m {
+                break;
+            }
+            let len = lanes.min(m - r0);
+            let dst: &mut [f32] = bytemuck::cast_slice_mut(core::slice::from_mut(&mut row[j]));
+            dst[..len].copy_from_slice(&col[r0..r0 + len]);
+        }
+    }
+}
+
+#[inline(always)]
+fn finish<V: bytemuck::Pod>(
+    acc: &[[V; NR]; MV],
+    out: &mut Epilogue<'_>,
+    i0: usize,
+    j0: usize,
+    lanes: usize,
+    last: bool,
+) {
+    match out {
+        Epilogue::Store(c, alpha) => {
+            let (m, n) = (c.nrows(), c.ncols());
+            let alpha = if last { *alpha } else { 1.0 };
+            for j in 0..NR.min(n - j0) {
+                let Some(col) = c.rb_mut().col_mut(j0 + j).try_as_col_major_mut() else {
+                    unreachable!("Store outputs are column-major")
+                };
+                let col = col.as_slice_mut();
+                for (v, row) in acc.iter().enumerate() {
+                    let r0 = i0 + v * lanes;
+                    if r0 >= m {
+                        break;
+                    }
+                    let len = lanes.min(m - r0);
+                    let src = lanes_of(&row[j]);
+                    if last {
+                        for (d, s) in col[r0..r0 + len].iter_mut().zip(&src[..len]) {
+                            *d = alpha * *s;
+                        }
+                    } else {
+                        col[r0..r0 + len].copy_from_slice(&src[..len]);
+                    }
+                }
+            }
+        }
+        Epilogue::AddF64 { c, alpha, lower } => {
+            let (m, n) = (c.nrows(), c.ncols());
+            for j in 0..NR.min(n - j0) {
+                let jj = j0 + j;
+                let Some(col) = c.rb_mut().col_mut(jj).try_as_col_major_mut() else {
+                    unreachable!("Gram accumulators are column-major")
+                };
+                let col = col.as_slice_mut();
+                for (v, row) in acc.iter().enumerate() {
+                    let r0 = i0 + v * lanes;
+                    if r0 >= m {
+                        break;
+                    }
+                    let mut len = lanes.min(m - r0);
+                    let mut skip = 0;
+                    if *lower {
+                        // Only rows i ≥ jj.
+                        if r0 + len <= jj {
+                            continue;
+                        }
+                        skip = jj.saturating_sub(r0);
+                        len -= skip;
+                    }
+                    let src = &lanes_of(&row[j])[skip..skip + len];
+                    let from = r0 + skip;
+                    for (d, s) in col[from..from + len].iter_mut().zip(src) {
+                        *d += *alpha * f64::from(*s);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faer::Mat;
+
+    fn mat(r: usize, c: usize, seed: u32) -> Mat<f32> {
+        Mat::from_fn(r, c, |i, j| {
+            let h = (i as u32).wrapping_mul(2654435761) ^ (j as u32).wrapping_mul(40503) ^ seed;
+            (h % 1999) as f32 / 997.0 - 1.0
+        })
+    }
+
+    /// The obvious loop: the same fused chain, one entry at a time.
+    fn chain(a: MatRef<'_, f32>, b: MatRef<'_, f32>, i: usize, j: usize) -> f32 {
+        let mut s = 0.0f32;
+        for p in 0..a.ncols() {
+            s = a[(i, p)].mul_add(b[(j, p)], s);
+        }
+        s
+    }
+
+    #[test]
+    fn store_matches_the_scalar_chain_bit_for_bit() {
+        for &(m, n, k) in &[
+            (1, 1, 1),
+            (37, 19, 5),
+            (64, 8, 512),
+            (70, 33, 1100),
+            (5, 3, 0),
+        ] {
+            let a = mat(m, k, 1);
+            let b = mat(k, n, 2); // A·B with B = Wᵀ of a row-major view
+            let packed = PackedRhs::new(b.transpose());
+            let mut c = Mat::<f32>::zeros(m, n);
+            gemm_packed(a.as_ref(), &packed, Epilogue::Store(c.as_mut(), 0.75));
+            for i in 0..m {
+                for j in 0..n {
+                    let want = 0.75 * chain(a.as_ref(), b.transpose(), i, j);
+                    assert_eq!(c[(i, j)].to_bits(), want.to_bits(), "{m}x{n}x{k} [{i},{j}]");
+                }
+            }
+            // A column-major B (the backward pass's W) gives the same bits.
+            let bt = mat(n, k, 2);
+            let packed = PackedRhs::new_seq(bt.as_ref());
+            gemm_packed(a.as_ref(), &packed, Epilogue::Store(c.as_mut(), 1.0));
+            for i in 0..m {
+                for j in 0..n {
+                    assert_eq!(
+                        c[(i, j)].to_bits(),
+                        chain(a.as_ref(), bt.as_ref(), i, j).to_bits()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn packed_rows_give_the_bits_of_block_by_block_grams() {
+        for &(m, n, k, lower) in &[
+            (45, 45, 600, true),
+            (70, 21, 300, false),
+            (128, 128, 512, true),
+        ] {
+            let (a, b) = (mat(m, k, 5), mat(n, k, if lower { 5 } else { 6 }));
+            let mut want = Mat::<f64>::zeros(m, n);
+            let mut q = 0;
+            while q < k {
+                let w = 256.min(k - q);
+                gram_block_f64(
+                    want.as_mut(),
+                    a.as_ref().subcols(q, w),
+                    b.as_ref().subcols(q, w),
+                    0.25,
+                    lower,
+                );
+                q += w;
+            }
+            let mut got = Mat::<f64>::zeros(m, n);
+            let (pa, pb) = (
+                PackedRows::new(a.as_ref(), 256),
+                PackedRows::new(b.as_ref(), 256),
+            );
+            gram_rows_f64(got.as_mut(), &pa, &pb, 0.25, lower);
+            for i in 0..m {
+                for j in 0..n {
+                    assert_eq!(got[(i, j)].to_bits(), want[(i, j)].to_bits(), "[{i},{j}]");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gram_blocks_add_in_f64_and_respect_the_triangle() {
+        for &(m, n, k, lower) in &[
+            (45, 45, 256, true),
+            (45, 30, 100, false),
+            (128, 128, 256, true),
+            (64, 40, 256, false),
+        ] {
+            let (a, b) = (mat(m, k, 3), mat(n, k, if lower { 3 } else { 4 }));
+            let mut acc = Mat::<f64>::from_fn(m, n, |i, j| (i + 2 * j) as f64);
+            gram_block_f64(acc.as_mut(), a.as_ref(), b.as_ref(), 0.5, lower);
+            for i in 0..m {
+                for j in 0..n {
+                    let base = (i + 2 * j) as f64;
+                    let want = if lower && j > i {
+                        base
+                    } else {
+                        base + 0.5 * f64::from(chain(a.as_ref(), b.as_ref(), i, j))
+                    };
+                    assert_eq!(acc[(i, j)].to_bits(), want.to_bits(), "[{i},{j}]");
+                }
+            }
+        }
+    }
+}
