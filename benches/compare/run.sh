@@ -63,6 +63,6 @@ fi
 
 # ---- 4. the comparison
 say "== uptime: $(uptime)"
-"$venv/bin/python" -u "$here/nt_bench.py" --ntk "$ntk" --work "$here/.work" "$@"
+"$venv/bin/python" -u "$here/nt_bench.py" --ntk "$ntk" --work "$here/.work" --deep "$@"
 say "== uptime: $(uptime)"
 say "== run.sh took $((SECONDS - start)) s"
