@@ -147,15 +147,7 @@ impl<'a> KernelOperator<'a> {
         opts: AnalyticOptions,
         budget: usize,
     ) -> Result<Self> {
-        model.validate()?;
-        model.check_inputs(x1, x2)?;
-        if opts.full {
-            return Err(Error::invalid(
-                "full",
-                true,
-                "the traced kernel for predictions",
-            ));
-        }
+        check_matrix_free(model, x1, x2, opts.full)?;
         let (n1, n2) = (x1.rows(), x2.map_or(x1.rows(), |x| x.rows()));
         let pts = if x2.is_none() { n1 } else { n1 + n2 };
         // Both sides' inputs in f64 (copied per band) and one variance per point and layer.
@@ -187,15 +179,7 @@ impl<'a> KernelOperator<'a> {
         opts: EmpiricalOptions,
         budget: usize,
     ) -> Result<Self> {
-        model.validate()?;
-        model.check_inputs(x1, x2)?;
-        if opts.full {
-            return Err(Error::invalid(
-                "full",
-                true,
-                "the traced kernel for predictions",
-            ));
-        }
+        check_matrix_free(model, x1, x2, opts.full)?;
         if opts.tile == 0 {
             return Err(Error::invalid("tile", 0, "at least 1 row"));
         }
@@ -527,4 +511,23 @@ fn splitmix(state: &mut u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+/// The checks both matrix-free sources make: a valid model, inputs of its dimension, and
+/// the traced kernel (predictions need `k_train_train` as `n × n`).
+fn check_matrix_free(
+    model: &Mlp,
+    x1: &Points<'_>,
+    x2: Option<&Points<'_>>,
+    full: bool,
+) -> Result<()> {
+    model.validate()?;
+    model.check_inputs(x1, x2)?;
+    if full {
+        return Err(Error::invalid(
+            "full",
+            true,
+            "the traced kernel for predictions",
+        ));
+    }
+    Ok(())
 }
