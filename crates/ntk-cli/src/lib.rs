@@ -94,6 +94,9 @@ impl Cli {
 
 /// The whole program: parse, run, print, and the exit code.
 pub fn main_entry() -> ExitCode {
+    // A memory-mapped input truncated under the run: one line, our files removed, exit 2
+    // (instead of death by SIGBUS with the files left behind).
+    let _ = ntk_engine::data::bus_guard::install();
     match parse_args(std::env::args_os()) {
         Parsed::Print(text) => common::print_stdout(&text),
         Parsed::Usage(line) => {

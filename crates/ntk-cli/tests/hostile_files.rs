@@ -398,10 +398,12 @@ fn resume_checks_content_log_and_band_checksums() {
 }
 
 /// Class 6: an input rewritten in place or truncated during a run is an error (exit 2 and
-/// a message, never SIGBUS), and nothing is written.
+/// a message, never SIGBUS), and nothing is written. `NTK_COPY_LIMIT=0` makes the run map
+/// the input instead of reading it (as it does above 1 GiB): a truncation is then met as a
+/// `SIGBUS` on the next band's read, which the handler turns into the same ending.
 #[test]
 fn inputs_changed_during_a_run_are_detected() {
-    for truncate in [false, true] {
+    for (truncate, mapped) in [(false, false), (true, false), (false, true), (true, true)] {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let x = d.join("x.npy");
@@ -412,6 +414,7 @@ fn inputs_changed_during_a_run_are_detected() {
             .args(["kernel", "--method", "empirical", "--widths", "32768"])
             .args(["--threads", "1", "--memory-budget", "12M"])
             .args(["--x1", s(&x), "--out", s(&out)])
+            .env("NTK_COPY_LIMIT", if mapped { "0" } else { "1073741824" })
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -439,12 +442,17 @@ fn inputs_changed_during_a_run_are_detected() {
         }
         let res = wait(child, Duration::from_secs(300));
         let err = String::from_utf8_lossy(&res.stderr).into_owned();
-        assert_eq!(res.status.code(), Some(2), "truncate={truncate}: {err}");
+        let case = format!("truncate={truncate} mapped={mapped}");
+        assert_eq!(res.status.code(), Some(2), "{case}: {err}");
         assert!(
             err.contains("x.npy") && err.contains("while ntk was running"),
-            "{err}"
+            "{case}: {err}"
         );
-        assert_eq!(listing(d), ["x.npy"], "truncate={truncate}");
+        assert_eq!(err.lines().count(), 1, "{case}: {err}");
+        if truncate && mapped {
+            assert!(err.contains("memory-mapped"), "{case}: {err}");
+        }
+        assert_eq!(listing(d), ["x.npy"], "{case}");
     }
 }
 

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 
+use super::bus_guard::Registration;
 use super::npy::{Dtype, NpyFile};
 use crate::error::{Error, Result};
 
@@ -34,6 +35,8 @@ pub struct MappedKernel {
     cols: usize,
     dtype: Dtype,
     map: Mmap,
+    /// A SIGBUS in the map names this file ([`bus_guard`](super::bus_guard)).
+    _guard: Registration,
     offset: usize,
 }
 
@@ -84,6 +87,7 @@ impl MappedKernel {
         // process truncating the file meanwhile could raise SIGBUS, which is why its length
         // was checked against the header just above (NpyFile::open).
         let map = unsafe { Mmap::map(&file) }.map_err(io)?;
+        let guard = Registration::map(&map, &path);
         let offset = payload_offset(&map)
             .filter(|o| o + rows * cols * dtype.size() <= map.len())
             .ok_or_else(|| Error::npy(&path, "the header changed while the file was opened"))?;
@@ -94,6 +98,7 @@ impl MappedKernel {
             dtype,
             map,
             offset,
+            _guard: guard,
         })
     }
 

@@ -1,6 +1,7 @@
 //! Data in and out: `.npy` files ([`npy`]) and the borrowed input matrices the kernels take
 //! ([`Points`]).
 
+pub mod bus_guard;
 pub mod dataset;
 pub mod kernel_file;
 pub mod mapped_kernel;

@@ -12,11 +12,23 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 use npyz::{DType, NpyHeader, Order, TypeChar};
 
+use super::bus_guard::Registration;
 use super::safe_file::{self, Output};
 use crate::error::{Error, Result};
 
-/// Input files up to this size are read into memory rather than mapped (1 GiB).
+/// Input files up to this size are read into memory rather than mapped (1 GiB), unless the
+/// environment variable `NTK_COPY_LIMIT` gives another size in bytes ([`copy_limit`]).
 pub const COPY_LIMIT: u64 = 1 << 30;
+
+/// The size above which [`NpyFile::open`] maps a file instead of reading it: `NTK_COPY_LIMIT`
+/// (bytes) when set to an integer, else [`COPY_LIMIT`]. Mapping saves memory; reading into
+/// memory keeps a later change to the file out of the computation.
+pub fn copy_limit() -> u64 {
+    std::env::var("NTK_COPY_LIMIT")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(COPY_LIMIT)
+}
 
 /// The element types this reader accepts.
 pub const SUPPORTED_DTYPES: &str = "float32 (<f4), float64 (<f8), int32 (<i4), int64 (<i8)";
@@ -62,6 +74,9 @@ pub struct NpyFile {
     offset: usize,
     /// The file, its length and content hash when opened, for [`NpyFile::verify_unchanged`].
     source: Option<(File, u64, u64)>,
+    /// Present when the bytes are a map of the file itself (not a copy): a `SIGBUS` in the
+    /// map then names this file ([`bus_guard`](super::bus_guard)).
+    mapped: Option<Registration>,
 }
 
 /// Where the bytes of an [`NpyFile`] live.
@@ -109,7 +124,8 @@ impl NpyFile {
                 "the file is empty (0 bytes; expected a .npy array)",
             ));
         }
-        let backing = if len <= COPY_LIMIT {
+        let mut mapped = None;
+        let backing = if len <= copy_limit() {
             let mut buf = memmap2::MmapMut::map_anon(len as usize).map_err(io)?;
             file.read_exact(&mut buf).map_err(|e| {
                 Error::npy(
@@ -121,13 +137,17 @@ impl NpyFile {
         } else {
             // SAFETY: the map is read-only and private to this value. Another process
             // truncating the file while it is mapped could raise SIGBUS: the hazard of every
-            // memory map, and the reason only files above COPY_LIMIT are mapped; their length
-            // is checked against the header before any element is read.
-            unsafe { Mmap::map(&file) }.map_err(io)?
+            // memory map, and the reason only files above `copy_limit()` are mapped; their
+            // length is checked against the header before any element is read, and a SIGBUS
+            // in the map is reported as this file truncated (`bus_guard`).
+            let map = unsafe { Mmap::map(&file) }.map_err(io)?;
+            mapped = Some(Registration::map(&map, &path));
+            map
         };
         let hash = xxhash_rust::xxh3::xxh3_64(&backing);
         let mut npy = Self::parse(path, Backing::Map(backing))?;
         npy.source = Some((file, len, hash));
+        npy.mapped = mapped;
         Ok(npy)
     }
 
@@ -166,7 +186,7 @@ impl NpyFile {
         }
         let again = match &self.bytes {
             // A mapped file shows the current contents.
-            Backing::Map(m) if *len > COPY_LIMIT => xxhash_rust::xxh3::xxh3_64(m),
+            Backing::Map(m) if self.mapped.is_some() => xxhash_rust::xxh3::xxh3_64(m),
             _ => {
                 let mut f = file;
                 let mut h = xxhash_rust::xxh3::Xxh3::new();
@@ -283,6 +303,7 @@ impl NpyFile {
             bytes: backing,
             offset,
             source: None,
+            mapped: None,
         })
     }
 

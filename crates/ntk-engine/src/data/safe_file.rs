@@ -26,6 +26,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::bus_guard::Registration;
 use crate::error::{Error, Result};
 
 /// The longest file name (bytes) the usual Linux filesystems accept.
@@ -324,6 +325,7 @@ pub fn check_distinct(inputs: &[(&str, &Path)], outputs: &[&Output]) -> Result<(
 pub struct Lock {
     path: PathBuf,
     _file: File,
+    _guard: Registration,
 }
 
 impl Lock {
@@ -374,6 +376,7 @@ impl Lock {
                 return Ok(Lock {
                     path: path.to_path_buf(),
                     _file: file,
+                    _guard: Registration::remove(path),
                 });
             }
         }
@@ -407,6 +410,8 @@ pub struct NewFile {
     file: File,
     path: PathBuf,
     keep: bool,
+    /// Removal of the file if the process dies of `SIGBUS` ([`bus_guard`](super::bus_guard)).
+    guard: Option<Registration>,
 }
 
 impl NewFile {
@@ -431,16 +436,19 @@ impl NewFile {
             file,
             path: path.to_path_buf(),
             keep: false,
+            guard: Some(Registration::remove(path)),
         })
     }
 
     /// Takes charge of an existing file of ours (see [`open_own`]): removed when dropped
     /// unless committed or kept.
     pub fn adopt(file: File, path: PathBuf) -> NewFile {
+        let guard = Some(Registration::remove(&path));
         NewFile {
             file,
             path,
             keep: false,
+            guard,
         }
     }
 
@@ -471,6 +479,7 @@ impl NewFile {
     /// Keeps the file on disk when this value is dropped (a resumable partial file).
     pub fn keep(&mut self) {
         self.keep = true;
+        self.guard = None;
     }
 }
 
