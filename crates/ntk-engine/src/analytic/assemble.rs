@@ -121,7 +121,7 @@ pub(crate) fn assemble_rows(
             let start = rows.start + bi * tile;
             let sub = start..(start + tile).min(rows.end);
             if symmetric && rec.dual.is_quadrature() {
-                quadrature_rows_symmetric(rec, s1, ntk, k, sub, band);
+                quadrature_rows_symmetric(rec, s1, ntk, k, sub, s1.n, band);
             } else {
                 band_tiles(rec, s1, s2, ntk, k, sub, n2, tile, band);
             }
@@ -129,6 +129,58 @@ pub(crate) fn assemble_rows(
     Kernel {
         n1: rows.len(),
         n2,
+        k,
+        data,
+    }
+}
+
+/// The rows `rows` of the symmetric kernel `x1 × x1` for the columns `0..rows.end` only, as
+/// a `rows.len() × n` kernel whose columns `rows.end..n` are left zero: the band's part of
+/// the lower triangle, computed tile band by tile band as [`assemble`] computes it, and its
+/// diagonal block mirrored as [`assemble`] mirrors it. Every entry it fills equals
+/// [`assemble_rows`]'s bit for bit; the columns it leaves are the transposes of later rows
+/// (the out-of-core writer reads them back from its file), so the band costs its triangle,
+/// not its full rows.
+pub(crate) fn assemble_rows_lower(
+    rec: &Recursion,
+    s1: &Side<'_>,
+    ntk: bool,
+    k: usize,
+    rows: core::ops::Range<usize>,
+    tile: usize,
+) -> Kernel {
+    let n = s1.n;
+    let kk = k * k;
+    let nr = rows.len();
+    let mut data = vec![0.0; nr * n * kk];
+    data.par_chunks_mut((tile * n * kk).max(1))
+        .enumerate()
+        .for_each(|(bi, band)| {
+            let start = rows.start + bi * tile;
+            let sub = start..(start + tile).min(rows.end);
+            if rec.dual.is_quadrature() {
+                quadrature_rows_symmetric(rec, s1, ntk, k, sub.clone(), sub.end, band);
+            } else {
+                band_tiles(rec, s1, s1, ntk, k, sub.clone(), sub.end, tile, band);
+            }
+        });
+    // The diagonal block's upper part: `[i, j] ← [j, i]` for rows.start ≤ i < j < rows.end.
+    let s = rows.start;
+    for bi in (0..nr).step_by(MIRROR_BLOCK) {
+        for bj in (bi..nr).step_by(MIRROR_BLOCK) {
+            for i in bi..(bi + MIRROR_BLOCK).min(nr) {
+                for j in bj.max(i + 1)..(bj + MIRROR_BLOCK).min(nr) {
+                    for a in 0..k {
+                        data[(i * n + s + j) * kk + a * k + a] =
+                            data[(j * n + s + i) * kk + a * k + a];
+                    }
+                }
+            }
+        }
+    }
+    Kernel {
+        n1: nr,
+        n2: n,
         k,
         data,
     }
@@ -191,21 +243,23 @@ fn band_tiles(
     }
 }
 
-/// Rows of a symmetric quadrature kernel pair by pair, the entries above the diagonal
-/// evaluated as the pair below it (quadrature is not bitwise symmetric in its arguments).
+/// Rows of a symmetric quadrature kernel pair by pair for the columns `0..col_end`, the
+/// entries above the diagonal evaluated as the pair below it (quadrature is not bitwise
+/// symmetric in its arguments).
 fn quadrature_rows_symmetric(
     rec: &Recursion,
     s: &Side<'_>,
     ntk: bool,
     k: usize,
     rows: core::ops::Range<usize>,
+    col_end: usize,
     band: &mut [f64],
 ) {
     let (n, d, depth) = (s.n, rec.input_dim, rec.depth());
     let kk = k * k;
     for (r, i) in rows.enumerate() {
         let out = &mut band[r * n * kk..][..n * kk];
-        for j in 0..n {
+        for j in 0..col_end {
             let (a, b) = if j > i { (j, i) } else { (i, j) };
             let st = rec.pair(
                 &s.x[a * d..][..d],

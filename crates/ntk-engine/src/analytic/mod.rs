@@ -35,6 +35,7 @@ mod assemble;
 pub mod dense;
 pub mod dual;
 mod input_gram;
+pub mod out_of_core;
 pub mod quadrature;
 pub mod state;
 
@@ -119,7 +120,34 @@ pub fn analytic_rows(
             format!("a range within 0..{}", x1.rows()),
         ));
     }
-    analytic_impl(model, x1, x2, opts, Method::Auto, Some(rows))
+    analytic_impl(model, x1, x2, opts, Method::Auto, Part::Rows(rows))
+}
+
+/// The rows `rows` of the symmetric kernel `analytic(x1, None)` for the columns
+/// `0..rows.end` only (its lower triangle and the diagonal block), bit for bit, as a
+/// `rows.len() × n` kernel whose columns `rows.end..n` are zero: the out-of-core writer's
+/// unit of work for a symmetric kernel, which fills those columns from later rows.
+pub fn analytic_rows_lower(
+    model: &Mlp,
+    x1: &Points<'_>,
+    rows: core::ops::Range<usize>,
+    opts: &AnalyticOptions,
+) -> Result<Kernel> {
+    if rows.start > rows.end || rows.end > x1.rows() {
+        return Err(Error::invalid(
+            "row band",
+            format!("{}..{}", rows.start, rows.end),
+            format!("a range within 0..{}", x1.rows()),
+        ));
+    }
+    analytic_impl(model, x1, None, opts, Method::Auto, Part::Lower(rows))
+}
+
+/// Which part of the kernel [`analytic_impl`] computes.
+enum Part {
+    All,
+    Rows(core::ops::Range<usize>),
+    Lower(core::ops::Range<usize>),
 }
 
 /// [`analytic`] with the evaluation [`Method`] chosen explicitly.
@@ -130,7 +158,7 @@ pub fn analytic_with(
     opts: &AnalyticOptions,
     method: Method,
 ) -> Result<Kernel> {
-    analytic_impl(model, x1, x2, opts, method, None)
+    analytic_impl(model, x1, x2, opts, method, Part::All)
 }
 
 fn analytic_impl(
@@ -139,7 +167,7 @@ fn analytic_impl(
     x2: Option<&Points<'_>>,
     opts: &AnalyticOptions,
     method: Method,
-    rows: Option<core::ops::Range<usize>>,
+    part: Part,
 ) -> Result<Kernel> {
     model.validate()?;
     if model.parameterization == crate::model::Parameterization::MeanField {
@@ -183,9 +211,10 @@ fn analytic_impl(
             (Some(xv2), Some(q2), Some(x2)) => Some(Side::new(xv2, q2, x2.rows(), depth)),
             _ => None,
         };
-        match rows {
-            Some(r) => assemble::assemble_rows(&rec, &s1, s2.as_ref(), ntk, k, r, opts.tile),
-            None => assemble::assemble(&rec, &s1, s2.as_ref(), ntk, k, opts.tile),
+        match part {
+            Part::Rows(r) => assemble::assemble_rows(&rec, &s1, s2.as_ref(), ntk, k, r, opts.tile),
+            Part::Lower(r) => assemble::assemble_rows_lower(&rec, &s1, ntk, k, r, opts.tile),
+            Part::All => assemble::assemble(&rec, &s1, s2.as_ref(), ntk, k, opts.tile),
         }
     })
 }

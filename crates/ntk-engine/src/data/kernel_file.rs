@@ -19,6 +19,7 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
@@ -257,6 +258,62 @@ impl KernelFile {
     /// Number of bands already on disk.
     pub fn done_count(&self) -> usize {
         self.done.iter().filter(|&&d| d).count()
+    }
+
+    /// Reads back the block `rows × cols` of finished bands (every row in `rows` must lie in
+    /// a band already on disk), as row-major `f64` of `rows.len() × cols.len() × rest` where
+    /// `rest` is the product of the dimensions after the second (`k²` for a full kernel).
+    /// An f32 file's values are widened exactly, so writing them back gives the same bytes.
+    pub fn read_block(&self, rows: Range<usize>, cols: Range<usize>) -> Result<Vec<f64>> {
+        let n2 = self.shape.get(1).copied().unwrap_or(1);
+        let rest = self.row_elems / n2.max(1);
+        if rows.end > self.shape[0]
+            || cols.end > n2
+            || rows.start > rows.end
+            || cols.start > cols.end
+        {
+            return Err(Error::invalid(
+                "kernel block",
+                format!("rows {rows:?}, columns {cols:?}"),
+                format!("a block within {}×{n2}", self.shape[0]),
+            ));
+        }
+        let rpb = self.rows_per_band.max(1);
+        if let Some(r) = rows.clone().find(|r| !self.done[r / rpb]) {
+            return Err(Error::invalid(
+                "kernel block",
+                format!("row {r}"),
+                "rows of finished bands",
+            ));
+        }
+        let size = self.dtype.size();
+        let seg = cols.len() * rest;
+        let mut out = Vec::with_capacity(rows.len() * seg);
+        let mut buf = vec![0u8; seg * size];
+        for r in rows {
+            let at = self.header_len + (r * self.row_elems + cols.start * rest) * size;
+            self.partial
+                .file()
+                .read_exact_at(&mut buf, at as u64)
+                .map_err(io_err(self.partial.path()))?;
+            match self.dtype {
+                Dtype::F32 => out.extend(
+                    buf.chunks_exact(4)
+                        .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64),
+                ),
+                _ => out.extend(
+                    buf.chunks_exact(8)
+                        .map(|c| f64::from_le_bytes(c.try_into().unwrap())),
+                ),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The rows of band `b`.
+    pub fn band_rows(&self, b: usize) -> Range<usize> {
+        let first = b * self.rows_per_band;
+        first.min(self.shape[0])..((b + 1) * self.rows_per_band).min(self.shape[0])
     }
 
     fn band_range(&self, b: usize) -> (usize, usize) {

@@ -2,7 +2,7 @@
 //! into a memory-mapped `.npy` file ([`KernelFile`]) and dropped, within a memory budget.
 //!
 //! Bands are [`empirical_rows`] calls, so the file holds the same bits as the in-memory
-//! kernel. The budget covers the engine's working memory (features, weights, accumulators)
+//! kernel (the analytic writer, [`crate::analytic::out_of_core`], uses the same bands). The budget covers the engine's working memory (features, weights, accumulators)
 //! and the band itself, estimated by [`empirical_memory`]; the rows per band are the most
 //! that fit, a multiple of the tile.
 
@@ -187,7 +187,12 @@ impl<'a> BandedOutput<'a> {
 
 /// Rows per band within the budget and the memory available: [`rows_per_band`] with the
 /// budget capped at what the system reports available, and an error that says so.
-fn rows_within_memory(n1: usize, tile: usize, mem: (usize, usize), budget: usize) -> Result<usize> {
+pub(crate) fn rows_within_memory(
+    n1: usize,
+    tile: usize,
+    mem: (usize, usize),
+    budget: usize,
+) -> Result<usize> {
     let available = safe_file::available_memory().unwrap_or(usize::MAX);
     if budget <= available {
         return rows_per_band(n1, tile, mem, budget);
@@ -216,6 +221,30 @@ pub fn write_in_bands(
     rows_per_band: usize,
     mut band: impl FnMut(core::ops::Range<usize>) -> Result<Kernel>,
 ) -> Result<(usize, usize)> {
+    write_bands(out, shape, rows_per_band, BandOrder::Forward, |r, _| {
+        band(r)
+    })
+}
+
+/// The order in which [`write_bands`] computes the bands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BandOrder {
+    /// First band first.
+    Forward,
+    /// Last band first: a band may then read back the rows of every later band (the
+    /// symmetric analytic writer fills a band's upper part from them).
+    Reverse,
+}
+
+/// [`write_in_bands`] in the given `order`, where `band(rows, file)` may read finished bands
+/// back from the partial file ([`KernelFile::read_block`]). Returns `(bands, resumed)`.
+pub fn write_bands(
+    out: &BandedOutput<'_>,
+    shape: &[usize],
+    rows_per_band: usize,
+    order: BandOrder,
+    mut band: impl FnMut(core::ops::Range<usize>, &KernelFile) -> Result<Kernel>,
+) -> Result<(usize, usize)> {
     let n1 = shape[0];
     let bands = n1.div_ceil(rows_per_band.max(1)).max(1);
     let mut file = KernelFile::create(
@@ -227,12 +256,16 @@ pub fn write_in_bands(
         out.resume,
     )?;
     let resumed = file.done_count();
-    for b in 0..bands {
+    for i in 0..bands {
+        let b = match order {
+            BandOrder::Forward => i,
+            BandOrder::Reverse => bands - 1 - i,
+        };
         if file.is_done(b) {
             continue;
         }
         let rows = b * rows_per_band..((b + 1) * rows_per_band).min(n1);
-        let k = band(rows.clone())?;
+        let k = band(rows.clone(), &file)?;
         file.write_band(b, rows.start, &k.data)?;
     }
     if let Some(check) = out.before_commit {
@@ -292,36 +325,4 @@ pub fn default_memory_budget() -> usize {
     safe_file::available_memory().map_or(2 << 30, |b| b / 2)
 }
 
-/// The analytic kernel written to `path` in bands within `budget` bytes, identical to
-/// writing [`crate::analytic::analytic`]'s result.
-pub fn write_analytic(
-    model: &Mlp,
-    x1: &Points<'_>,
-    x2: Option<&Points<'_>>,
-    opts: &crate::analytic::AnalyticOptions,
-    out: &BandedOutput<'_>,
-) -> Result<BandReport> {
-    let n1 = x1.rows();
-    let n2 = x2.map_or(n1, |x| x.rows());
-    let k = if opts.full { model.outputs } else { 1 };
-    // Inputs in f64 and one variance per point and layer, for both sides.
-    let pts = if x2.is_none() { n1 } else { n1 + n2 };
-    let mul = |a: usize, b: usize| a.saturating_mul(b);
-    let fixed = mul(mul(pts, model.input_dim.saturating_add(model.depth())), 8);
-    let per_row = mul(mul(mul(n2, k), k), 16);
-    let rows = rows_within_memory(n1, 64, (fixed, per_row), out.budget)?;
-    let shape = if opts.full && k > 1 {
-        vec![n1, n2, k, k]
-    } else {
-        vec![n1, n2]
-    };
-    let (bands, resumed) = write_in_bands(out, &shape, rows, |r| {
-        crate::analytic::analytic_rows(model, x1, x2, r, opts)
-    })?;
-    Ok(BandReport {
-        rows_per_band: rows,
-        bands,
-        resumed,
-        estimated_bytes: fixed.saturating_add(rows.saturating_mul(per_row)),
-    })
-}
+pub use crate::analytic::out_of_core::write_analytic;
