@@ -30,13 +30,17 @@ stage() { # name, command…: runs it, prints its wall time and peak RSS
   local name=$1; shift
   local log="$dir/$name.time"
   /usr/bin/time -v "$@" 2>"$log" | sed 's/^/    /'
-  local wall rss
+  local wall rss user sys
   wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$log")
   rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$log")
-  printf '%-12s wall %s  peak RSS %.2f GiB\n' "$name" "$wall" "$(echo "$rss / 1048576" | bc -l)"
+  user=$(sed -n 's/.*User time (seconds): //p' "$log")
+  sys=$(sed -n 's/.*System time (seconds): //p' "$log")
+  printf '%-12s wall %s  CPU %.1f s (user %s, sys %s)  peak RSS %.2f GiB\n' "$name" "$wall" \
+    "$(echo "$user + $sys" | bc -l)" "$user" "$sys" "$(echo "$rss / 1048576" | bc -l)"
 }
 
 rm -f "$dir"/{ktt,kst,pred,pred_dense}.npy
+t0=$(date +%s)
 stage data "$teacher" data --n "$n" --m "$m" --d 784 --out "$dir"
 model=(--method analytic --widths 512,512,512 --dtype f32 --threads "$threads")
 stage k_train "$ntk" kernel "${model[@]}" --x1 "$dir/x.npy" --out "$dir/ktt.npy"
@@ -45,6 +49,7 @@ stage solve "$ntk" predict --solver cg --k-train-train "$dir/ktt.npy" --k-test-t
   --y-train "$dir/y.npy" --times inf --diag-reg "$diag_reg" --rank "$rank" --tol "${TOL:-1e-6}" \
   --threads "$threads" --out "$dir/pred.npy"
 "$teacher" accuracy "$dir/pred.npy" "$dir/labels.npy"
+echo "pipeline (kernel, test kernel, solve; data included): $(( $(date +%s) - t0 )) s wall"
 if [ "${CHECK_DENSE:-0}" = 1 ]; then
   stage dense "$ntk" predict --solver dense --k-train-train "$dir/ktt.npy" --k-test-train "$dir/kst.npy" \
     --y-train "$dir/y.npy" --times inf --diag-reg "$diag_reg" --threads "$threads" --out "$dir/pred_dense.npy"
