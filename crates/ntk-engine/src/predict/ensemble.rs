@@ -117,7 +117,7 @@ impl Ensemble {
         )?;
         validate::rows("y_train", y_train, n, "n_train, the size of the kernels")?;
         let k = nngp_train_train.to_faer();
-        let v = fit.eigen()?.vectors.as_ref();
+        let v = fit.vectors()?.as_ref();
         let vk = linalg::mul(v.transpose(), k.as_ref(), fit.par);
         let nngp_eig = linalg::mul(vk.as_ref(), v, fit.par);
         Ok(Ensemble {
@@ -140,7 +140,7 @@ impl Ensemble {
         validate::times(times)?;
         let (fit, n) = (&self.fit, self.fit.n());
         let coords = fit.project(self.y.as_ref())?;
-        let vt = fit.eigen()?.vectors.transpose();
+        let vt = fit.vectors()?.transpose();
         times
             .iter()
             .map(|&t| {
@@ -224,7 +224,7 @@ impl Ensemble {
             None
         };
         // Eigenbasis coordinates shared by every finite time.
-        let v = fit.eigen()?.vectors.as_ref();
+        let v = fit.vectors()?.as_ref();
         let w = linalg::mul(v.transpose(), gst.transpose(), par); // Vᵀ K_g,train,test
         let z = linalg::mul(v.transpose(), kst.transpose(), par); // Vᵀ K_train,test
         let coords = fit.project(self.y.as_ref())?;

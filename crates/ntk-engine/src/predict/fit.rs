@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 
 use faer::{Mat, MatRef, Par};
 
-use super::linalg::{self, Eigen};
+use super::factored_eigen::FactoredEigen;
+use super::linalg;
 use super::{Matrix, validate};
 use crate::error::{Error, Result};
 use crate::parallel::Parallelism;
@@ -39,9 +40,11 @@ impl Default for FitOptions {
 pub(crate) struct KernelFit {
     /// The regularised kernel.
     pub regularised: Mat<f64>,
-    /// Its eigendecomposition, or what was expected of the kernel, computed on the first
-    /// finite-time request.
-    eigen: OnceLock<core::result::Result<Eigen, String>>,
+    /// Its eigendecomposition in factored form, or what was expected of the kernel,
+    /// computed on the first finite-time request.
+    eigen: OnceLock<core::result::Result<FactoredEigen, String>>,
+    /// The eigenvectors formed whole, for the ensemble's covariances only.
+    vectors: OnceLock<Mat<f64>>,
     /// `η/N`: scaled time per unit of `t`.
     pub rate: f64,
     pub par: Par,
@@ -69,6 +72,7 @@ impl KernelFit {
         Ok(KernelFit {
             regularised,
             eigen: OnceLock::new(),
+            vectors: OnceLock::new(),
             parallelism: options.parallelism,
             rate: options.learning_rate / (n * n_outputs) as f64,
             par,
@@ -86,13 +90,13 @@ impl KernelFit {
         if t.is_infinite() { t } else { self.rate * t }
     }
 
-    /// The eigendecomposition of the regularised kernel (computed on first use, in the
-    /// caller's pool).
-    pub fn eigen(&self) -> Result<&Eigen> {
+    /// The eigendecomposition of the regularised kernel in factored form (computed on first
+    /// use, in the caller's pool).
+    pub fn eigen(&self) -> Result<&FactoredEigen> {
         let n = self.n();
         let eigen = self.eigen.get_or_init(|| {
             self.parallelism
-                .install(|| linalg::eigh(self.regularised.as_ref()))
+                .install(|| FactoredEigen::new(self.regularised.as_ref()))
                 .unwrap_or_else(|e| Err(e.to_string()))
         });
         match eigen {
@@ -105,6 +109,17 @@ impl KernelFit {
         }
     }
 
+    /// The eigenvectors `V`, formed whole on first use (only the ensemble's covariances need
+    /// them; everything else applies them in factored form).
+    pub fn vectors(&self) -> Result<&Mat<f64>> {
+        let e = self.eigen()?;
+        if let Some(v) = self.vectors.get() {
+            return Ok(v);
+        }
+        let v = self.parallelism.install(|| e.vectors())?;
+        Ok(self.vectors.get_or_init(|| v))
+    }
+
     /// `φ(λ_i)` for every eigenvalue.
     pub fn spectrum(&self, phi: impl Fn(f64) -> f64) -> Result<Vec<f64>> {
         Ok(self.eigen()?.values.iter().map(|&l| phi(l)).collect())
@@ -112,16 +127,15 @@ impl KernelFit {
 
     /// `Vᵀ·B`: coordinates in the eigenbasis.
     pub fn project(&self, b: MatRef<'_, f64>) -> Result<Mat<f64>> {
-        Ok(linalg::mul(self.eigen()?.vectors.transpose(), b, self.par))
+        let e = self.eigen()?;
+        self.parallelism.install(|| e.project(b))
     }
 
     /// `V·diag(d)·C`: back from the eigenbasis, after scaling by `d`.
     pub fn unproject(&self, d: &[f64], c: MatRef<'_, f64>) -> Result<Mat<f64>> {
-        Ok(linalg::mul(
-            self.eigen()?.vectors.as_ref(),
-            linalg::scale_rows(d, c).as_ref(),
-            self.par,
-        ))
+        let e = self.eigen()?;
+        let scaled = linalg::scale_rows(d, c);
+        self.parallelism.install(|| e.unproject(scaled.as_ref()))
     }
 
     /// `K_reg⁻¹·B` by Cholesky.

@@ -54,7 +54,7 @@ const EVD_SPLIT: usize = 8;
 /// the pool has, and the bits do not change (the test
 /// `results_do_not_depend_on_the_thread_count` holds the whole path to bitwise equality,
 /// and `evd_bits_do_not_depend_on_the_pool` below the decomposition itself).
-fn evd_par(n: usize) -> Par {
+pub(crate) fn evd_par(n: usize) -> Par {
     if n < EVD_PARALLEL_MIN {
         Par::Seq
     } else {

@@ -61,6 +61,7 @@
 //! Wide Neural Net", NeurIPS 2019; Novak et al., "Neural Tangents", ICLR 2020.
 
 pub mod ensemble;
+mod factored_eigen;
 pub mod fit;
 pub(crate) mod linalg;
 mod matrix;

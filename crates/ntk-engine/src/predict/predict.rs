@@ -104,14 +104,12 @@ impl GradientFlow {
         let kst = k_test_train.to_faer();
         let residual = &self.y - &f0;
         let finite = times.iter().any(|t| t.is_finite());
-        // K_test,train·V and Vᵀ(y − f_train(0)), shared by every finite time.
-        let (projected, coords) = if finite {
-            (
-                linalg::mul(kst.as_ref(), fit.eigen()?.vectors.as_ref(), fit.par),
-                fit.project(residual.as_ref())?,
-            )
+        // Vᵀ(y − f_train(0)), shared by every finite time (V in factored form: each time
+        // costs O(n²k), never a product with the whole V).
+        let coords = if finite {
+            fit.project(residual.as_ref())?
         } else {
-            (Mat::zeros(0, 0), Mat::zeros(0, 0))
+            Mat::zeros(0, 0)
         };
         let at_infinity = if times.iter().any(|t| t.is_infinite()) {
             let alpha = fit.solve(residual.as_ref())?;
@@ -126,8 +124,8 @@ impl GradientFlow {
                 _ => {
                     let s = fit.scaled(t);
                     let g = fit.spectrum(|l| linalg::inv_expm1(l, s))?;
-                    let scaled = linalg::scale_rows(&g, coords.as_ref());
-                    let f = &g0 + linalg::mul(projected.as_ref(), scaled.as_ref(), fit.par);
+                    let w = fit.unproject(&g, coords.as_ref())?;
+                    let f = &g0 + linalg::mul(kst.as_ref(), w.as_ref(), fit.par);
                     Ok(Matrix::from_faer(f.as_ref()))
                 }
             })
