@@ -87,6 +87,7 @@ pub mod data;
 pub mod error;
 pub mod gram;
 pub mod init;
+mod memory;
 pub mod metrics;
 pub mod model;
 pub mod parallel;

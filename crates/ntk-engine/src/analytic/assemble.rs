@@ -79,7 +79,7 @@ pub(crate) fn assemble(
     let s2 = s2.unwrap_or(s1);
     let (n1, n2) = (s1.n, s2.n);
     let kk = k * k;
-    let mut data = vec![0.0; n1 * n2 * kk];
+    let mut data = crate::memory::zeroed_f64(n1 * n2 * kk);
     let band_len = tile * n2 * kk;
     data.par_chunks_mut(band_len.max(1))
         .enumerate()
@@ -114,7 +114,7 @@ pub(crate) fn assemble_rows(
     let s2 = s2.unwrap_or(s1);
     let n2 = s2.n;
     let kk = k * k;
-    let mut data = vec![0.0; rows.len() * n2 * kk];
+    let mut data = crate::memory::zeroed_f64(rows.len() * n2 * kk);
     data.par_chunks_mut((tile * n2 * kk).max(1))
         .enumerate()
         .for_each(|(bi, band)| {
@@ -152,7 +152,7 @@ pub(crate) fn assemble_rows_lower(
     let n = s1.n;
     let kk = k * k;
     let nr = rows.len();
-    let mut data = vec![0.0; nr * n * kk];
+    let mut data = crate::memory::zeroed_f64(nr * n * kk);
     data.par_chunks_mut((tile * n * kk).max(1))
         .enumerate()
         .for_each(|(bi, band)| {

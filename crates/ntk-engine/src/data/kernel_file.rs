@@ -340,23 +340,27 @@ impl KernelFile {
         // waits for the disk), hashed as written. The band's data is not synced: a band
         // that a crash loses fails its checksum on `--resume` and is computed again.
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-        let mut buf: Vec<u8> = Vec::with_capacity(WRITE_CHUNK.min(len));
+        let mut buf: Vec<u8> = vec![0; WRITE_CHUNK.min(len)];
         let mut at = offset as u64;
         let per = WRITE_CHUNK / size;
         for piece in values.chunks(per.max(1)) {
-            buf.clear();
+            // Fixed-size element copies into a preallocated buffer: a straight loop the
+            // compiler vectorises (pushing bytes element by element did not).
+            let buf = &mut buf[..piece.len() * size];
             match self.dtype {
-                Dtype::F32 => piece
-                    .iter()
-                    .for_each(|v| buf.extend_from_slice(&(*v as f32).to_le_bytes())),
-                _ => piece
-                    .iter()
-                    .for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
+                Dtype::F32 => buf
+                    .chunks_exact_mut(4)
+                    .zip(piece)
+                    .for_each(|(b, v)| b.copy_from_slice(&(*v as f32).to_le_bytes())),
+                _ => buf
+                    .chunks_exact_mut(8)
+                    .zip(piece)
+                    .for_each(|(b, v)| b.copy_from_slice(&v.to_le_bytes())),
             }
-            hasher.update(&buf);
+            hasher.update(buf);
             self.partial
                 .file()
-                .write_all_at(&buf, at)
+                .write_all_at(buf, at)
                 .map_err(io_err(self.target.path()))?;
             at += buf.len() as u64;
         }

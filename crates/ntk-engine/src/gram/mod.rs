@@ -358,7 +358,7 @@ pub(crate) fn assemble(
     let k = if opts.full { model.outputs } else { 1 };
     let n2 = rows2.last().map_or(0, |r| r.end);
     let nngp_full = opts.full && opts.kind == KernelKind::Nngp && k > 1;
-    let mut data = vec![0.0; band.len() * n2 * k * k];
+    let mut data = crate::memory::zeroed_f64(band.len() * n2 * k * k);
     let r0 = band.start;
     for ((bi, bj), out) in tiles {
         let (ra, rb) = (&rows1[bi], &rows2[bj]);
