@@ -14,6 +14,7 @@ use clap::Args;
 use ntk_engine::data::npy;
 use ntk_engine::data::safe_file::{NewFile, Output, available_memory, check_distinct};
 use ntk_engine::predict::{FitOptions, GradientFlow, Initial, Matrix};
+use ntk_engine::ranks::Ranks;
 use ntk_engine::{Error, NpyFile, Parallelism, Result};
 
 /// Arguments of `ntk predict`.
@@ -192,8 +193,21 @@ fn finite_result(path: &Path, per_time: &[Matrix], times: &[f64]) -> Result<()> 
     Ok(())
 }
 
-/// Runs the command; returns a short summary.
-pub fn run(args: PredictArgs) -> Result<String> {
+/// Runs the command; returns a short summary. Under several `ranks`, rank 0 runs it alone
+/// (the others return an empty text at once).
+pub fn run(args: PredictArgs, ranks: Option<&dyn Ranks>) -> Result<String> {
+    if let Some(r) = ranks.filter(|r| r.size() > 1) {
+        if let Some(failed) = r.start(true) {
+            return Err(Error::invalid(
+                "MPI rank",
+                failed,
+                "every rank to start (that rank reports its error)",
+            ));
+        }
+        if r.rank() != 0 {
+            return Ok(String::new());
+        }
+    }
     let out = Output::new("--out", &args.out)?;
     let out_train = args
         .out_train

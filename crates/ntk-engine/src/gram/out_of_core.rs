@@ -152,6 +152,11 @@ pub struct BandedOutput<'a> {
     /// Called after the last band and before the file is renamed into place (the CLI checks
     /// there that its inputs did not change during the run).
     pub before_commit: Option<&'a (dyn Fn() -> Result<()> + Sync)>,
+    /// Share the bands among cooperating processes (see [`super::ranked`]); `None`: this
+    /// process writes them all.
+    pub ranks: Option<&'a dyn crate::ranks::Ranks>,
+    /// The kernel is `x1 × x1` (its bands' costs follow the triangle when shared).
+    pub symmetric: bool,
 }
 
 impl std::fmt::Debug for BandedOutput<'_> {
@@ -181,6 +186,8 @@ impl<'a> BandedOutput<'a> {
             job_key,
             resume,
             before_commit: None,
+            ranks: None,
+            symmetric: false,
         }
     }
 }
@@ -216,6 +223,9 @@ pub fn write_in_bands(
     rows_per_band: usize,
     mut band: impl FnMut(core::ops::Range<usize>) -> Result<Kernel>,
 ) -> Result<(usize, usize)> {
+    if let Some(ranks) = out.ranks {
+        return super::ranked::write_in_bands(ranks, out, shape, rows_per_band, band);
+    }
     let n1 = shape[0];
     let bands = n1.div_ceil(rows_per_band.max(1)).max(1);
     let mut file = KernelFile::create(
