@@ -151,13 +151,12 @@ fn run_launched(cli: Cli) -> ExitCode {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             // Failed before the ranks met: meet them now, so that none waits forever, and
-            // let the lowest failed rank speak.
-            let speak = if mpi.started() {
-                !mpi.quiet()
-            } else {
-                mpi.start(false) == Some(rank)
-            };
-            if speak {
+            // let the lowest failed rank speak. After, rank 0 reports (the others' errors
+            // reach it), unless a rank failed alone at a meeting and reports itself.
+            if !mpi.started() {
+                mpi.start(false);
+            }
+            if mpi.speaks() {
                 let who = if rank == 0 {
                     String::new()
                 } else {

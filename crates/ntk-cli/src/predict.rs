@@ -196,16 +196,28 @@ fn finite_result(path: &Path, per_time: &[Matrix], times: &[f64]) -> Result<()> 
 /// Runs the command; returns a short summary. Under several `ranks`, rank 0 runs it alone
 /// (the others return an empty text at once).
 pub fn run(args: PredictArgs, ranks: Option<&dyn Ranks>) -> Result<String> {
-    if let Some(r) = ranks.filter(|r| r.size() > 1) {
-        if let Some(failed) = r.start(true) {
-            return Err(Error::invalid(
-                "MPI rank",
-                failed,
-                "every rank to start (that rank reports its error)",
-            ));
-        }
-        if r.rank() != 0 {
-            return Ok(String::new());
+    let ranks = ranks.filter(|r| r.size() > 1);
+    let iterative = match ranks {
+        Some(_) => crate::solve::is_iterative(&args)?,
+        None => false,
+    };
+    if let Some(r) = ranks {
+        if !iterative {
+            // Not shared: rank 0 runs it alone.
+            if let Some(failed) = r.start(true) {
+                return Err(Error::invalid(
+                    "MPI rank",
+                    failed,
+                    "every rank to start (that rank reports its error)",
+                ));
+            }
+            if r.rank() != 0 {
+                return Ok(String::new());
+            }
+        } else if r.rank() != 0 {
+            // The iterative solve is shared; the outputs are rank 0's.
+            let threads = crate::common::threads(args.threads);
+            return crate::solve::run(&args, None, threads, Some(r));
         }
     }
     let out = Output::new("--out", &args.out)?;
@@ -233,8 +245,8 @@ pub fn run(args: PredictArgs, ranks: Option<&dyn Ranks>) -> Result<String> {
     let threads = crate::common::threads(args.threads);
     let outs = (&out, out_train.as_ref());
 
-    if crate::solve::is_iterative(&args)? {
-        return crate::solve::run(&args, outs, threads);
+    if iterative || crate::solve::is_iterative(&args)? {
+        return crate::solve::run(&args, Some(outs), threads, ranks);
     }
     let Some(ktt_path) = &args.k_train_train else {
         // --method without an iterative solver computes the kernels in memory.

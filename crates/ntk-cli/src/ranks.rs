@@ -89,6 +89,8 @@ mod with_mpi {
         quiet: AtomicBool,
         /// A distributed section started (the ranks met in [`Ranks::start`]).
         started: AtomicBool,
+        /// This rank (not the root) was the lowest to fail at a meeting: it reports.
+        speaker: AtomicBool,
         /// Messages sent to the root, for the test hook `NTK_MPI_TEST_DIE`.
         sent: AtomicUsize,
         rows: AtomicUsize,
@@ -123,6 +125,7 @@ mod with_mpi {
                 size,
                 quiet: AtomicBool::new(false),
                 started: AtomicBool::new(false),
+                speaker: AtomicBool::new(false),
                 sent: AtomicUsize::new(0),
                 rows: AtomicUsize::new(0),
                 bands: AtomicUsize::new(0),
@@ -132,6 +135,16 @@ mod with_mpi {
         /// Whether this rank should stay silent about its error (another rank reports).
         pub fn quiet(&self) -> bool {
             self.quiet.load(Ordering::Relaxed)
+        }
+
+        /// Whether this rank reports its own error: rank 0 unless another rank failed
+        /// first, another rank when it was the lowest to fail at a meeting of the ranks.
+        pub fn speaks(&self) -> bool {
+            if self.rank == 0 {
+                !self.quiet()
+            } else {
+                self.speaker.load(Ordering::Relaxed)
+            }
         }
 
         /// Whether the ranks met in a distributed section.
@@ -163,8 +176,10 @@ mod with_mpi {
             self.world
                 .all_reduce_into(&mine, &mut lowest, SystemOperation::min());
             let failed = (lowest < self.size as u64).then_some(lowest as usize);
-            if failed.is_some_and(|r| r != self.rank) {
-                self.quiet.store(true, Ordering::Relaxed);
+            match failed {
+                Some(r) if r != self.rank => self.quiet.store(true, Ordering::Relaxed),
+                Some(_) if self.rank != 0 => self.speaker.store(true, Ordering::Relaxed),
+                _ => {}
             }
             failed
         }
