@@ -1,5 +1,5 @@
 //! MPI ranks: detecting a launch by `mpirun`/`mpiexec`/`srun`, and (with the `mpi` cargo
-//! feature) the engine's [`Ranks`] on top of MPI (rsmpi).
+//! feature) the engine's `Ranks` on top of MPI (rsmpi).
 //!
 //! A binary built without the feature that finds itself one of several ranks refuses to run
 //! (exit 2, one line from rank 0): otherwise each of the R copies would compute the whole
@@ -9,8 +9,6 @@
 //! never touches the MPI library), with `MPI_THREAD_SERIALIZED`: the engine calls MPI from
 //! one thread at a time, but not always from the main thread (rayon's pool runs the band
 //! loop).
-
-use ntk_engine::ranks::Ranks;
 
 /// A launch by an MPI launcher, read from its environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,7 +72,7 @@ mod with_mpi {
     use mpi::topology::SimpleCommunicator;
     use mpi::traits::*;
 
-    use super::Ranks;
+    use ntk_engine::ranks::Ranks;
 
     /// The tag of messages to the root.
     const TO_ROOT: i32 = 7;
