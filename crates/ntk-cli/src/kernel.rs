@@ -257,7 +257,6 @@ pub fn run(mut args: KernelArgs, ranks: Option<&dyn Ranks>) -> Result<String> {
             let banded = BandedOutput {
                 before_commit: Some(&unchanged),
                 ranks,
-                symmetric: p2.is_none(),
                 ..BandedOutput::new(&out, dtype, budget, &key, args.resume)
             };
             let report = opts
@@ -295,7 +294,6 @@ pub fn run(mut args: KernelArgs, ranks: Option<&dyn Ranks>) -> Result<String> {
             let banded = BandedOutput {
                 before_commit: Some(&unchanged),
                 ranks,
-                symmetric: p2.is_none(),
                 ..BandedOutput::new(&out, dtype, budget, &key, args.resume)
             };
             let report = opts

@@ -60,10 +60,11 @@ pub fn assign(costs: &[Option<f64>], ranks: usize) -> Vec<Option<usize>> {
 }
 
 /// The cost of computing rows `rows` of an `n1`-row kernel: the rows themselves, or for a
-/// symmetric kernel computed on and right of its diagonal only, `Σ_{i ∈ rows} (n1 − i)`.
-pub fn band_cost(rows: core::ops::Range<usize>, n1: usize, symmetric: bool) -> f64 {
+/// symmetric kernel computed on and right of its diagonal only (`triangle`),
+/// `Σ_{i ∈ rows} (n1 − i)`.
+pub fn band_cost(rows: core::ops::Range<usize>, n1: usize, triangle: bool) -> f64 {
     let len = rows.len() as f64;
-    if symmetric {
+    if triangle {
         // Σ (n1 − i) for i in a..b = len·n1 − (a + b − 1)·len / 2.
         len * n1 as f64 - (rows.start + rows.end) as f64 * len / 2.0 + len / 2.0
     } else {

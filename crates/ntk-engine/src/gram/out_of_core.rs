@@ -155,8 +155,14 @@ pub struct BandedOutput<'a> {
     /// Share the bands among cooperating processes (see [`super::ranked`]); `None`: this
     /// process writes them all.
     pub ranks: Option<&'a dyn crate::ranks::Ranks>,
-    /// The kernel is `x1 × x1` (its bands' costs follow the triangle when shared).
-    pub symmetric: bool,
+    /// Each band computes only its part of the triangle of a symmetric kernel (the
+    /// entries `j ≥ i` of its rows), so that band `[a, b)` costs `Σ (n1 − i)`: ranks then
+    /// balance by that cost (see [`crate::ranks::band_cost`]). Set by a band writer that
+    /// does so; the writers here compute every entry of a band's rows (uniform costs).
+    pub triangle: bool,
+    /// Bands chosen for ranks start at multiples of this many rows (the empirical tile;
+    /// set by [`write_empirical`]).
+    pub align: usize,
 }
 
 impl std::fmt::Debug for BandedOutput<'_> {
@@ -187,7 +193,8 @@ impl<'a> BandedOutput<'a> {
             resume,
             before_commit: None,
             ranks: None,
-            symmetric: false,
+            triangle: false,
+            align: 1,
         }
     }
 }
@@ -284,6 +291,10 @@ pub fn write_empirical(
         vec![n1, n2, k, k]
     } else {
         vec![n1, n2]
+    };
+    let out = &BandedOutput {
+        align: opts.tile,
+        ..*out
     };
     let (bands, resumed) = write_in_bands(out, &shape, rows, |r| {
         empirical_rows(model, weights, x1, x2, r, opts)

@@ -15,7 +15,9 @@
 //!    lock, held until the commit, exactly as one process does, and broadcasts the band size
 //!    and which bands are already done (or its error).
 //! 3. **Bands.** Every rank computes the same owner for each band still to do
-//!    ([`assign`] of [`band_cost`]: balanced for the triangle of a symmetric kernel). The
+//!    ([`assign`] of [`band_cost`], longest first: equal bands dealt out evenly, and the
+//!    bands of a triangle-only writer, [`BandedOutput::triangle`], balanced by their
+//!    triangle's cost). The
 //!    other ranks [`KernelFile::join`] the partial file, write their bands with positioned
 //!    writes, sync them, and send `(band, checksum)` to the root; the root writes its own
 //!    bands and appends every finished band, its own and the others', to the progress log
@@ -69,15 +71,19 @@ fn failed_elsewhere(rank: usize) -> Error {
 }
 
 /// The rows per band for `ranks` ranks: the most `rows_fit` allows, capped at about
-/// [`BANDS_PER_RANK`] bands per rank.
-pub fn rows_for_ranks(n1: usize, rows_fit: usize, ranks: usize) -> usize {
+/// [`BANDS_PER_RANK`] bands per rank, a multiple of [`BAND_ROUND`] and of `align`.
+pub fn rows_for_ranks(n1: usize, rows_fit: usize, ranks: usize, align: usize) -> usize {
     if ranks <= 1 {
         return rows_fit.max(1);
     }
-    let spread = n1
-        .div_ceil(ranks * BANDS_PER_RANK)
-        .next_multiple_of(BAND_ROUND);
+    let align = align.max(1);
+    let round = BAND_ROUND / gcd(BAND_ROUND, align) * align;
+    let spread = n1.div_ceil(ranks * BANDS_PER_RANK).next_multiple_of(round);
     rows_fit.min(spread).max(1)
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// [`super::out_of_core::write_in_bands`] shared among `ranks`: see the module
@@ -100,7 +106,7 @@ pub fn write_in_bands(
     let mut msg = Vec::new();
     if me == 0 {
         let made = (|| {
-            let mut rows = rows_for_ranks(n1, rows_fit, size);
+            let mut rows = rows_for_ranks(n1, rows_fit, size, out.align);
             if out.resume
                 && let Some(r) = KernelFile::resumable_rows(out.out, shape, out.dtype, out.job_key)
                 && r <= rows_fit
@@ -137,7 +143,7 @@ pub fn write_in_bands(
     let range = |b: usize| b * rows..((b + 1) * rows).min(n1);
     // 3. Every rank derives the same owners.
     let costs: Vec<Option<f64>> = (0..bands)
-        .map(|b| (!done[b]).then(|| band_cost(range(b), n1, out.symmetric)))
+        .map(|b| (!done[b]).then(|| band_cost(range(b), n1, out.triangle)))
         .collect();
     let owner = assign(&costs, size);
     let mine: Vec<usize> = (0..bands).filter(|&b| owner[b] == Some(me)).collect();
@@ -240,10 +246,12 @@ mod tests {
 
     #[test]
     fn band_sizes_for_ranks_spread_the_rows_and_respect_the_budget() {
-        assert_eq!(rows_for_ranks(4096, 4096, 1), 4096);
-        assert_eq!(rows_for_ranks(4096, 4096, 4), 256);
-        assert_eq!(rows_for_ranks(4096, 128, 4), 128);
-        assert_eq!(rows_for_ranks(300, 300, 2), 128);
-        assert_eq!(rows_for_ranks(10, 10, 3), 10);
+        assert_eq!(rows_for_ranks(4096, 4096, 1, 1), 4096);
+        assert_eq!(rows_for_ranks(4096, 4096, 4, 1), 256);
+        assert_eq!(rows_for_ranks(4096, 128, 4, 64), 128);
+        assert_eq!(rows_for_ranks(300, 300, 2, 128), 128);
+        assert_eq!(rows_for_ranks(10, 10, 3, 1), 10);
+        // A tile of 96 rows: bands of a multiple of lcm(128, 96) = 384.
+        assert_eq!(rows_for_ranks(4096, 4096, 4, 96), 384);
     }
 }
