@@ -16,7 +16,7 @@ reps=${REPS:-2}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cores=$(nproc)
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $cores cores; $(mpirun --version 2>&1 | head -1)"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $cores cores; MPI: $(mpirun --version 2>&1 | grep -m1 -i "version" | tr -s " ")"
 python3 "$(dirname "$0")/inputs.py" "$dir" 4096 64 512 10
 mkdir "$dir/b" && python3 "$(dirname "$0")/inputs.py" "$dir/b" 4096 64 1 1 1 && mv "$dir/b/x.npy" "$dir/x2.npy"
 "$ntk" kernel --method analytic --x1 "$dir/x.npy" --out "$dir/ktt.npy" >/dev/null
