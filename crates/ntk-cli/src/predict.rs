@@ -197,10 +197,9 @@ fn finite_result(path: &Path, per_time: &[Matrix], times: &[f64]) -> Result<()> 
 /// (the others return an empty text at once).
 pub fn run(args: PredictArgs, ranks: Option<&dyn Ranks>) -> Result<String> {
     let ranks = ranks.filter(|r| r.size() > 1);
-    let iterative = match ranks {
-        Some(_) => crate::solve::is_iterative(&args)?,
-        None => false,
-    };
+    // Under ranks `auto` is `cg`: the dense path's budget test reads each node's memory,
+    // and every rank must take the same path.
+    let iterative = ranks.is_some() && crate::solve::shared_solver(&args);
     if let Some(r) = ranks {
         if !iterative {
             // Not shared: rank 0 runs it alone.

@@ -86,6 +86,12 @@ pub fn is_iterative(args: &PredictArgs) -> Result<bool> {
     })
 }
 
+/// `true` when several ranks share the run: `--solver cg` or `auto` (the same on every
+/// rank, whatever its node's memory).
+pub fn shared_solver(args: &PredictArgs) -> bool {
+    args.iterative.solver != "dense"
+}
+
 fn budget(s: &SolverArgs) -> usize {
     s.memory_budget.unwrap_or_else(default_memory_budget)
 }

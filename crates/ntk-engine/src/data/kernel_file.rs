@@ -266,8 +266,11 @@ impl KernelFile {
         rows_per_band: usize,
     ) -> Result<Self> {
         let header = header_bytes(dtype, shape);
-        let row_elems: usize = shape[1..].iter().product();
-        let total = header.len() + shape[0] * row_elems * dtype.size();
+        let row_elems = shape[1..].iter().fold(1usize, |a, &d| a.saturating_mul(d));
+        let total = shape[0]
+            .saturating_mul(row_elems)
+            .saturating_mul(dtype.size())
+            .saturating_add(header.len());
         let partial_path = target.hidden("partial");
         let file = safe_file::open_own(&partial_path, true)?;
         let len = file.metadata().map_err(io_err(&partial_path))?.len();
