@@ -12,6 +12,7 @@ use ntk_engine::gram::out_of_core::{
     BandReport, BandedOutput, default_memory_budget, write_analytic, write_empirical,
 };
 use ntk_engine::gram::{EmpiricalOptions, KernelKind, Precision, Weights};
+use ntk_engine::ranks::Ranks;
 use ntk_engine::{
     Activation, Dataset, Error, Mlp, NpyFile, Parallelism, Parameterization, Params, Points, Result,
 };
@@ -170,8 +171,10 @@ fn job_key(
     )
 }
 
-/// Runs the command; returns a one-paragraph summary.
-pub fn run(mut args: KernelArgs) -> Result<String> {
+/// Runs the command; returns a one-paragraph summary. With `ranks`, the bands are shared
+/// among them (`ntk_engine::gram::ranked`) and the summary is rank 0's (the others return
+/// an empty text).
+pub fn run(mut args: KernelArgs, ranks: Option<&dyn Ranks>) -> Result<String> {
     let x1 = match (&args.x1, &args.data) {
         (Some(p), _) => p.clone(),
         (None, Some(name)) => Dataset::bundled_path(name)?,
@@ -253,6 +256,7 @@ pub fn run(mut args: KernelArgs) -> Result<String> {
             let key = job_key(&args, &model, &input_files, loaded.as_ref());
             let banded = BandedOutput {
                 before_commit: Some(&unchanged),
+                ranks,
                 ..BandedOutput::new(&out, dtype, budget, &key, args.resume)
             };
             let report = opts
@@ -289,6 +293,7 @@ pub fn run(mut args: KernelArgs) -> Result<String> {
             let key = job_key(&args, &model, &input_files, None);
             let banded = BandedOutput {
                 before_commit: Some(&unchanged),
+                ranks,
                 ..BandedOutput::new(&out, dtype, budget, &key, args.resume)
             };
             let report = opts
@@ -298,6 +303,16 @@ pub fn run(mut args: KernelArgs) -> Result<String> {
         }
     };
     let seconds = start.elapsed().as_secs_f64();
+    let mut report = report;
+    if let Some(r) = ranks {
+        if r.rank() != 0 {
+            return Ok(String::new());
+        }
+        if let Some((rows, bands)) = r.noted_bands() {
+            report.rows_per_band = rows;
+            report.bands = bands;
+        }
+    }
     summary(&args, &model, &report, seconds, flops)
 }
 

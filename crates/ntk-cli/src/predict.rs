@@ -14,6 +14,7 @@ use clap::Args;
 use ntk_engine::data::npy;
 use ntk_engine::data::safe_file::{NewFile, Output, available_memory, check_distinct};
 use ntk_engine::predict::{FitOptions, GradientFlow, Initial, Matrix};
+use ntk_engine::ranks::Ranks;
 use ntk_engine::{Error, NpyFile, Parallelism, Result};
 
 /// Arguments of `ntk predict`.
@@ -192,8 +193,32 @@ fn finite_result(path: &Path, per_time: &[Matrix], times: &[f64]) -> Result<()> 
     Ok(())
 }
 
-/// Runs the command; returns a short summary.
-pub fn run(args: PredictArgs) -> Result<String> {
+/// Runs the command; returns a short summary. Under several `ranks`, rank 0 runs it alone
+/// (the others return an empty text at once).
+pub fn run(args: PredictArgs, ranks: Option<&dyn Ranks>) -> Result<String> {
+    let ranks = ranks.filter(|r| r.size() > 1);
+    // Under ranks `auto` is `cg`: the dense path's budget test reads each node's memory,
+    // and every rank must take the same path.
+    let iterative = ranks.is_some() && crate::solve::shared_solver(&args);
+    if let Some(r) = ranks {
+        if !iterative {
+            // Not shared: rank 0 runs it alone.
+            if let Some(failed) = r.start(true) {
+                return Err(Error::invalid(
+                    "MPI rank",
+                    failed,
+                    "every rank to start (that rank reports its error)",
+                ));
+            }
+            if r.rank() != 0 {
+                return Ok(String::new());
+            }
+        } else if r.rank() != 0 {
+            // The iterative solve is shared; the outputs are rank 0's.
+            let threads = crate::common::threads(args.threads);
+            return crate::solve::run(&args, None, threads, Some(r));
+        }
+    }
     let out = Output::new("--out", &args.out)?;
     let out_train = args
         .out_train
@@ -219,8 +244,8 @@ pub fn run(args: PredictArgs) -> Result<String> {
     let threads = crate::common::threads(args.threads);
     let outs = (&out, out_train.as_ref());
 
-    if crate::solve::is_iterative(&args)? {
-        return crate::solve::run(&args, outs, threads);
+    if iterative || crate::solve::is_iterative(&args)? {
+        return crate::solve::run(&args, Some(outs), threads, ranks);
     }
     let Some(ktt_path) = &args.k_train_train else {
         // --method without an iterative solver computes the kernels in memory.

@@ -20,6 +20,7 @@ use ntk_engine::{
 
 use crate::kernel::{ModelArgs, parse_bytes};
 use ntk_engine::data::safe_file::Output;
+use ntk_engine::ranks::Ranks;
 
 use crate::predict::{Array, PredictArgs, publish, same};
 
@@ -83,6 +84,12 @@ pub fn is_iterative(args: &PredictArgs) -> Result<bool> {
         "dense" => false,
         _ => choose(n, budget(s)) == Solver::Iterative,
     })
+}
+
+/// `true` when several ranks share the run: `--solver cg` or `auto` (the same on every
+/// rank, whatever its node's memory).
+pub fn shared_solver(args: &PredictArgs) -> bool {
+    args.iterative.solver != "dense"
 }
 
 fn budget(s: &SolverArgs) -> usize {
@@ -227,8 +234,16 @@ fn on_progress(bar: &ProgressBar, p: &Progress) {
     bar.set_message(format!("residual {:.2e}", p.residual));
 }
 
-/// The iterative path: kernels from files (streamed) or recomputed (matrix-free).
-pub fn run(args: &PredictArgs, outs: (&Output, Option<&Output>), threads: usize) -> Result<String> {
+/// The iterative path: kernels from files (streamed) or recomputed (matrix-free). With
+/// `ranks`, each rank owns a block of the kernels' rows (`KernelOperator::with_ranks`), the
+/// iterates are the same bits on every rank and as with one process, and rank 0 alone
+/// (the one given `outs`) shows progress and writes the outputs.
+pub fn run(
+    args: &PredictArgs,
+    outs: Option<(&Output, Option<&Output>)>,
+    threads: usize,
+    ranks: Option<&dyn Ranks>,
+) -> Result<String> {
     let s = &args.iterative;
     let start = Instant::now();
     let budget = budget(s);
@@ -276,8 +291,11 @@ pub fn run(args: &PredictArgs, outs: (&Output, Option<&Output>), threads: usize)
             )
         }
     };
-    let ktt = ktt.with_parallelism(par);
-    let kst = kst.with_parallelism(par);
+    let (ktt, kst) = (ktt.with_parallelism(par), kst.with_parallelism(par));
+    let (ktt, kst) = match ranks {
+        Some(r) => (ktt.with_ranks(r), kst.with_ranks(r)),
+        None => (ktt, kst),
+    };
     let (n, _) = ktt.shape();
     let (m, _) = kst.shape();
     let t = targets(
@@ -299,6 +317,30 @@ pub fn run(args: &PredictArgs, outs: (&Output, Option<&Output>), threads: usize)
     let initial = Initial {
         fx_train_0: t.f0.as_ref(),
         fx_test_0: t.g0.as_ref(),
+    };
+    if let Some(failed) = ranks.and_then(|r| r.start(true)) {
+        return Err(Error::invalid(
+            "MPI rank",
+            failed,
+            "every rank to start (that rank reports its error)",
+        ));
+    }
+    let Some(outs) = outs else {
+        // Another rank than 0: its share of every product, no outputs.
+        gradient_flow(
+            &ktt,
+            Some(&kst),
+            &t.y,
+            &args.times,
+            &Initial {
+                fx_train_0: t.f0.as_ref(),
+                fx_test_0: t.g0.as_ref(),
+            },
+            args.out_train.is_some(),
+            &opts,
+            &mut |_| {},
+        )?;
+        return Ok(String::new());
     };
     let bar = bar();
     let result = gradient_flow(

@@ -9,7 +9,10 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use ntk_engine::data::safe_file::{Output, available_memory, check_distinct};
 use ntk_engine::predict::Matrix;
-use ntk_engine::train::study::{StudyConfig, StudyData, metric_index, run_study};
+use ntk_engine::ranks::{Ranks, assign};
+use ntk_engine::train::study::{
+    Run, StudyConfig, StudyData, metric_index, run_one, run_study, summarise,
+};
 use ntk_engine::{Activation, Dataset, Error, NpyFile, Parallelism, Parameterization, Result};
 
 /// Arguments of `ntk study`.
@@ -302,8 +305,182 @@ fn write(out: &Output, text: &str, created: &mut Created) -> Result<()> {
     Ok(())
 }
 
-/// Runs `ntk study`; returns the table and where the files went.
-pub fn run(args: StudyArgs) -> Result<String> {
+/// Messages of a shared grid to rank 0: a finished run, a failure, the end of a rank's runs.
+const RUN: u8 = 0;
+const FAILED: u8 = 1;
+const DONE: u8 = 2;
+
+/// The cost of a run of width `m` (the parameters: `m` per layer for one hidden layer, `m²`
+/// for deeper nets), for balancing the grid.
+fn run_cost(m: usize, depth: usize) -> f64 {
+    let m = m as f64;
+    if depth > 1 { m * m } else { m }
+}
+
+/// The grid shared among `ranks`: each rank computes the runs [`assign`] gives it (the
+/// widest first, balanced by [`run_cost`]) and sends each to rank 0 as it finishes (the
+/// values as their bits); rank 0 shows the progress and returns every run in the order of
+/// one process. The other ranks return `None` once rank 0 has them all.
+fn run_grid_ranked(
+    ranks: &dyn Ranks,
+    config: &StudyConfig,
+    data: &StudyData,
+    progress: &mut dyn FnMut(usize, usize, u64),
+) -> Result<Option<Vec<Run>>> {
+    let elsewhere = |rank: usize| {
+        Error::invalid(
+            "MPI rank",
+            rank,
+            "every rank to succeed (that rank's error is reported by it or by rank 0)",
+        )
+    };
+    if let Some(r) = ranks.start(true) {
+        return Err(elsewhere(r));
+    }
+    let cells: Vec<(usize, u64)> = config
+        .widths
+        .iter()
+        .flat_map(|&w| config.seeds.iter().map(move |&s| (w, s)))
+        .collect();
+    let costs: Vec<Option<f64>> = cells
+        .iter()
+        .map(|&(w, _)| Some(run_cost(w, config.depth)))
+        .collect();
+    let owner = assign(&costs, ranks.size());
+    let me = ranks.rank();
+    if me != 0 {
+        let mine = (0..cells.len()).filter(|&i| owner[i] == Some(me));
+        let mut outcome = Ok(());
+        for i in mine {
+            let (w, s) = cells[i];
+            match run_one(config, data, w, s) {
+                Ok(run) => {
+                    let mut m = vec![RUN];
+                    m.extend_from_slice(&(i as u64).to_le_bytes());
+                    run.values
+                        .iter()
+                        .for_each(|v| m.extend_from_slice(&v.to_bits().to_le_bytes()));
+                    ranks.send_to_root(&m);
+                }
+                Err(e) => {
+                    let mut m = vec![FAILED];
+                    m.extend_from_slice(e.to_string().as_bytes());
+                    ranks.send_to_root(&m);
+                    outcome = Err(e);
+                    break;
+                }
+            }
+        }
+        if outcome.is_ok() {
+            ranks.send_to_root(&[DONE]);
+        }
+        let mut verdict = Vec::new();
+        ranks.broadcast(&mut verdict);
+        outcome?;
+        return match verdict.first() {
+            Some(0) => Ok(None),
+            _ => Err(elsewhere(0)),
+        };
+    }
+    let mut runs: Vec<Option<Run>> = vec![None; cells.len()];
+    let mut first_error: Option<Error> = None;
+    // Ranks whose runs are all in (this one included), and runs done.
+    let (mut finished, mut count) = (1, 0);
+    // A message from another rank: a run (its index), or `None` for its end or failure.
+    let take = |(from, m): (usize, Vec<u8>), first_error: &mut Option<Error>| {
+        let word = |at: usize| {
+            let mut b = [0u8; 8];
+            if let Some(s) = m.get(at..at + 8) {
+                b.copy_from_slice(s);
+            }
+            u64::from_le_bytes(b)
+        };
+        match m.first() {
+            Some(&RUN) => {
+                let i = word(1) as usize;
+                let values = (0..m.len().saturating_sub(9) / 8)
+                    .map(|j| f64::from_bits(word(9 + 8 * j)))
+                    .collect::<Vec<f64>>();
+                Some((i, values))
+            }
+            Some(&DONE) => None,
+            _ => {
+                let text = String::from_utf8_lossy(m.get(1..).unwrap_or_default()).into_owned();
+                first_error.get_or_insert(Error::invalid(
+                    format!("MPI rank {from}"),
+                    "its runs",
+                    format!("every run computed; it failed: {text}"),
+                ));
+                None
+            }
+        }
+    };
+    let mut own = (0..cells.len())
+        .filter(|&i| owner[i] == Some(0))
+        .collect::<Vec<_>>()
+        .into_iter();
+    while finished < ranks.size() || own.len() > 0 {
+        let next = if first_error.is_none() {
+            own.next()
+        } else {
+            None
+        };
+        if let Some(i) = next {
+            let (w, s) = cells[i];
+            match run_one(config, data, w, s) {
+                Ok(run) => {
+                    runs[i] = Some(run);
+                    count += 1;
+                    progress(count, w, s);
+                }
+                Err(e) => first_error = Some(e),
+            }
+        } else {
+            own = Vec::new().into_iter();
+        }
+        // Drain what has arrived; once this rank's own runs are done, wait for the rest.
+        let wait = own.len() == 0;
+        while finished < ranks.size() {
+            let Some(m) = ranks.receive_at_root(wait) else {
+                break;
+            };
+            match take(m, &mut first_error) {
+                Some((i, values)) => {
+                    if let (Some(&(width, seed)), Some(slot)) = (cells.get(i), runs.get_mut(i)) {
+                        *slot = Some(Run {
+                            width,
+                            seed,
+                            values,
+                        });
+                        count += 1;
+                        progress(count, width, seed);
+                    }
+                }
+                None => finished += 1,
+            }
+        }
+        if wait {
+            break;
+        }
+    }
+    let all: Option<Vec<Run>> = runs.into_iter().collect();
+    let outcome = match (first_error, all) {
+        (Some(e), _) => Err(e),
+        (None, Some(all)) => Ok(Some(all)),
+        (None, None) => Err(Error::invalid(
+            "study",
+            "the shared grid",
+            "every run computed (some were never received)",
+        )),
+    };
+    ranks.broadcast(&mut vec![u8::from(outcome.is_err())]);
+    outcome
+}
+
+/// Runs `ntk study`; returns the table and where the files went. With `ranks`, the grid is
+/// shared among them ([`run_grid_ranked`]) and rank 0 alone writes the files, the same
+/// bytes as one process.
+pub fn run(args: StudyArgs, ranks: Option<&dyn Ranks>) -> Result<String> {
     let config = config(&args)?;
     let threads = crate::common::threads(args.threads);
     let config = StudyConfig {
@@ -312,6 +489,12 @@ pub fn run(args: StudyArgs) -> Result<String> {
     };
     let data = load(&args)?;
     check_widths(&args, &data)?;
+    let ranks = ranks.filter(|r| r.size() > 1);
+    if let Some(r) = ranks.filter(|r| r.rank() != 0) {
+        // The outputs are rank 0's: this rank only computes its share of the grid.
+        run_grid_ranked(r, &config, &data, &mut |_, _, _| {})?;
+        return Ok(String::new());
+    }
     let mut created = Created::default();
     create_dirs(&args.out, &mut created)?;
     let (csv, json, svg) = (
@@ -341,10 +524,20 @@ pub fn run(args: StudyArgs) -> Result<String> {
             .progress_chars("=> "),
     );
     let start = Instant::now();
-    let result = run_study(&config, &data, &mut |p| {
-        bar.set_message(format!("(m={}, seed={})", p.width, p.seed));
-        bar.set_position(p.done as u64);
-    });
+    let result = match ranks {
+        Some(r) => run_grid_ranked(r, &config, &data, &mut |done, width, seed| {
+            bar.set_message(format!("(m={width}, seed={seed})"));
+            bar.set_position(done as u64);
+        })
+        .and_then(|runs| {
+            runs.map(|runs| summarise(&config, &data, runs))
+                .ok_or_else(|| Error::invalid("study", "rank 0", "the runs of every rank"))
+        }),
+        None => run_study(&config, &data, &mut |p| {
+            bar.set_message(format!("(m={}, seed={})", p.width, p.seed));
+            bar.set_position(p.done as u64);
+        }),
+    };
     bar.finish_and_clear();
     let result = result?;
     if let Some((width, seed, v)) = diverged(&result) {

@@ -93,6 +93,7 @@ pub mod model;
 pub mod parallel;
 pub mod params;
 pub mod predict;
+pub mod ranks;
 pub mod reference;
 pub mod scalar;
 pub mod simd;

@@ -8,7 +8,8 @@
 //! ([`KernelFile::read_block`]). The analytic kernel is symmetric bit for bit (the in-memory
 //! assembly mirrors its lower triangle in the same way), and an `f32` file's values widen to
 //! `f64` exactly, so the file holds the same bytes as writing the full rows. A band whose later
-//! bands are not all on disk (a writer that computes only some bands) computes its full rows.
+//! bands are not all on disk computes its full rows, and so does every band when the bands
+//! are shared among ranks ([`crate::gram::ranked`]): a rank cannot wait for another's rows.
 
 use core::ops::Range;
 
@@ -20,7 +21,7 @@ use crate::data::kernel_file::KernelFile;
 use crate::error::Result;
 use crate::gram::Kernel;
 use crate::gram::out_of_core::{
-    BandOrder, BandReport, BandedOutput, rows_within_memory, write_bands,
+    BandOrder, BandReport, BandedOutput, rows_within_memory, write_bands, write_in_bands,
 };
 use crate::model::Mlp;
 
@@ -56,11 +57,13 @@ pub fn write_analytic(
         vec![n1, n2]
     };
     let bands = n1.div_ceil(rows.max(1)).max(1);
-    let (bands, resumed) = match x2 {
-        Some(_) => write_bands(out, &shape, rows, BandOrder::Forward, |r, _| {
-            analytic_rows(model, x1, x2, r, opts)
-        })?,
-        None => write_bands(out, &shape, rows, BandOrder::Reverse, |r, file| {
+    // Under ranks every band computes its full rows from the inputs alone (a band cannot
+    // wait for another rank's later rows): the ranked writer's contract.
+    let (bands, resumed) = match (x2, out.ranks) {
+        (Some(_), _) | (None, Some(_)) => {
+            write_in_bands(out, &shape, rows, |r| analytic_rows(model, x1, x2, r, opts))?
+        }
+        (None, None) => write_bands(out, &shape, rows, BandOrder::Reverse, |r, file| {
             let later_done = (r.start / rows.max(1) + 1..bands).all(|b| file.is_done(b));
             if !later_done {
                 return analytic_rows(model, x1, None, r, opts);

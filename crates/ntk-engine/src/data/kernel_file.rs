@@ -16,6 +16,11 @@
 //! `ntk-kernel-file v2\nshape [n1, …] DTYPE rows_per_band R\njob HASH\n` (the job key's
 //! XXH3-128) and one line `band B CHECKSUM` (XXH3-64 of the band's bytes, 16 hex digits) per
 //! finished band.
+//!
+//! Several processes can write one file (MPI ranks, see [`crate::gram::ranked`]): one of them
+//! creates it as above and holds the lock and the log; the others [`KernelFile::join`] it
+//! and write their bands with positioned writes, synced, and the owner records them with
+//! [`KernelFile::record_band`].
 
 use std::fs::File;
 use std::io::Write;
@@ -37,8 +42,9 @@ use crate::error::{Error, Result};
 pub struct KernelFile {
     target: Output,
     partial: NewFile,
-    progress: NewFile,
-    _lock: Lock,
+    /// `None` for a process that joined the file of another ([`KernelFile::join`]).
+    progress: Option<NewFile>,
+    _lock: Option<Lock>,
     shape: Vec<usize>,
     dtype: Dtype,
     header_len: usize,
@@ -188,8 +194,8 @@ impl KernelFile {
         let file = KernelFile {
             target: target.clone(),
             partial,
-            progress,
-            _lock: lock,
+            progress: Some(progress),
+            _lock: Some(lock),
             shape: shape.to_vec(),
             dtype,
             header_len: header.len(),
@@ -248,6 +254,94 @@ impl KernelFile {
         let partial = NewFile::adopt(file, partial_path.to_path_buf());
         let progress = NewFile::adopt(pf, progress_path.to_path_buf());
         Ok((partial, progress, sums))
+    }
+
+    /// Joins the partial file of `target` that another process created (and whose lock it
+    /// holds) with the same `shape`, `dtype` and `rows_per_band`, to write bands into it.
+    /// Such a file never removes, logs or commits anything: [`KernelFile::write_band`]
+    /// syncs the band and returns its checksum for the owner to record.
+    pub fn join(
+        target: &Output,
+        shape: &[usize],
+        dtype: Dtype,
+        rows_per_band: usize,
+    ) -> Result<Self> {
+        let header = header_bytes(dtype, shape);
+        let row_elems = shape[1..].iter().fold(1usize, |a, &d| a.saturating_mul(d));
+        let total = shape[0]
+            .saturating_mul(row_elems)
+            .saturating_mul(dtype.size())
+            .saturating_add(header.len());
+        let partial_path = target.hidden("partial");
+        let file = safe_file::open_own(&partial_path, true)?;
+        let len = file.metadata().map_err(io_err(&partial_path))?.len();
+        if len != total as u64 {
+            return Err(Error::npy(
+                &partial_path,
+                format!("partial kernel of {len} bytes, expected {total}"),
+            ));
+        }
+        let mut partial = NewFile::adopt(file, partial_path);
+        partial.keep();
+        let rows_per_band = rows_per_band.max(1);
+        Ok(KernelFile {
+            target: target.clone(),
+            partial,
+            progress: None,
+            _lock: None,
+            shape: shape.to_vec(),
+            dtype,
+            header_len: header.len(),
+            row_elems,
+            rows_per_band,
+            done: vec![false; shape[0].div_ceil(rows_per_band).max(1)],
+        })
+    }
+
+    /// The band size recorded in the progress log of an interrupted run of the same job,
+    /// shape and dtype at `target`, if there is one (read without the lock: a hint, which
+    /// [`KernelFile::create`] verifies).
+    pub fn resumable_rows(
+        target: &Output,
+        shape: &[usize],
+        dtype: Dtype,
+        job_key: &str,
+    ) -> Option<usize> {
+        let text = std::fs::read_to_string(target.hidden("progress")).ok()?;
+        let mut lines = text.lines();
+        let (first, second, third) = (lines.next()?, lines.next()?, lines.next()?);
+        let rows: usize = second
+            .strip_prefix(&format!("shape {shape:?} {dtype:?} rows_per_band "))?
+            .parse()
+            .ok()?;
+        let head = progress_header(shape, dtype, rows, job_key);
+        (head == format!("{first}\n{second}\n{third}\n")).then_some(rows)
+    }
+
+    /// Records band `b`, written by another process with checksum `sum`, in the progress
+    /// log (the owner only).
+    pub fn record_band(&mut self, b: usize, sum: u64) -> Result<()> {
+        if b >= self.done.len() {
+            return Err(Error::invalid(
+                "band",
+                b,
+                format!("a band below {}", self.done.len()),
+            ));
+        }
+        if let Some(progress) = self.progress.as_mut() {
+            let p = progress.path().to_path_buf();
+            let f = progress.file_mut();
+            writeln!(f, "band {b} {sum:016x}")
+                .and_then(|_| f.sync_data())
+                .map_err(io_err(&p))?;
+        }
+        self.done[b] = true;
+        Ok(())
+    }
+
+    /// Which bands are on disk.
+    pub fn done(&self) -> &[bool] {
+        &self.done
     }
 
     /// Whether band `b` is already on disk (from a resumed run).
@@ -325,10 +419,11 @@ impl KernelFile {
     }
 
     /// Writes band `b`, the rows starting at `first_row`, from `values` (row-major `f64`,
-    /// converted to the file's dtype), flushes it and records it as done with its checksum.
-    /// A value that is not finite (or not finite once converted to f32) is an error naming
-    /// the entry and its likely cause.
-    pub fn write_band(&mut self, b: usize, first_row: usize, values: &[f64]) -> Result<()> {
+    /// converted to the file's dtype), flushes it and records it as done with its checksum,
+    /// which it returns (a joined file syncs the band's data instead of logging it). A value
+    /// that is not finite (or not finite once converted to f32) is an error naming the entry
+    /// and its likely cause.
+    pub fn write_band(&mut self, b: usize, first_row: usize, values: &[f64]) -> Result<u64> {
         if let Some(e) = self.non_finite(first_row, values) {
             return Err(e);
         }
@@ -366,13 +461,15 @@ impl KernelFile {
         }
         debug_assert_eq!(at as usize, offset + len);
         let sum = hasher.digest();
-        let p = self.progress.path().to_path_buf();
-        let f = self.progress.file_mut();
-        writeln!(f, "band {b} {sum:016x}")
-            .and_then(|_| f.sync_data())
-            .map_err(io_err(&p))?;
-        self.done[b] = true;
-        Ok(())
+        if self.progress.is_none() {
+            // Another process logs it: the bytes must be on the (shared) disk first.
+            self.partial
+                .file()
+                .sync_data()
+                .map_err(io_err(self.target.path()))?;
+        }
+        self.record_band(b, sum)?;
+        Ok(sum)
     }
 
     /// The first non-finite entry of a band as an error, with its likely cause.
@@ -457,6 +554,13 @@ impl KernelFile {
                 format!("every band written (band {b} is missing)"),
             ));
         }
+        if self.progress.is_none() {
+            return Err(Error::invalid(
+                "kernel file",
+                self.target.path().display(),
+                "committed by the process that created it",
+            ));
+        }
         let KernelFile {
             target,
             partial,
@@ -473,7 +577,9 @@ impl KernelFile {
     /// the lock: a later `create` with `resume` continues from the finished bands.
     pub fn suspend(mut self) {
         self.partial.keep();
-        self.progress.keep();
+        if let Some(p) = self.progress.as_mut() {
+            p.keep();
+        }
     }
 
     /// The output this file becomes.

@@ -22,6 +22,7 @@ pub mod cost;
 pub mod features;
 mod kernel_io;
 pub mod out_of_core;
+pub mod ranked;
 pub mod seed;
 pub mod stored;
 pub mod streamed;

@@ -152,6 +152,17 @@ pub struct BandedOutput<'a> {
     /// Called after the last band and before the file is renamed into place (the CLI checks
     /// there that its inputs did not change during the run).
     pub before_commit: Option<&'a (dyn Fn() -> Result<()> + Sync)>,
+    /// Share the bands among cooperating processes (see [`super::ranked`]); `None`: this
+    /// process writes them all.
+    pub ranks: Option<&'a dyn crate::ranks::Ranks>,
+    /// Each band computes only its part of the triangle of a symmetric kernel (the
+    /// entries `j ≥ i` of its rows), so that band `[a, b)` costs `Σ (n1 − i)`: ranks then
+    /// balance by that cost (see [`crate::ranks::band_cost`]). Set by a band writer that
+    /// does so; the writers here compute every entry of a band's rows (uniform costs).
+    pub triangle: bool,
+    /// Bands chosen for ranks start at multiples of this many rows (the empirical tile;
+    /// set by [`write_empirical`]).
+    pub align: usize,
 }
 
 impl std::fmt::Debug for BandedOutput<'_> {
@@ -181,6 +192,9 @@ impl<'a> BandedOutput<'a> {
             job_key,
             resume,
             before_commit: None,
+            ranks: None,
+            triangle: false,
+            align: 1,
         }
     }
 }
@@ -221,6 +235,9 @@ pub fn write_in_bands(
     rows_per_band: usize,
     mut band: impl FnMut(core::ops::Range<usize>) -> Result<Kernel>,
 ) -> Result<(usize, usize)> {
+    if let Some(ranks) = out.ranks {
+        return super::ranked::write_in_bands(ranks, out, shape, rows_per_band, band);
+    }
     write_bands(out, shape, rows_per_band, BandOrder::Forward, |r, _| {
         band(r)
     })
@@ -236,8 +253,10 @@ pub enum BandOrder {
     Reverse,
 }
 
-/// [`write_in_bands`] in the given `order`, where `band(rows, file)` may read finished bands
-/// back from the partial file ([`KernelFile::read_block`]). Returns `(bands, resumed)`.
+/// [`write_in_bands`] in one process, in the given `order`, where `band(rows, file)` may
+/// read finished bands back from the partial file ([`KernelFile::read_block`]). Returns
+/// `(bands, resumed)`. Bands shared among ranks (`out.ranks`) go through
+/// [`write_in_bands`], whose bands depend on the inputs alone; this function refuses them.
 pub fn write_bands(
     out: &BandedOutput<'_>,
     shape: &[usize],
@@ -245,6 +264,13 @@ pub fn write_bands(
     order: BandOrder,
     mut band: impl FnMut(core::ops::Range<usize>, &KernelFile) -> Result<Kernel>,
 ) -> Result<(usize, usize)> {
+    if out.ranks.is_some() {
+        return Err(Error::invalid(
+            "band writer",
+            "bands shared among ranks",
+            "one process (bands that read each other back are not shared among ranks)",
+        ));
+    }
     let n1 = shape[0];
     let bands = n1.div_ceil(rows_per_band.max(1)).max(1);
     let mut file = KernelFile::create(
@@ -307,6 +333,10 @@ pub fn write_empirical(
         vec![n1, n2, k, k]
     } else {
         vec![n1, n2]
+    };
+    let out = &BandedOutput {
+        align: opts.tile,
+        ..*out
     };
     let (bands, resumed) = write_in_bands(out, &shape, rows, |r| {
         empirical_rows(model, weights, x1, x2, r, opts)

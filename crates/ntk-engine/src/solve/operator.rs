@@ -12,6 +12,13 @@
 //!
 //! Memory: one band (`rows × n` values) plus `V` and the result; the band holds as many rows
 //! as the budget allows, a multiple of [`BAND_ALIGN`] (and of the empirical tile).
+//!
+//! Shared among processes ([`KernelOperator::with_ranks`], e.g. MPI ranks): each rank owns a
+//! contiguous block of the bands, computes (or reads) only those rows of `K·V`, and every
+//! rank receives the whole product by an all-gather of the `rows × k` blocks, as bits. Each
+//! entry is still one row's dot product in the same order, so the product, and every
+//! iterate of a solver that computes its reductions from it on each rank, is **bitwise the
+//! product of one process, for any rank count**.
 
 use std::ops::Range;
 
@@ -26,6 +33,7 @@ use crate::gram::{EmpiricalOptions, Weights, empirical, empirical_rows};
 use crate::model::Mlp;
 use crate::parallel::Parallelism;
 use crate::predict::Matrix;
+use crate::ranks::{Ranks, row_blocks};
 use crate::simd::rowdot::band_times_block;
 
 /// Bands start at multiples of this many rows (only memory and scheduling depend on it).
@@ -72,6 +80,7 @@ pub struct KernelOperator<'a> {
     band_rows: usize,
     parallelism: Parallelism,
     name: String,
+    ranks: Option<&'a dyn Ranks>,
 }
 
 impl std::fmt::Debug for KernelOperator<'_> {
@@ -113,6 +122,7 @@ impl<'a> KernelOperator<'a> {
             source: Source::Dense(k),
             parallelism,
             name: "kernel".into(),
+            ranks: None,
         })
     }
 
@@ -134,6 +144,7 @@ impl<'a> KernelOperator<'a> {
             cols,
             band_rows,
             parallelism,
+            ranks: None,
         })
     }
 
@@ -165,6 +176,7 @@ impl<'a> KernelOperator<'a> {
             band_rows,
             parallelism: opts.parallelism,
             name: "analytic kernel".into(),
+            ranks: None,
         })
     }
 
@@ -201,6 +213,7 @@ impl<'a> KernelOperator<'a> {
             band_rows,
             parallelism: opts.parallelism,
             name: "empirical kernel".into(),
+            ranks: None,
         })
     }
 
@@ -226,6 +239,83 @@ impl<'a> KernelOperator<'a> {
         };
         self.band_rows = rows.max(1).next_multiple_of(align).min(self.rows.max(1));
         self
+    }
+
+    /// Shares the operator's rows among `ranks` (see the module documentation): bands of at
+    /// most `⌈n1 / ranks⌉` rows (rounded up to the source's alignment), a contiguous block
+    /// of them per rank. Every product and scan is then collective.
+    /// A matrix in memory is not shared (every rank holds it).
+    pub fn with_ranks(mut self, ranks: &'a dyn Ranks) -> Self {
+        if matches!(self.source, Source::Dense(_)) {
+            return self;
+        }
+        let size = ranks.size().max(1);
+        if size > 1 {
+            let align = match &self.source {
+                Source::Empirical { opts, .. } => {
+                    BAND_ALIGN / gcd(BAND_ALIGN, opts.tile.max(1)) * opts.tile.max(1)
+                }
+                _ => BAND_ALIGN,
+            };
+            let share = self.rows.div_ceil(size).next_multiple_of(align).max(1);
+            self.band_rows = self.band_rows.min(share);
+        }
+        self.ranks = Some(ranks);
+        self
+    }
+
+    /// The bands `(first, count)` of each rank, in rank order.
+    fn band_blocks(&self) -> Vec<(usize, usize)> {
+        let all = self.rows.div_ceil(self.band_rows.max(1));
+        match self.ranks {
+            Some(r) => row_blocks(all, r.size()),
+            None => vec![(0, all)],
+        }
+    }
+
+    /// The rows of each rank (`(first row, rows)`), in rank order.
+    fn row_shares(&self) -> Vec<(usize, usize)> {
+        let b = self.band_rows.max(1);
+        self.band_blocks()
+            .into_iter()
+            .map(|(first, count)| {
+                let start = (first * b).min(self.rows);
+                let end = ((first + count) * b).min(self.rows);
+                (start, end - start)
+            })
+            .collect()
+    }
+
+    /// This rank's rows.
+    fn own_rows(&self) -> Range<usize> {
+        let me = self.ranks.map_or(0, |r| r.rank());
+        let (start, len) = self.row_shares()[me];
+        start..start + len
+    }
+
+    /// Every rank's local result (`per_row` values per row) joined in row order on every
+    /// rank, after all agree that they succeeded; alone, `local` itself.
+    fn gather(&self, local: Result<Vec<f64>>, per_row: usize) -> Result<Vec<f64>> {
+        let Some(ranks) = self.ranks else {
+            return local;
+        };
+        if let Some(r) = ranks.start(local.is_ok()) {
+            local?;
+            return Err(Error::invalid(
+                "MPI rank",
+                r,
+                format!(
+                    "every rank to compute its rows of {} (that rank failed)",
+                    self.name
+                ),
+            ));
+        }
+        let counts: Vec<usize> = self
+            .row_shares()
+            .iter()
+            .map(|&(_, len)| len * per_row)
+            .collect();
+        Ok(ranks.all_gather(&local?, &counts))
     }
 
     /// `(n1, n2)`.
@@ -254,10 +344,12 @@ impl<'a> KernelOperator<'a> {
 
     fn bands(&self) -> impl Iterator<Item = Range<usize>> + '_ {
         let b = self.band_rows.max(1);
-        (0..self.rows.div_ceil(b)).map(move |i| i * b..((i + 1) * b).min(self.rows))
+        let me = self.ranks.map_or(0, |r| r.rank());
+        let (first, count) = self.band_blocks()[me];
+        (first..first + count).map(move |i| i * b..((i + 1) * b).min(self.rows))
     }
 
-    /// Calls `f(rows, band)` for every band in order.
+    /// Calls `f(rows, band)` for every band of this rank in order.
     pub(crate) fn for_each_band(
         &self,
         mut f: impl FnMut(Range<usize>, Band<'_>) -> Result<()>,
@@ -317,18 +409,23 @@ impl<'a> KernelOperator<'a> {
             .map(|c| (0..self.cols).map(|j| v[(j, c)]).collect())
             .collect();
         let refs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
-        let mut out = vec![0.0; self.rows * k];
+        let own = self.own_rows();
+        let mut local = vec![0.0; own.len() * k];
         let n = self.cols;
-        self.parallelism.install(|| {
-            self.for_each_band(|rows, band| {
-                let o = &mut out[rows.start * k..rows.end * k];
-                match band {
-                    Band::F32(b) => band_times_block(b, n, &refs, o),
-                    Band::F64(b) => band_times_block(b, n, &refs, o),
-                }
-                Ok(())
+        let done = self
+            .parallelism
+            .install(|| {
+                self.for_each_band(|rows, band| {
+                    let o = &mut local[(rows.start - own.start) * k..(rows.end - own.start) * k];
+                    match band {
+                        Band::F32(b) => band_times_block(b, n, &refs, o),
+                        Band::F64(b) => band_times_block(b, n, &refs, o),
+                    }
+                    Ok(())
+                })
             })
-        })??;
+            .and_then(|r| r);
+        let out = self.gather(done.map(|()| local), k)?;
         Ok(Mat::from_fn(self.rows, k, |i, c| out[i * k + c]))
     }
 
@@ -356,7 +453,7 @@ impl<'a> KernelOperator<'a> {
         let n = self.rows;
         let check = !self.is_matrix_free();
         let mut diagonal = vec![0.0; n];
-        self.parallelism.install(|| {
+        let pass = self.parallelism.install(|| {
             self.for_each_band(|rows, band| {
                 let get = |i: usize, j: usize| match band {
                     Band::F32(b) => b[(i - rows.start) * n + j] as f64,
@@ -402,7 +499,10 @@ impl<'a> KernelOperator<'a> {
                 }
                 Ok(())
             })
-        })??;
+        });
+        let own = self.own_rows();
+        let local = pass.and_then(|r| r).map(|()| diagonal[own].to_vec());
+        let diagonal = self.gather(local, 1)?;
         if let Source::Mapped(m) = &self.source {
             let mut state = 0x9e37_79b9_7f4a_7c15_u64;
             for _ in 0..SYMMETRY_PROBES.min(n * n) {

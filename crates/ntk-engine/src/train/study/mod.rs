@@ -27,7 +27,7 @@ mod stats;
 
 use faer::Mat;
 
-pub use run::{Progress, run_study};
+pub use run::{Progress, run_one, run_study, summarise};
 pub use stats::{Slope, Stat, loglog_fit};
 
 use super::two_layer::{TwoLayer, beta};

@@ -216,6 +216,23 @@ pub fn run_study(
             });
         }
     }
+    Ok(summarise(config, data, runs))
+}
+
+/// The run of one grid point `(width, seed)`, exactly as [`run_study`] computes it (for
+/// a grid shared among processes, see [`crate::ranks`]).
+pub fn run_one(config: &StudyConfig, data: &StudyData, width: usize, seed: u64) -> Result<Run> {
+    check(config, data)?;
+    Ok(Run {
+        width,
+        seed,
+        values: one(config, data, width, seed)?,
+    })
+}
+
+/// The study from every run of the grid, in [`run_study`]'s order (widths, then seeds):
+/// the per-width statistics and the fits.
+pub fn summarise(config: &StudyConfig, data: &StudyData, runs: Vec<Run>) -> StudyResult {
     let rows: Vec<Row> = config
         .widths
         .iter()
@@ -271,10 +288,10 @@ pub fn run_study(
             .two_layer
             .map_or("none".to_string(), |a: Activation| a.to_string()),
     );
-    Ok(StudyResult {
+    StudyResult {
         description,
         runs,
         rows,
         slopes,
-    })
+    }
 }
