@@ -44,6 +44,20 @@ pub struct Array2<'a> {
     pub values: Values<'a>,
 }
 
+/// A shape as Python prints it: `(6,)`, `(2, 3, 4)`.
+fn py_shape(s: &[usize]) -> String {
+    match s {
+        [n] => format!("({n},)"),
+        s => format!(
+            "({})",
+            s.iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .name()
@@ -65,7 +79,8 @@ pub fn array2<'a, 'py>(
         match shape {
             [r, c] => Ok((*r, *c)),
             s => Err(PyValueError::new_err(format!(
-                "{what}: expected a 2-D array (n, d), got shape {s:?}"
+                "{what}: expected a 2-D array (n, d), got shape {}",
+                py_shape(s)
             ))),
         }
     };
@@ -76,9 +91,10 @@ pub fn array2<'a, 'py>(
             .map_err(|e| PyValueError::new_err(format!("{what}: cannot read the array ({e})")))?;
         let g = guard.insert(Borrowed::F64(r));
         let Borrowed::F64(r) = g else { unreachable!() };
+        // `as_slice` accepts Fortran order too: only a C-contiguous array is row-major.
         let values = match r.as_slice() {
-            Ok(s) => Cow::Borrowed(s),
-            Err(_) => Cow::Owned(r.as_array().iter().copied().collect()),
+            Ok(s) if r.is_c_contiguous() => Cow::Borrowed(s),
+            _ => Cow::Owned(r.as_array().iter().copied().collect()),
         };
         return Ok(Array2 {
             rows,
@@ -93,9 +109,10 @@ pub fn array2<'a, 'py>(
             .map_err(|e| PyValueError::new_err(format!("{what}: cannot read the array ({e})")))?;
         let g = guard.insert(Borrowed::F32(r));
         let Borrowed::F32(r) = g else { unreachable!() };
+        // `as_slice` accepts Fortran order too: only a C-contiguous array is row-major.
         let values = match r.as_slice() {
-            Ok(s) => Cow::Borrowed(s),
-            Err(_) => Cow::Owned(r.as_array().iter().copied().collect()),
+            Ok(s) if r.is_c_contiguous() => Cow::Borrowed(s),
+            _ => Cow::Owned(r.as_array().iter().copied().collect()),
         };
         return Ok(Array2 {
             rows,
