@@ -2,10 +2,12 @@
 with the GIL released while the calling thread polls for signals every 50 ms and, on
 SIGINT, sets the engine's cancel flag (``ntk_engine::empirical_cancellable``).
 
-"Between tiles" is checked by time against the same machine's speed: the kernel on
-``n = 6000`` points is ~36 times the work of the one on 1000 points (``n²`` tiles), and an
-interrupted run must return within a third of that full time after the signal. Both
-schedules: one hidden layer (streamed) and two (stored)."""
+"Between tiles" is checked by time against the same kernel's full run on this machine: the
+signal comes at 15% of the full time, so a run that is not stopped has 85% of it left, and
+the call must return within 25% of the full time after the signal (measured: ~0.05 s after
+it, for full runs of 1.5-2.5 s on a loaded 2-core machine). Both schedules: one hidden
+layer (streamed) and two (stored); the signal from ``_thread.interrupt_main`` and from a
+real ``SIGINT``."""
 
 import _thread
 import os
@@ -18,9 +20,7 @@ import pytest
 
 import ntk
 
-RNG = np.random.default_rng(0)
-SMALL = RNG.standard_normal((1000, 20))
-BIG = RNG.standard_normal((6000, 20))
+BIG = np.random.default_rng(0).standard_normal((6000, 20))
 
 
 def timed(f):
@@ -37,9 +37,8 @@ def sigint():
 @pytest.mark.parametrize("widths", [[2048], [512, 512]], ids=["streamed", "stored"])
 def test_keyboard_interrupt_stops_the_kernel(widths, send):
     m = ntk.Mlp(widths=widths)
-    small = min(timed(lambda: m.empirical(SMALL)) for _ in range(2))
-    full_estimate = 36 * small
-    delay = max(0.2, 2 * small)
+    full = timed(lambda: m.empirical(BIG))
+    delay = 0.15 * full
     timer = threading.Timer(delay, send)
     start = time.perf_counter()
     timer.start()
@@ -49,6 +48,6 @@ def test_keyboard_interrupt_stops_the_kernel(widths, send):
         # is raised by the next bytecode and the time check below tells.
     elapsed = time.perf_counter() - start
     timer.join()
-    assert elapsed < delay + full_estimate / 3, (elapsed, delay, full_estimate)
+    assert elapsed - delay < 0.25 * full, (elapsed, delay, full)
     # The module is usable afterwards, with the same results as before.
-    np.testing.assert_array_equal(m.empirical(SMALL[:50]), m.empirical(SMALL[:50]))
+    np.testing.assert_array_equal(m.empirical(BIG[:50]), m.empirical(BIG[:50]))
