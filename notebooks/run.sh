@@ -64,7 +64,7 @@ if ! "$pyvenv/bin/python" -c "import ntk, ipykernel" 2>/dev/null; then
     "$pyvenv/bin/pip" install --quiet --disable-pip-version-check "$root/crates/ntk-py"
 fi
 rm -rf "$tools/python"
-"$pyvenv/bin/python" -m ipykernel install --prefix "$tools/python" --name python3 >/dev/null
+"$pyvenv/bin/python" -m ipykernel install --prefix "$tools/python" --name python3 >/dev/null 2>&1
 export JUPYTER_PATH="$tools/jupyter:$tools/python/share/jupyter"
 
 mkdir -p "$here/.evcxr"
