@@ -51,3 +51,26 @@ def test_keyboard_interrupt_stops_the_kernel(widths, send):
     assert elapsed - delay < 0.25 * full, (elapsed, delay, full)
     # The module is usable afterwards, with the same results as before.
     np.testing.assert_array_equal(m.empirical(BIG[:50]), m.empirical(BIG[:50]))
+
+
+def test_the_gil_is_released_while_the_engine_works():
+    """A Python thread keeps running during a long kernel (it would be frozen if the call
+    held the GIL): it counts while the main thread is inside ``empirical``."""
+    m = ntk.Mlp(widths=[512, 512])
+    count, inside, done = [0], threading.Event(), threading.Event()
+
+    def spin():
+        inside.wait()
+        while not done.is_set():
+            count[0] += 1
+            time.sleep(0.001)
+
+    t = threading.Thread(target=spin)
+    t.start()
+    inside.set()
+    before = count[0]
+    m.empirical(BIG)
+    during = count[0] - before
+    done.set()
+    t.join()
+    assert during > 50, during
