@@ -99,6 +99,9 @@ def test_positional_get_and_tuple():
     np.testing.assert_array_equal(nngp, MLP.kernel(X, None, "nngp"))
     np.testing.assert_array_equal(theta, MLP.kernel(X))
     assert MLP.kernel(X, X[:4], "ntk", full=True).shape == (40, 4, 2, 2)
+    both = MLP.kernel(X, None, None)  # neural-tangents' get=None: both, by name
+    np.testing.assert_array_equal(both.nngp, nngp)
+    np.testing.assert_array_equal(both.ntk, theta)
 
 
 def test_init_is_the_seeded_empirical_weights():

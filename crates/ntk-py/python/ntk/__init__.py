@@ -17,8 +17,8 @@ one per core; results never depend on the thread count.
 """
 
 from . import datasets, predict
-from ._mlp import Mlp
+from ._mlp import Kernel, Mlp
 from ._study import study
 
-__all__ = ["Mlp", "datasets", "predict", "study"]
+__all__ = ["Kernel", "Mlp", "datasets", "predict", "study"]
 __version__ = "0.1.0"

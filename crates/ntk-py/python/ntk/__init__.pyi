@@ -1,4 +1,4 @@
-from typing import Literal, Sequence, overload
+from typing import Literal, NamedTuple, Sequence, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -11,6 +11,10 @@ __version__: str
 ArrayLike = npt.ArrayLike
 F64 = npt.NDArray[np.float64]
 Get = Literal["ntk", "nngp"]
+
+class Kernel(NamedTuple):
+    nngp: F64
+    ntk: F64
 
 class Mlp:
     widths: list[int]
@@ -48,6 +52,16 @@ class Mlp:
         full: bool = False,
         threads: int | None = None,
     ) -> tuple[F64, ...]: ...
+    @overload
+    def kernel(
+        self,
+        x1: ArrayLike,
+        x2: ArrayLike | None,
+        get: None,
+        *,
+        full: bool = False,
+        threads: int | None = None,
+    ) -> Kernel: ...
     def empirical(
         self,
         x1: ArrayLike,

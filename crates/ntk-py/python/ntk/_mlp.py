@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 
 from . import _ntk
 
 _GETS = ("nngp", "ntk")
+
+#: Both kernels, as neural-tangents' ``kernel_fn(x1, x2)`` returns them with ``get=None``.
+Kernel = namedtuple("Kernel", ["nngp", "ntk"])
 
 
 def _as_array(name, x):
@@ -83,12 +88,14 @@ class Mlp:
 
         ``x1`` is ``(n1, d)``, ``x2`` ``(n2, d)`` or ``None`` (``x1`` against itself).
         ``get`` is ``"ntk"``, ``"nngp"`` or a tuple of them (then a tuple of arrays in that
-        order). Returns ``(n1, n2)`` float64, or ``(n1, n2, k, k)`` (``Θ ⊗ I_k``) with
+        order); ``None`` gives both as ``Kernel(nngp, ntk)``. Returns ``(n1, n2)`` float64, or ``(n1, n2, k, k)`` (``Θ ⊗ I_k``) with
         ``full=True``.
         """
         x1, x2 = _as_array("x1", x1), _as_array("x2", x2)
         if isinstance(get, str):
             return _ntk._analytic(x1, x2, *self._spec(), get, full, threads)
+        if get is None:
+            return Kernel(*(_ntk._analytic(x1, x2, *self._spec(), g, full, threads) for g in _GETS))
         gets = tuple(get)
         if not gets or any(g not in _GETS for g in gets):
             raise ValueError(f"get: expected 'ntk', 'nngp' or a tuple of them, got {get!r}")

@@ -19,13 +19,12 @@ from collections import namedtuple
 import numpy as np
 
 from . import _ntk
+from ._mlp import Kernel
 
 #: Mean and covariance of the infinite ensemble's outputs (neural-tangents'
 #: ``nt.predict.Gaussian``).
 Gaussian = namedtuple("Gaussian", ["mean", "covariance"])
 
-#: Both kernels' predictions of :func:`gradient_descent_mse_ensemble` when ``get=None``.
-Kernel = namedtuple("Kernel", ["nngp", "ntk"])
 
 
 def _times(t):
