@@ -1,4 +1,6 @@
-"""Executes notebooks in place with the evcxr `rust` kernel and fails on any error cell.
+"""Executes notebooks in place and fails on any error cell. The kernel is the one the
+notebook names (its kernelspec): evcxr's `rust` for the Rust notebooks, `python3` (the
+venv with the `ntk` wheel, set up by run.sh) for python-quickstart.ipynb.
 
 Usage: python execute.py NOTEBOOK.ipynb...   (run from notebooks/, as run.sh does)
 
@@ -34,10 +36,11 @@ def error_cells(nb):
 
 def run(path):
     nb = nbformat.read(path, as_version=4)
+    kernel = nb.metadata.get("kernelspec", {}).get("name", "rust")
     client = NotebookClient(
         nb,
         timeout=CELL_TIMEOUT_S,
-        kernel_name="rust",
+        kernel_name=kernel,
         resources={"metadata": {"path": "."}},
         record_timing=False,
     )

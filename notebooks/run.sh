@@ -9,7 +9,11 @@
 #     compiling, once per machine: later runs and clean clones find it there). Its kernel spec goes under
 #     $NTK_NOTEBOOK_TOOLS (default: target/notebook-tools), found through JUPYTER_PATH
 #     (nothing is written to ~/.local);
-#   * nbclient and friends (requirements.txt) in a Python venv under $NTK_NOTEBOOK_TOOLS.
+#   * nbclient and friends (requirements.txt) in a Python venv under $NTK_NOTEBOOK_TOOLS;
+#   * for python-quickstart.ipynb, a venv with the `ntk` wheel and ipykernel: $NTK_PY_VENV
+#     when set (.ci/run makes one), else $NTK_NOTEBOOK_TOOLS/py-venv, built here with
+#     `pip install ./crates/ntk-py ipykernel` (a few minutes, reused by later runs). Its
+#     `python3` kernel spec goes under $NTK_NOTEBOOK_TOOLS/python, also on JUPYTER_PATH.
 # evcxr's build directory is notebooks/.evcxr (evcxr.toml); it is seeded with the
 # workspace's Cargo.lock so the notebooks build against the same crate versions as `cargo
 # test`. The first notebook compiles the engine there (about 2 min); the rest reuse it.
@@ -51,12 +55,24 @@ if ! "$venv/bin/python" -c "import nbclient" 2>/dev/null; then
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
 
+# The Python kernel for python-quickstart.ipynb: the venv with the wheel.
+pyvenv="${NTK_PY_VENV:-$tools/py-venv}"
+if ! "$pyvenv/bin/python" -c "import ntk, ipykernel" 2>/dev/null; then
+    stamp "building the ntk wheel into $pyvenv"
+    python3 -m venv "$pyvenv"
+    "$pyvenv/bin/pip" install --quiet --disable-pip-version-check ipykernel
+    "$pyvenv/bin/pip" install --quiet --disable-pip-version-check "$root/crates/ntk-py"
+fi
+rm -rf "$tools/python"
+"$pyvenv/bin/python" -m ipykernel install --prefix "$tools/python" --name python3 >/dev/null 2>&1
+export JUPYTER_PATH="$tools/jupyter:$tools/python/share/jupyter"
+
 mkdir -p "$here/.evcxr"
 [ -f "$here/.evcxr/Cargo.lock" ] || cp "$root/Cargo.lock" "$here/.evcxr/Cargo.lock"
 
 cd "$here"
 if [ "$#" -eq 0 ]; then
-    set -- [0-9]*.ipynb
+    set -- [0-9]*.ipynb python-quickstart.ipynb
 fi
 stamp "executing $*"
 status=0

@@ -12,7 +12,8 @@
 # 4. runs nt_bench.py: both engines on the same workloads in the same run, alternating,
 #    and prints the results table. Extra arguments go to nt_bench.py (--help lists them).
 #
-# Environment: PYTHON (the interpreter for the venv, default python3), NTK_BIN.
+# Environment: PYTHON (the interpreter for the venv, default python3), NTK_BIN;
+# NTK_SETUP_ONLY=1 stops after step 2 (run_py.sh uses it to make the venv).
 # The venv is rebuilt when requirements.txt or the patch change.
 set -euo pipefail
 
@@ -49,6 +50,8 @@ if [[ ! -x "$venv/bin/python" || "$(cat "$venv/.stamp" 2>/dev/null)" != "$stamp"
 else
     say "== reusing $venv (pins and patch unchanged)"
 fi
+
+[[ "${NTK_SETUP_ONLY:-}" == 1 ]] && exit 0
 
 # ---- 3. ntk
 if [[ -n "${NTK_BIN:-}" ]]; then

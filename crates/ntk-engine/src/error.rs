@@ -136,6 +136,10 @@ pub enum Error {
     /// A capability that this build of the engine does not have.
     #[error("not implemented: {0}")]
     NotImplemented(String),
+    /// The caller asked a running computation to stop (its cancel flag was set, e.g. by
+    /// Ctrl-C in the Python module); nothing was returned.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl Error {

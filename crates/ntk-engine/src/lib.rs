@@ -104,7 +104,10 @@ pub use activation::Activation;
 pub use analytic::{AnalyticOptions, analytic};
 pub use data::{Dataset, NpyFile, Points};
 pub use error::{Error, Result};
-pub use gram::{EmpiricalOptions, Kernel, KernelKind, Precision, Schedule, Weights, empirical};
+pub use gram::{
+    EmpiricalOptions, Kernel, KernelKind, Precision, Schedule, Weights, empirical,
+    empirical_cancellable,
+};
 pub use model::{Mlp, Parameterization};
 pub use parallel::Parallelism;
 pub use params::Params;

@@ -28,6 +28,8 @@ pub mod stored;
 pub mod streamed;
 pub mod tile;
 
+use core::sync::atomic::{AtomicBool, Ordering};
+
 use faer::Mat;
 
 use crate::data::Points;
@@ -192,6 +194,30 @@ pub fn empirical(
     empirical_rows(model, weights, x1, x2, 0..x1.rows(), opts)
 }
 
+/// [`empirical`], stoppable: `cancel` is read before each output tile (stored schedule) and
+/// each width chunk (streamed schedule); once it is `true` the remaining work is skipped
+/// and the call returns [`Error::Cancelled`]. While it stays `false` the result is
+/// [`empirical`]'s, bit for bit. For callers that run the kernel on a worker thread and
+/// watch for an interrupt (the Python module's Ctrl-C).
+pub fn empirical_cancellable(
+    model: &Mlp,
+    weights: Weights<'_>,
+    x1: &Points<'_>,
+    x2: Option<&Points<'_>>,
+    opts: &EmpiricalOptions,
+    cancel: &AtomicBool,
+) -> Result<Kernel> {
+    rows_with(model, weights, x1, x2, 0..x1.rows(), opts, Some(cancel))
+}
+
+/// `Err(Cancelled)` once `cancel` is set.
+pub(crate) fn check_cancel(cancel: Option<&AtomicBool>) -> Result<()> {
+    match cancel {
+        Some(c) if c.load(Ordering::Relaxed) => Err(Error::Cancelled),
+        _ => Ok(()),
+    }
+}
+
 /// The rows `rows` of [`empirical`]'s kernel, bit for bit, as a `rows.len() × n2` kernel:
 /// the unit of work of the out-of-core writer. `rows.start` must be a multiple of
 /// `opts.tile`. For a symmetric kernel a band below the first computes the tiles right of
@@ -204,6 +230,19 @@ pub fn empirical_rows(
     x2: Option<&Points<'_>>,
     rows: core::ops::Range<usize>,
     opts: &EmpiricalOptions,
+) -> Result<Kernel> {
+    rows_with(model, weights, x1, x2, rows, opts, None)
+}
+
+/// [`empirical_rows`] with an optional cancel flag (see [`empirical_cancellable`]).
+fn rows_with(
+    model: &Mlp,
+    weights: Weights<'_>,
+    x1: &Points<'_>,
+    x2: Option<&Points<'_>>,
+    rows: core::ops::Range<usize>,
+    opts: &EmpiricalOptions,
+    cancel: Option<&AtomicBool>,
 ) -> Result<Kernel> {
     model.validate()?;
     if rows.start > rows.end
@@ -251,16 +290,16 @@ pub fn empirical_rows(
     opts.parallelism
         .install(|| match (streamed, opts.precision) {
             (true, Precision::F32) => {
-                streamed::run::<f32>(model, weights, x1, x2, rows.clone(), opts)
+                streamed::run::<f32>(model, weights, x1, x2, rows.clone(), opts, cancel)
             }
             (true, Precision::F64) => {
-                streamed::run::<f64>(model, weights, x1, x2, rows.clone(), opts)
+                streamed::run::<f64>(model, weights, x1, x2, rows.clone(), opts, cancel)
             }
             (false, Precision::F32) => {
-                stored::run::<f32>(model, weights, x1, x2, rows.clone(), opts)
+                stored::run::<f32>(model, weights, x1, x2, rows.clone(), opts, cancel)
             }
             (false, Precision::F64) => {
-                stored::run::<f64>(model, weights, x1, x2, rows.clone(), opts)
+                stored::run::<f64>(model, weights, x1, x2, rows.clone(), opts, cancel)
             }
         })?
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::ops::Range;
+use std::sync::atomic::AtomicBool;
 
 use faer::Mat;
 use rayon::prelude::*;
@@ -10,8 +11,8 @@ use rayon::prelude::*;
 use super::features::{BlockFeatures, block_features, layers_of};
 use super::tile::{Compute, Scratch, row_blocks};
 use super::{
-    EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, assemble, band_blocks, entries,
-    nngp_tile, tile_pairs,
+    EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, assemble, band_blocks,
+    check_cancel, entries, nngp_tile, tile_pairs,
 };
 use crate::data::Points;
 use crate::error::Result;
@@ -25,6 +26,7 @@ pub fn run<T: Compute>(
     x2: Option<&Points<'_>>,
     band: Range<usize>,
     opts: &EmpiricalOptions,
+    cancel: Option<&AtomicBool>,
 ) -> Result<Kernel> {
     let with_deltas = opts.kind == KernelKind::Ntk;
     let layers = layers_of::<T>(model, weights, with_deltas)?;
@@ -71,17 +73,22 @@ pub fn run<T: Compute>(
     };
     let f2r = f2.as_ref().unwrap_or(&f1);
     let n_entries = entries(model, opts);
-    let tiles: Vec<_> = pairs
+    check_cancel(cancel)?;
+    // A tile started after the cancel flag is set is skipped (`None`), and the call fails.
+    let tiles: Option<Vec<_>> = pairs
         .into_par_iter()
         .map(|(bi, bj)| {
+            check_cancel(cancel).ok()?;
             let (a, b) = (f1[bi].as_ref(), f2r[bj].as_ref());
             let out = match (a, b) {
                 (Some(a), Some(b)) => tile(model, opts, a, b, n_entries, symmetric && bi == bj),
                 _ => unreachable!("features of every needed block are computed above"),
             };
-            ((bi, bj), out)
+            Some(((bi, bj), out))
         })
         .collect();
+    check_cancel(cancel)?;
+    let tiles = tiles.ok_or(crate::error::Error::Cancelled)?;
     Ok(assemble(
         model, opts, tiles, &rows1, &rows2, symmetric, band,
     ))

@@ -10,6 +10,7 @@
 //! ```
 
 use core::ops::Range;
+use core::sync::atomic::AtomicBool;
 use std::collections::BTreeSet;
 
 use faer::Mat;
@@ -19,8 +20,8 @@ use rayon::prelude::*;
 use super::features::{bias_activation_cols, readout_delta};
 use super::tile::{Compute, REDUCE_BLOCK, Scratch, add_gram, row_blocks};
 use super::{
-    EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, assemble, band_blocks, entries,
-    nngp_tile, tile_pairs,
+    EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, assemble, band_blocks,
+    check_cancel, entries, nngp_tile, tile_pairs,
 };
 use crate::data::Points;
 use crate::error::Result;
@@ -176,6 +177,7 @@ pub fn run<T: Compute>(
     x2: Option<&Points<'_>>,
     band: Range<usize>,
     opts: &EmpiricalOptions,
+    cancel: Option<&AtomicBool>,
 ) -> Result<Kernel> {
     let k = model.outputs;
     let m = model.width(1);
@@ -226,6 +228,7 @@ pub fn run<T: Compute>(
     let spare = std::sync::Mutex::new(Vec::new());
     let mut c0 = 0;
     while c0 < m {
+        check_cancel(cancel)?;
         let cols = c0..(c0 + opts.chunk).min(m);
         let cw = chunk_weights::<T>(model, weights, cols.clone());
         let feats = |xs: &Vec<Option<Mat<T>>>| -> Vec<Option<ChunkFeatures<T>>> {
@@ -243,6 +246,11 @@ pub fn run<T: Compute>(
             .par_iter()
             .zip(accs.par_iter_mut())
             .for_each(|(&(bi, bj), acc)| {
+                // Once cancelled, the remaining tiles of the chunk are skipped (the
+                // accumulators are then incomplete, and the call fails below).
+                if check_cancel(cancel).is_err() {
+                    return;
+                }
                 let (Some((ha, da)), Some((hb, db))) = (&f1[bi], &f2r[bj]) else {
                     unreachable!("features of every needed block are computed above")
                 };
@@ -275,6 +283,7 @@ pub fn run<T: Compute>(
         drop(pool);
         c0 = cols.end;
     }
+    check_cancel(cancel)?;
     let tiles: Vec<_> = pairs
         .par_iter()
         .zip(accs.into_par_iter())
