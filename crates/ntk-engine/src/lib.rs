@@ -101,7 +101,7 @@ pub mod solve;
 pub mod train;
 
 pub use activation::Activation;
-pub use analytic::{AnalyticOptions, analytic};
+pub use analytic::{AnalyticOptions, analytic, analytic_cancellable};
 pub use data::{Dataset, NpyFile, Points};
 pub use error::{Error, Result};
 pub use gram::{

@@ -1,6 +1,6 @@
-//! `empirical_cancellable`: with the flag clear it is `empirical` bit for bit (both
-//! schedules, symmetric or not); with the flag set it returns `Error::Cancelled` and no
-//! kernel. (Stopping mid-run, from another thread, is tested through the Python module's
+//! `empirical_cancellable` and `analytic_cancellable`: with the flag clear each is
+//! `empirical` (both schedules) or `analytic` bit for bit, symmetric or not; with the flag
+//! set each returns `Error::Cancelled` and no kernel. (Stopping mid-run, from another thread, is tested through the Python module's
 //! Ctrl-C test in crates/ntk-py/tests.)
 
 mod common;
@@ -44,6 +44,39 @@ fn clear_flag_is_empirical_and_set_flag_cancels() {
                 let r = empirical_cancellable(&model, w, &p1, x2, &opts, &set);
                 assert!(matches!(r, Err(Error::Cancelled)), "{model} {schedule:?}");
             }
+        }
+    }
+}
+
+/// `analytic_cancellable` likewise: closed forms and quadrature, symmetric or not, traced
+/// and full.
+#[test]
+fn analytic_clear_flag_is_analytic_and_set_flag_cancels() {
+    use ntk_engine::{AnalyticOptions, analytic, analytic_cancellable};
+    let (n1, n2, d) = (150, 70, 5);
+    let (x1, x2) = (points(n1, d, 4), points(n2, d, 5));
+    let (p1, p2) = (
+        Points::from_f64(&x1, n1, d).unwrap(),
+        Points::from_f64(&x2, n2, d).unwrap(),
+    );
+    for (model, full) in [
+        (Mlp::new(d, &[64, 64], Activation::Relu), false),
+        (Mlp::new(d, &[64], Activation::Tanh).with_outputs(2), true),
+    ] {
+        for x2 in [None, Some(&p2)] {
+            let opts = AnalyticOptions {
+                full,
+                tile: 32,
+                ..AnalyticOptions::default()
+            };
+            let want = analytic(&model, &p1, x2, &opts).unwrap();
+            let clear = AtomicBool::new(false);
+            let got = analytic_cancellable(&model, &p1, x2, &opts, &clear).unwrap();
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got.data), bits(&want.data), "{model}");
+            let set = AtomicBool::new(true);
+            let r = analytic_cancellable(&model, &p1, x2, &opts, &set);
+            assert!(matches!(r, Err(Error::Cancelled)), "{model}");
         }
     }
 }

@@ -3,7 +3,8 @@
 use ntk_engine::gram::{EmpiricalOptions, Precision, Weights};
 use ntk_engine::params::{Dense, Params};
 use ntk_engine::{
-    Activation, AnalyticOptions, KernelKind, Mlp, Parameterization, analytic, empirical_cancellable,
+    Activation, AnalyticOptions, KernelKind, Mlp, Parameterization, analytic_cancellable,
+    empirical_cancellable,
 };
 use numpy::PyArrayDyn;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -101,7 +102,9 @@ pub fn _analytic<'py>(
         parallelism: parallelism(threads)?,
         ..AnalyticOptions::default()
     };
-    let k = run_engine(py, None, |_| analytic(&m, &p1, p2.as_ref(), &opts))?;
+    let k = run_engine(py, None, |cancel| {
+        analytic_cancellable(&m, &p1, p2.as_ref(), &opts, cancel)
+    })?;
     let shape = k.shape();
     to_numpy(py, k.data, &shape)
 }

@@ -13,6 +13,8 @@
 //! Memory: the output, the inputs as `f64`, `L` variances per point (twice: per point and
 //! per layer), and one `tile × tile` scratch block per band in flight.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rayon::prelude::*;
 
 use super::input_gram::gram_tile;
@@ -74,6 +76,7 @@ pub(crate) fn assemble(
     ntk: bool,
     k: usize,
     tile: usize,
+    cancel: Option<&AtomicBool>,
 ) -> Kernel {
     let symmetric = s2.is_none();
     let s2 = s2.unwrap_or(s1);
@@ -84,11 +87,14 @@ pub(crate) fn assemble(
     data.par_chunks_mut(band_len.max(1))
         .enumerate()
         .for_each(|(bi, band)| {
+            if cancelled(cancel) {
+                return;
+            }
             let rows = bi * tile..((bi + 1) * tile).min(n1);
             let col_end = if symmetric { rows.end } else { n2 };
             band_tiles(rec, s1, s2, ntk, k, rows, col_end, tile, band);
         });
-    if symmetric {
+    if symmetric && !cancelled(cancel) {
         mirror(&mut data, n1, k);
     }
     Kernel { n1, n2, k, data }
@@ -106,10 +112,11 @@ pub(crate) fn assemble_rows(
     k: usize,
     rows: core::ops::Range<usize>,
     tile: usize,
+    cancel: Option<&AtomicBool>,
 ) -> Kernel {
     let symmetric = s2.is_none();
     if symmetric && rows == (0..s1.n) {
-        return assemble(rec, s1, None, ntk, k, tile);
+        return assemble(rec, s1, None, ntk, k, tile, cancel);
     }
     let s2 = s2.unwrap_or(s1);
     let n2 = s2.n;
@@ -118,6 +125,9 @@ pub(crate) fn assemble_rows(
     data.par_chunks_mut((tile * n2 * kk).max(1))
         .enumerate()
         .for_each(|(bi, band)| {
+            if cancelled(cancel) {
+                return;
+            }
             let start = rows.start + bi * tile;
             let sub = start..(start + tile).min(rows.end);
             if symmetric && rec.dual.is_quadrature() {
@@ -148,6 +158,7 @@ pub(crate) fn assemble_rows_lower(
     k: usize,
     rows: core::ops::Range<usize>,
     tile: usize,
+    cancel: Option<&AtomicBool>,
 ) -> Kernel {
     let n = s1.n;
     let kk = k * k;
@@ -156,6 +167,9 @@ pub(crate) fn assemble_rows_lower(
     data.par_chunks_mut((tile * n * kk).max(1))
         .enumerate()
         .for_each(|(bi, band)| {
+            if cancelled(cancel) {
+                return;
+            }
             let start = rows.start + bi * tile;
             let sub = start..(start + tile).min(rows.end);
             if rec.dual.is_quadrature() {
@@ -184,6 +198,12 @@ pub(crate) fn assemble_rows_lower(
         k,
         data,
     }
+}
+
+/// Whether the caller asked to stop: read before each band of `tile` rows (the bands left
+/// are skipped; the caller then returns `Error::Cancelled`, never the partial kernel).
+fn cancelled(cancel: Option<&AtomicBool>) -> bool {
+    cancel.is_some_and(|c| c.load(Ordering::Relaxed))
 }
 
 /// Fills the band of rows `rows` (`band` holds `rows.len()` output rows of `n2·k²`) for the
@@ -335,7 +355,7 @@ mod tests {
                     Side::new(&x2, &q2, n2, depth),
                 );
                 for ntk in [true, false] {
-                    let k = assemble(&rec, &s1, Some(&s2), ntk, 1, 5);
+                    let k = assemble(&rec, &s1, Some(&s2), ntk, 1, 5, None);
                     for i in 0..n1 {
                         for j in 0..n2 {
                             let st = rec.pair(

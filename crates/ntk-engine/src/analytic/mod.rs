@@ -120,7 +120,7 @@ pub fn analytic_rows(
             format!("a range within 0..{}", x1.rows()),
         ));
     }
-    analytic_impl(model, x1, x2, opts, Method::Auto, Part::Rows(rows))
+    analytic_impl(model, x1, x2, opts, Method::Auto, Part::Rows(rows), None)
 }
 
 /// The rows `rows` of the symmetric kernel `analytic(x1, None)` for the columns
@@ -140,7 +140,7 @@ pub fn analytic_rows_lower(
             format!("a range within 0..{}", x1.rows()),
         ));
     }
-    analytic_impl(model, x1, None, opts, Method::Auto, Part::Lower(rows))
+    analytic_impl(model, x1, None, opts, Method::Auto, Part::Lower(rows), None)
 }
 
 /// Which part of the kernel [`analytic_impl`] computes.
@@ -158,7 +158,7 @@ pub fn analytic_with(
     opts: &AnalyticOptions,
     method: Method,
 ) -> Result<Kernel> {
-    analytic_impl(model, x1, x2, opts, method, Part::All)
+    analytic_impl(model, x1, x2, opts, method, Part::All, None)
 }
 
 fn analytic_impl(
@@ -168,6 +168,7 @@ fn analytic_impl(
     opts: &AnalyticOptions,
     method: Method,
     part: Part,
+    cancel: Option<&std::sync::atomic::AtomicBool>,
 ) -> Result<Kernel> {
     model.validate()?;
     if model.parameterization == crate::model::Parameterization::MeanField {
@@ -200,21 +201,44 @@ fn analytic_impl(
     let xv1 = x1.to_f64_vec();
     let xv2 = x2.map(|x| x.to_f64_vec());
     let depth = rec.depth();
-    opts.parallelism.install(|| {
-        let q1 = assemble::variances(&rec, &xv1, x1.rows(), x2.is_none());
-        let s1 = Side::new(&xv1, &q1, x1.rows(), depth);
-        let q2 = match (&xv2, x2) {
-            (Some(xv2), Some(x2)) => Some(assemble::variances(&rec, xv2, x2.rows(), false)),
-            _ => None,
-        };
-        let s2 = match (&xv2, &q2, x2) {
-            (Some(xv2), Some(q2), Some(x2)) => Some(Side::new(xv2, q2, x2.rows(), depth)),
-            _ => None,
-        };
-        match part {
-            Part::Rows(r) => assemble::assemble_rows(&rec, &s1, s2.as_ref(), ntk, k, r, opts.tile),
-            Part::Lower(r) => assemble::assemble_rows_lower(&rec, &s1, ntk, k, r, opts.tile),
-            Part::All => assemble::assemble(&rec, &s1, s2.as_ref(), ntk, k, opts.tile),
-        }
-    })
+    opts.parallelism
+        .install(|| {
+            let q1 = assemble::variances(&rec, &xv1, x1.rows(), x2.is_none());
+            let s1 = Side::new(&xv1, &q1, x1.rows(), depth);
+            let q2 = match (&xv2, x2) {
+                (Some(xv2), Some(x2)) => Some(assemble::variances(&rec, xv2, x2.rows(), false)),
+                _ => None,
+            };
+            let s2 = match (&xv2, &q2, x2) {
+                (Some(xv2), Some(q2), Some(x2)) => Some(Side::new(xv2, q2, x2.rows(), depth)),
+                _ => None,
+            };
+            match part {
+                Part::Rows(r) => {
+                    assemble::assemble_rows(&rec, &s1, s2.as_ref(), ntk, k, r, opts.tile, cancel)
+                }
+                Part::Lower(r) => {
+                    assemble::assemble_rows_lower(&rec, &s1, ntk, k, r, opts.tile, cancel)
+                }
+                Part::All => assemble::assemble(&rec, &s1, s2.as_ref(), ntk, k, opts.tile, cancel),
+            }
+        })
+        .and_then(|k| match cancel {
+            Some(c) if c.load(std::sync::atomic::Ordering::Relaxed) => Err(Error::Cancelled),
+            _ => Ok(k),
+        })
+}
+
+/// [`analytic`], stoppable: `cancel` is read before each band of `opts.tile` rows; once it
+/// is `true` the remaining bands are skipped and the call returns [`Error::Cancelled`].
+/// While it stays `false` the result is [`analytic`]'s, bit for bit. For callers that run
+/// the kernel on a worker thread and watch for an interrupt (the Python module's Ctrl-C).
+pub fn analytic_cancellable(
+    model: &Mlp,
+    x1: &Points<'_>,
+    x2: Option<&Points<'_>>,
+    opts: &AnalyticOptions,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Result<Kernel> {
+    analytic_impl(model, x1, x2, opts, Method::Auto, Part::All, Some(cancel))
 }
