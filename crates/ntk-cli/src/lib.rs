@@ -11,6 +11,7 @@ mod plot;
 pub mod predict;
 mod solve;
 pub mod study;
+pub mod study_report;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -201,7 +201,7 @@ fn diverged(result: &ntk_engine::train::study::StudyResult) -> Option<(usize, u6
         .collect();
     result.runs.iter().find_map(|r| {
         idx.iter()
-            .map(|&i| r.values[i])
+            .map(|&i| r.values()[i])
             .find(|v| !v.is_finite())
             .map(|v| (r.width, r.seed, v))
     })
@@ -358,8 +358,8 @@ pub fn run(args: StudyArgs) -> Result<String> {
         ));
     }
     let secs = start.elapsed().as_secs_f64();
-    write(&csv, &result.to_csv(), &mut created)?;
-    write(&json, &result.to_json(), &mut created)?;
+    write(&csv, &crate::study_report::csv(&result), &mut created)?;
+    write(&json, &crate::study_report::json(&result), &mut created)?;
     let mut plot = String::new();
     crate::plot::loglog(&result, &mut plot, svg.path())?;
     write(&svg, &plot, &mut created)?;
@@ -367,7 +367,7 @@ pub fn run(args: StudyArgs) -> Result<String> {
     created.done = true;
     Ok(format!(
         "{}{} runs in {secs:.1} s; wrote {}, {} and {}\n",
-        result.table(),
+        crate::study_report::table(&result),
         result.runs.len(),
         csv.path().display(),
         json.path().display(),

@@ -10,7 +10,8 @@
 use core::fmt;
 
 use faer::Mat;
-use ntk_engine::train::two_layer::{TwoLayer, beta};
+use ntk_engine::metrics::Stat;
+use ntk_engine::train::two_layer::{TwoLayer, TwoLayerTask, beta, linearisation_run};
 use ntk_engine::{Activation, Error, Result};
 
 use crate::data::Data;
@@ -88,27 +89,27 @@ pub fn linearisation(
         bound: vec![],
         loss: vec![],
     };
+    let task = TwoLayerTask {
+        x_train: xm.as_ref(),
+        y: &target,
+        x_eval: xm.as_ref(),
+        learning_rate: lr,
+        steps,
+    };
     for &m in widths {
-        let (mut e, mut dist, mut b, mut l) = (vec![], vec![], vec![], vec![]);
-        for s in 0..seeds {
-            let init = TwoLayer::seeded(d, m, activation, s);
-            let mut net = init.clone();
-            let losses = net.train_gd(xm.as_ref(), &target, lr, steps);
-            e.push(net.linearisation_error(&init, xm.as_ref()));
-            dist.push((&net.w - &init.w).norm_l2());
-            b.push(net.linearisation_bound(&init).unwrap_or(f64::NAN));
-            l.push(*losses.last().unwrap_or(&f64::NAN));
-        }
-        out.error.push(e);
-        out.distance.push(dist);
-        out.bound.push(b);
-        out.loss.push(l);
+        let runs: Vec<_> = (0..seeds)
+            .map(|s| linearisation_run(&task, activation, m, s))
+            .collect();
+        out.error.push(runs.iter().map(|r| r.error).collect());
+        out.distance.push(runs.iter().map(|r| r.distance).collect());
+        out.bound.push(runs.iter().map(|r| r.bound).collect());
+        out.loss.push(runs.iter().map(|r| r.loss).collect());
     }
     Ok(out)
 }
 
 fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len().max(1) as f64
+    Stat::of(v).mean
 }
 
 impl Linearisation {

@@ -1,6 +1,8 @@
 //! [`Scan`]: a measured quantity against a positive parameter (a width, an output scale),
-//! several seeds each, with its fitted log-log line ([`loglog_fit`]) and, optionally, a
-//! reference power law drawn through the first mean.
+//! several seeds each, with its fitted log-log line (the engine's [`loglog_fit`]) and,
+//! optionally, a reference power law drawn through the first mean. Width sweeps
+//! ([`width_sweep`](crate::width_sweep), [`arccos_sweep`](crate::arccos_sweep)) and output
+//! scale sweeps ([`alpha_sweep`](crate::alpha_sweep)) all return one.
 
 use core::fmt;
 

@@ -22,10 +22,10 @@ pub mod cost;
 pub mod features;
 mod kernel_io;
 pub mod out_of_core;
-pub mod seed;
 pub mod stored;
 pub mod streamed;
 pub mod tile;
+pub mod two_layer_relu;
 
 use faer::Mat;
 

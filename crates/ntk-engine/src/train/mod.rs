@@ -27,14 +27,18 @@
 //!   trajectories);
 //! * [`net`]: batched forward and backward passes (faer GEMMs, `f64`);
 //! * [`linearised`]: the linear model from the empirical `Θ_0`, in discrete steps;
+//! * [`ntk_flow_prediction`]: the analytic NTK's gradient flow from the network's own
+//!   initial outputs, the kernel description of a training run;
 //! * [`two_layer`]: the lecture's two-layer net with a fixed `±1` readout;
 //! * [`study`]: width × seed grids and their log-log fits.
 
 pub mod descent;
 pub mod linearised;
 pub mod net;
+mod ntk_flow;
 pub mod study;
 mod trainer;
 pub mod two_layer;
 
+pub use ntk_flow::ntk_flow_prediction;
 pub use trainer::{Batching, Record, TrainData, TrainOptions, Trained, train};
