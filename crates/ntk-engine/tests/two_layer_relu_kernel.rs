@@ -39,8 +39,10 @@ fn counts_match_a_plain_loop() {
     let pat = patterns(&p, m, 11).unwrap();
     let c = counts(&pat, None, CountPath::Bits);
     let model = ntk_engine::Mlp::new(d, &[m], ntk_engine::Activation::Relu);
-    let (w, _) = ntk_engine::init::hidden_columns(&model, 11, 0, 0..m);
-    let z = |i: usize, j: usize| (0..d).map(|t| x[i * d + t] * w[j * d + t]).sum::<f64>();
+    // The patterns draw the first layer of the seeded net.
+    let params = ntk_engine::Params::seeded(&model, 11).unwrap();
+    let w = |j: usize| params.layer(0).unwrap().weights_into(j);
+    let z = |i: usize, j: usize| (0..d).map(|t| x[i * d + t] * w(j)[t]).sum::<f64>();
     for i in 0..n {
         for k in 0..n {
             let want = (0..m).filter(|&j| z(i, j) > 0.0 && z(k, j) > 0.0).count() as i64;

@@ -533,25 +533,13 @@ impl Trajectories {
         ]);
         t
     }
-
-    /// Shows the panels (test point 0, output 0) and the table.
-    pub fn evcxr_display(&self) {
-        let panels = self.plot(0, 0);
-        let svgs: Vec<String> = panels.0.iter().map(Plot::to_svg).collect();
-        let refs: Vec<&str> = svgs.iter().map(String::as_str).collect();
-        emit(
-            "text/html",
-            &figures_with_table(&refs, &self.table()),
-            &self.to_string(),
-        );
-    }
 }
 
-impl fmt::Display for Trajectories {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.table())
-    }
-}
+table_display!(Trajectories, |s| {
+    let svgs: Vec<String> = s.plot(0, 0).0.iter().map(Plot::to_svg).collect();
+    let refs: Vec<&str> = svgs.iter().map(String::as_str).collect();
+    figures_with_table(&refs, &s.table())
+});
 
 #[cfg(test)]
 mod tests {

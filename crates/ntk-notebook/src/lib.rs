@@ -16,13 +16,13 @@
 //! | model | [`Model::new`], [`Model::uniform`], [`Model::two_layer_relu`] | [`Model`] |
 //! | kernels | [`empirical_ntk`], [`analytic_ntk`], [`empirical_kernel`], [`analytic_kernel`] | [`KernelMatrix`] |
 //! | predictions | [`kernel_regression`], [`gradient_flow`] | [`Outputs`], [`Flow`] |
-//! | large kernels | [`predict`] over [`Kernels`] (memory, files, recomputed): CG and Lanczos | [`Solved`] |
+//! | large kernels | [`predict()`] over [`Kernels`] (memory, files, recomputed): CG and Lanczos | [`Solved`] |
 //! | limits | [`width_sweep`], [`arccos_sweep`], [`arccos_scatter`] | [`Scan`], [`Plot`] |
-//! | classification | [`classify`], [`depth_study`] | accuracy, [`DepthStudy`] |
+//! | classification | [`classify()`], [`depth_study`] | accuracy, [`DepthStudy`] |
 //! | training | [`train_network`], [`alpha_sweep`] | [`Training`], [`Scan`] |
-//! | width studies | [`study`], [`compare_studies`], [`linearisation`], [`homogeneity`] | [`Study`], [`Plot`], [`Linearisation`], [`Homogeneity`] |
+//! | width studies | [`study()`], [`compare_studies`], [`linearisation`], [`homogeneity`] | [`Study`], [`Plot`], [`Linearisation`], [`Homogeneity`] |
 //! | network vs kernel | [`trained_vs_kernel`] (Arora et al. 2019, Thm 3.2), [`trajectories`] (Lee et al. 2019) | [`Equivalence`], [`Trajectories`] |
-//! | spectrum | [`spectrum`] | [`Spectrum`] |
+//! | spectrum | [`spectrum()`] | [`Spectrum`] |
 //! | performance | [`criterion_results`], [`time_empirical`] | [`Throughput`] |
 //!
 //! ```
@@ -40,6 +40,28 @@
 //! `cargo test` (`tests/examples.rs`), so a notebook never shows an API that is gone.
 
 #![warn(missing_docs)]
+
+/// The rich display most result types share: `Display` is the type's `table()`, and
+/// `evcxr_display` (which evcxr calls on a cell's value) emits the HTML built by the given
+/// closure over `&self`, with that text as the plain-text fallback.
+macro_rules! table_display {
+    ($ty:ty, |$s:ident| $html:expr) => {
+        impl $ty {
+            /// Shows it in a notebook: the HTML figure and table, with the plain table as
+            /// the text fallback.
+            pub fn evcxr_display(&self) {
+                let $s = self;
+                $crate::display::emit("text/html", &$html, &$s.to_string());
+            }
+        }
+
+        impl core::fmt::Display for $ty {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                write!(f, "{}", self.table())
+            }
+        }
+    };
+}
 
 pub mod arccos;
 pub mod classify;

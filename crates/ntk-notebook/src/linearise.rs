@@ -7,8 +7,6 @@
 //! (Telgarsky's Lemma 4.1), is drawn with `B` the measured distance). Also the lecture's
 //! homogeneity identity `f(x; W) = ⟨∇f(x; W), W⟩` for ReLU ([`homogeneity`]).
 
-use core::fmt;
-
 use faer::Mat;
 use ntk_engine::metrics::Stat;
 use ntk_engine::train::two_layer::{TwoLayer, TwoLayerTask, beta, linearisation_run};
@@ -16,7 +14,7 @@ use ntk_engine::{Activation, Error, Result};
 
 use crate::data::Data;
 use crate::display::plot::{Panels, Plot, Series, Style};
-use crate::display::{Table, emit, num};
+use crate::display::{Table, num};
 use crate::predict::Outputs;
 use crate::sweep::{Fit, loglog_fit};
 
@@ -279,22 +277,13 @@ impl Linearisation {
         }
         t
     }
-
-    /// Shows the plot and the table.
-    pub fn evcxr_display(&self) {
-        emit(
-            "text/html",
-            &format!("{}{}", self.plot().to_html(), self.table().to_html()),
-            &self.to_string(),
-        );
-    }
 }
 
-impl fmt::Display for Linearisation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.table())
-    }
-}
+table_display!(Linearisation, |s| format!(
+    "{}{}",
+    s.plot().to_html(),
+    s.table().to_html()
+));
 
 /// The lecture's homogeneity identity, measured (see [`homogeneity`]).
 #[derive(Clone, Debug, PartialEq)]
@@ -373,19 +362,9 @@ impl Homogeneity {
         }
         t
     }
-
-    /// Shows the table.
-    pub fn evcxr_display(&self) {
-        let t = self.table();
-        emit("text/html", &t.to_html(), &t.to_string());
-    }
 }
 
-impl fmt::Display for Homogeneity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.table())
-    }
-}
+table_display!(Homogeneity, |s| s.table().to_html());
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ use ntk_engine::predict::{FitOptions, GradientFlow, Initial, Matrix};
 use ntk_engine::{Error, Result};
 
 use crate::display::plot::{Legend, Plot, Series, Style};
-use crate::display::{Table, emit, figure_with_table, num};
+use crate::display::{Table, figure_with_table, num};
 use crate::kernel::KernelMatrix;
 
 /// Outputs or targets: `rows × cols` (points × outputs), row-major.
@@ -211,22 +211,9 @@ impl Flow {
         }
         p
     }
-
-    /// Shows the plot and the table.
-    pub fn evcxr_display(&self) {
-        emit(
-            "text/html",
-            &figure_with_table(&self.plot().to_svg(), &self.table()),
-            &self.to_string(),
-        );
-    }
 }
 
-impl fmt::Display for Flow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.table())
-    }
-}
+table_display!(Flow, |s| figure_with_table(&s.plot().to_svg(), &s.table()));
 
 #[cfg(test)]
 mod tests {

@@ -182,12 +182,6 @@ impl Activation {
             }
         }
     }
-
-    /// `true` when `φ` is positively homogeneous of degree 1 and `φ'` takes only the two
-    /// values 0 and 1, which the bit-packed ReLU path needs.
-    pub fn is_relu(&self) -> bool {
-        matches!(self, Activation::Relu)
-    }
 }
 
 impl fmt::Display for Activation {

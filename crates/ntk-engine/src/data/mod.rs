@@ -2,6 +2,7 @@
 //! ([`Points`]).
 
 pub mod dataset;
+#[doc(hidden)] // The out-of-core writer's file; tests and the fuzzer read it directly.
 pub mod kernel_file;
 pub mod mapped_kernel;
 pub mod npy;

@@ -15,7 +15,7 @@
 //! [`train::two_layer`](crate::train::two_layer) call it).
 //!
 //! The sum is a count of shared active neurons. Stored as bits, the Gram of the patterns is
-//! AND + popcount ([`crate::simd::popcount`]): 32 times less memory traffic than the `f32`
+//! AND + popcount (`simd::popcount`): 32 times less memory traffic than the `f32`
 //! path, which multiplies 0/1 matrices. Both give the same integers, so the same kernel bit
 //! for bit.
 
@@ -30,7 +30,8 @@ use crate::data::Points;
 use crate::error::{Error, Result};
 use crate::init;
 use crate::model::Mlp;
-use crate::simd::popcount::{Level, gram_counts_at};
+pub use crate::simd::popcount::Level;
+use crate::simd::popcount::gram_counts_at;
 
 /// Rows per tile of the count matrix.
 const TILE: usize = 128;
@@ -57,7 +58,7 @@ fn model(d: usize, m: usize) -> Mlp {
 }
 
 /// The patterns of the rows of `x` for `m` neurons drawn from `seed`: `w_jᵀx` by `f32` GEMMs
-/// (per block of [`REDUCE_BLOCK`] neurons), then the signs packed into bits.
+/// (per block of `REDUCE_BLOCK` neurons), then the signs packed into bits.
 pub fn patterns(x: &Points<'_>, m: usize, seed: u64) -> Result<Patterns> {
     if m == 0 {
         return Err(Error::invalid("width", 0, "at least one neuron"));

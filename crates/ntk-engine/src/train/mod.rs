@@ -34,6 +34,7 @@
 
 pub mod descent;
 pub mod linearised;
+#[doc(hidden)] // Tests hold the backward pass against the reference; not the API.
 pub mod net;
 mod ntk_flow;
 pub mod study;

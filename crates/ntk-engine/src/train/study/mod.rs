@@ -2,7 +2,7 @@
 //! seeds of what the theory predicts (docs/DESIGN.md §5), with fitted log-log slopes.
 //!
 //! For each width `m` and seed, with the MLP of [`StudyConfig`] (every hidden layer of
-//! width `m`) trained by [`train`] for `steps` steps:
+//! width `m`) trained by [`train`](crate::train::train) for `steps` steps:
 //!
 //! | metric | what | theory |
 //! | --- | --- | --- |
