@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ntk_benches::points;
-use ntk_engine::gram::cost::empirical_flops;
+use ntk_engine::gram::empirical_flops;
 use ntk_engine::gram::{EmpiricalOptions, KernelKind, Precision, Weights, empirical};
 use ntk_engine::{Activation, Mlp, Points};
 

@@ -8,8 +8,8 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ntk_benches::points;
 use ntk_engine::Points;
-use ntk_engine::gram::seed::{CountPath, counts, patterns};
-use ntk_engine::simd::popcount::Level;
+use ntk_engine::gram::two_layer_relu::Level;
+use ntk_engine::gram::two_layer_relu::{CountPath, counts, patterns};
 
 /// (name, n, d, m)
 const SHAPES: &[(&str, usize, usize, usize)] = &[

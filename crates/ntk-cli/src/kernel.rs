@@ -7,7 +7,7 @@ use clap::Args;
 use ntk_engine::AnalyticOptions;
 use ntk_engine::data::npy::Dtype;
 use ntk_engine::data::safe_file::{Output, check_distinct};
-use ntk_engine::gram::cost::empirical_flops;
+use ntk_engine::gram::empirical_flops;
 use ntk_engine::gram::out_of_core::{
     BandReport, BandedOutput, default_memory_budget, write_analytic, write_empirical,
 };

@@ -17,6 +17,7 @@ pub mod predict;
 pub mod ranks;
 mod solve;
 pub mod study;
+pub mod study_report;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

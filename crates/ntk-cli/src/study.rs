@@ -11,7 +11,7 @@ use ntk_engine::data::safe_file::{Output, available_memory, check_distinct};
 use ntk_engine::predict::Matrix;
 use ntk_engine::ranks::{Ranks, assign};
 use ntk_engine::train::study::{
-    Run, StudyConfig, StudyData, metric_index, run_one, run_study, summarise,
+    Run, RunMetrics, StudyConfig, StudyData, metric_index, run_one, run_study, summarise,
 };
 use ntk_engine::{Activation, Dataset, Error, NpyFile, Parallelism, Parameterization, Result};
 
@@ -204,7 +204,7 @@ fn diverged(result: &ntk_engine::train::study::StudyResult) -> Option<(usize, u6
         .collect();
     result.runs.iter().find_map(|r| {
         idx.iter()
-            .map(|&i| r.values[i])
+            .map(|&i| r.values()[i])
             .find(|v| !v.is_finite())
             .map(|v| (r.width, r.seed, v))
     })
@@ -357,7 +357,7 @@ fn run_grid_ranked(
                 Ok(run) => {
                     let mut m = vec![RUN];
                     m.extend_from_slice(&(i as u64).to_le_bytes());
-                    run.values
+                    run.values()
                         .iter()
                         .for_each(|v| m.extend_from_slice(&v.to_bits().to_le_bytes()));
                     ranks.send_to_root(&m);
@@ -450,7 +450,7 @@ fn run_grid_ranked(
                         *slot = Some(Run {
                             width,
                             seed,
-                            values,
+                            metrics: RunMetrics::from_values(&values),
                         });
                         count += 1;
                         progress(count, width, seed);
@@ -551,8 +551,8 @@ pub fn run(args: StudyArgs, ranks: Option<&dyn Ranks>) -> Result<String> {
         ));
     }
     let secs = start.elapsed().as_secs_f64();
-    write(&csv, &result.to_csv(), &mut created)?;
-    write(&json, &result.to_json(), &mut created)?;
+    write(&csv, &crate::study_report::csv(&result), &mut created)?;
+    write(&json, &crate::study_report::json(&result), &mut created)?;
     let mut plot = String::new();
     crate::plot::loglog(&result, &mut plot, svg.path())?;
     write(&svg, &plot, &mut created)?;
@@ -560,7 +560,7 @@ pub fn run(args: StudyArgs, ranks: Option<&dyn Ranks>) -> Result<String> {
     created.done = true;
     Ok(format!(
         "{}{} runs in {secs:.1} s; wrote {}, {} and {}\n",
-        result.table(),
+        crate::study_report::table(&result),
         result.runs.len(),
         csv.path().display(),
         json.path().display(),

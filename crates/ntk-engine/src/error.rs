@@ -128,7 +128,7 @@ pub enum Error {
         /// Iterations done.
         iterations: usize,
         /// The relative residual (or error estimate) reached; infinite when the Lanczos
-        /// estimate was not yet trustworthy (see [`crate::solve::lanczos`]).
+        /// estimate was not yet trustworthy (see the block Lanczos of [`crate::solve`]).
         residual: f64,
         /// The tolerance asked for.
         tol: f64,

@@ -71,8 +71,13 @@
 //! * kernels: [`analytic()`], [`empirical()`], the [`Kernel`] they return
 //!   ([`Kernel::save`], [`Kernel::load`], `Matrix::from(kernel)`);
 //! * predictions: [`GradientFlow`] and [`predict::Ensemble`] on [`Matrix`] values;
-//! * training: [`train::train`] with [`TrainOptions`];
-//! * scores: [`metrics`].
+//! * training: [`train::train`] with [`TrainOptions`], and its kernel description
+//!   [`train::ntk_flow_prediction`];
+//! * the lecture's two-layer ReLU kernel: [`gram::two_layer_relu`];
+//! * scores and fits: [`metrics`] (errors, accuracy, log-log slopes over widths).
+//!
+//! Everything else is internal (`pub(crate)`); the design notes the code cites are in
+//! `docs/DESIGN.md`.
 //!
 //! References: Jacot, Gabriel & Hongler, "Neural Tangent Kernel", NeurIPS 2018;
 //! Lee et al., "Wide Neural Networks of Any Depth Evolve as Linear Models", NeurIPS 2019;
@@ -86,7 +91,7 @@ mod apply;
 pub mod data;
 pub mod error;
 pub mod gram;
-pub mod init;
+pub(crate) mod init;
 mod memory;
 pub mod metrics;
 pub mod model;
@@ -95,8 +100,8 @@ pub mod params;
 pub mod predict;
 pub mod ranks;
 pub mod reference;
-pub mod scalar;
-pub mod simd;
+pub(crate) mod scalar;
+pub(crate) mod simd;
 pub mod solve;
 pub mod train;
 
@@ -112,4 +117,5 @@ pub use model::{Mlp, Parameterization};
 pub use parallel::Parallelism;
 pub use params::Params;
 pub use predict::{FitOptions, GradientFlow, Initial, Matrix};
+pub use scalar::Real;
 pub use train::{TrainData, TrainOptions, Trained};

@@ -116,7 +116,7 @@ impl Params {
         crate::reference::flatten(self)
     }
 
-    /// The seeded initialisation of [`init`]: the same values, bit for bit, that the
+    /// The seeded initialisation of `init`: the same values, bit for bit, that the
     /// streamed paths regenerate chunk by chunk.
     pub fn seeded(model: &Mlp, seed: u64) -> Result<Self> {
         model.validate()?;

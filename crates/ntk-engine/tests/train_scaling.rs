@@ -1,4 +1,4 @@
-//! What the theory predicts for finite networks (DESIGN.md §5), on a small subset of the
+//! What the theory predicts for finite networks (docs/DESIGN.md §5), on a small subset of the
 //! bundled digits: the kernel drift falls like `m^{-1/2}`, the lecture's linearisation bound
 //! holds, trained networks approach the NTK regression as the width grows, and the kernel
 //! moves more when training is less lazy (small `α`, mean-field scaling).
@@ -26,7 +26,7 @@ fn grid() -> &'static StudyResult {
             ..StudyConfig::default()
         };
         let r = run_study(&config, &data(), &mut |_| {}).unwrap();
-        eprintln!("{}", r.table());
+        eprintln!("{}", r.description);
         r
     })
 }
@@ -69,7 +69,7 @@ fn two_layer_linearisation_bound_holds_at_every_width() {
             .unwrap(),
     );
     for run in &grid().runs {
-        let (err, bound) = (run.values[e], run.values[b]);
+        let (err, bound) = (run.values()[e], run.values()[b]);
         assert!(
             err.is_finite() && bound.is_finite() && err > 0.0 && err <= bound,
             "m={} seed={}: error {err} > bound {bound}",

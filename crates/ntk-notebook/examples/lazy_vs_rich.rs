@@ -20,7 +20,7 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
         &digits,
         &y,
         &[0.1, 1.0, 10.0, 100.0],
-        &Schedule::new(50, 1.0),
+        &TrainPlan::new(50, 1.0),
         2,
     )?;
     println!("{scan}");
@@ -31,7 +31,7 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
     // ReLU: steep in the rich regime, about −1/2 in the lazy one (α ≥ 1), where pattern
     // flips dominate. Smooth tanh: −1 in the lazy range, Chizat & Bach's O(1/α).
     let alphas = [0.03, 0.3, 1.0, 10.0, 100.0];
-    let relu = alpha_sweep(&model, &digits, &y, &alphas, &Schedule::new(50, 1.0), 2)?;
+    let relu = alpha_sweep(&model, &digits, &y, &alphas, &TrainPlan::new(50, 1.0), 2)?;
     let local = relu.local_slopes();
     println!("ReLU local slopes {local:?}");
     assert!(local[0] < -1.2, "rich end: {local:?}");
@@ -45,7 +45,7 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
         &digits,
         &y,
         &alphas,
-        &Schedule::new(50, 1.0),
+        &TrainPlan::new(50, 1.0),
         2,
     )?;
     let t = tanh.fit_range(1.0, 100.0).ok_or("no fit")?;
@@ -61,14 +61,14 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
         &digits,
         &y,
         None,
-        &Schedule::new(50, 1.0).alpha(0.1).centred(),
+        &TrainPlan::new(50, 1.0).alpha(0.1).centred(),
     )?;
     let lazy = train_network(
         &model,
         &digits,
         &y,
         None,
-        &Schedule::new(50, 1.0).alpha(100.0).centred(),
+        &TrainPlan::new(50, 1.0).alpha(100.0).centred(),
     )?;
     println!(
         "drift: rich {:.3e}, lazy {:.3e}",
@@ -95,7 +95,7 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
             &tr,
             &ytr,
             Some(&te),
-            &Schedule::new(steps, 1.0)
+            &TrainPlan::new(steps, 1.0)
                 .alpha(a)
                 .centred()
                 .record_every(steps),

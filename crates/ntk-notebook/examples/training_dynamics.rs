@@ -23,7 +23,7 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
         &train,
         &y,
         Some(&test),
-        &Schedule::new(100, 1.0).centred(),
+        &TrainPlan::new(100, 1.0).centred(),
     )?;
     println!("{run}");
     let last = run.last();

@@ -1,33 +1,41 @@
-//! The lecture's kernel: a two-layer ReLU network `f(x) = (1/√m) Σ_j a_j σ(w_jᵀx)` with the
-//! readout fixed has the tangent kernel
+//! The lecture's kernel: a two-layer ReLU network `f(x) = (1/√m) Σ_j a_j σ(w_jᵀx)` with
+//! the readout fixed has the tangent kernel
 //!
 //! ```text
 //! k_m(x, x') = xᵀx' · (1/m) Σ_j a_j² σ'(w_jᵀx) σ'(w_jᵀx')
-//!            → xᵀx' · (π − arccos(xᵀx'))/(2π)      (m → ∞, ‖x‖ = ‖x'‖ = 1)
+//!            → xᵀx' · (π − arccos(xᵀx'))/(2π)      (m → ∞, E a_j² = 1, ‖x‖ = ‖x'‖ = 1)
 //! ```
 //!
-//! (the arc-cosine kernel of degree 0 times the linear kernel; Cho & Saul 2009).
-//!
-//! The engine's depth-1 ReLU [`Mlp`](ntk_engine::Mlp) without bias is that network with
-//! `a_j ~ N(0, 1)` and the input scaled by `1/√d`; its empirical NTK is the first-layer term
-//! above divided by `d` plus the readout's term, which is exactly its empirical NNGP. So
-//! `k_m = d·(Θ̂ − K̂)`, both from the engine at the same seed; the closed form uses the
-//! engine's arc-cosine transform ([`ntk_engine::activation::arccos::nngp_ntk`]).
+//! (the arc-cosine kernel of degree 0 times the linear kernel; Cho & Saul 2009). The limit
+//! is the engine's ([`ntk_engine::gram::two_layer_relu::lecture_limit`]), the empirical
+//! kernel is the engine's NTK and NNGP of its depth-1 ReLU net ([`lecture_kernel`]); this
+//! module checks the lecture's unit-norm inputs and draws them.
 
-use ntk_engine::activation::arccos::nngp_ntk;
+use ntk_engine::activation::arccos::derivative_kernel;
+use ntk_engine::gram::two_layer_relu;
 use ntk_engine::gram::{KernelKind, Precision};
-use ntk_engine::{Activation, Error, Result};
+use ntk_engine::{Error, Kernel, Result};
 
 use crate::data::Data;
 use crate::display::plot::{Legend, Plot, Series, Style};
-use crate::kernel::{KernelMatrix, analytic_nngp, empirical_with};
+use crate::kernel::{KernelMatrix, empirical_with};
 use crate::model::Model;
-use crate::sweep::{Sweep, check_sizes};
+use crate::scan::Scan;
+use crate::sweep::{check_sizes, error_scan};
 
 /// `(π − arccos ρ)/(2π)`, the probability that two Gaussian half-spaces at angle
 /// `arccos ρ` both contain a point (the engine's degree-0 arc-cosine kernel).
 pub fn arccos0(rho: f64) -> f64 {
-    nngp_ntk(0.0, 1.0, rho, 1.0, 1.0).1
+    derivative_kernel(0.0, 1.0, rho.clamp(-1.0, 1.0).acos())
+}
+
+fn matrix(title: String, k: Kernel) -> KernelMatrix {
+    KernelMatrix {
+        title,
+        rows: k.n1,
+        cols: k.n2,
+        data: k.data,
+    }
 }
 
 fn check_unit_norm(x: &Data) -> Result<()> {
@@ -44,30 +52,24 @@ fn check_unit_norm(x: &Data) -> Result<()> {
     Ok(())
 }
 
-/// The infinite-width kernel `xᵀx'·(π − arccos xᵀx')/(2π)` on the unit-norm rows of `x`.
+/// The infinite-width kernel `xᵀx'·(π − arccos xᵀx')/(2π)` on the unit-norm rows of `x`
+/// (the engine's [`lecture_limit`](two_layer_relu::lecture_limit)).
 pub fn arccos_kernel(x: &Data) -> Result<KernelMatrix> {
     check_unit_norm(x)?;
-    let d = x.cols() as f64;
-    // The linear kernel xᵀx'/d is the engine's NNGP of a network with no hidden layer.
-    let linear = analytic_nngp(&Model::new(x.cols(), &[], Activation::Identity), x)?;
-    let data = linear
-        .data
-        .iter()
-        .map(|&k| {
-            let rho = (d * k).clamp(-1.0, 1.0);
-            rho * arccos0(rho)
-        })
-        .collect();
-    Ok(KernelMatrix {
-        title: "xᵀx'·(π − arccos xᵀx')/(2π)".into(),
-        rows: linear.rows,
-        cols: linear.cols,
-        data,
-    })
+    Ok(matrix(
+        "xᵀx'·(π − arccos xᵀx')/(2π)".into(),
+        two_layer_relu::lecture_limit(&x.points(), None),
+    ))
 }
 
 /// The lecture network's empirical kernel `k_m` at width `width` and `seed`, on the
-/// unit-norm rows of `x`, in `f64`.
+/// unit-norm rows of `x`, in `f64`, with the readout drawn `a_j ~ N(0, 1)` as the engine's
+/// depth-1 ReLU [`Mlp`](ntk_engine::Mlp) without bias draws it: that net's empirical NTK is
+/// the first-layer term divided by `d` plus the readout's term, which is exactly its
+/// empirical NNGP, so `k_m = d·(Θ̂ − K̂)`, both from the engine at the same seed. (With the
+/// readout fixed to `±1`, `Σ_j a_j²/m = 1` exactly: the engine's
+/// [`two_layer_relu::lecture_kernel`]. The random readout adds the spread of `a_j²` that
+/// notebook 02 shows at small widths.)
 pub fn lecture_kernel(x: &Data, width: usize, seed: u64) -> Result<KernelMatrix> {
     check_unit_norm(x)?;
     let model = Model::two_layer_relu(x.cols(), width);
@@ -82,7 +84,7 @@ pub fn lecture_kernel(x: &Data, width: usize, seed: u64) -> Result<KernelMatrix>
 
 /// The relative Frobenius error of [`lecture_kernel`] against [`arccos_kernel`] for each
 /// width and seeds `0..seeds`.
-pub fn arccos_sweep(x: &Data, widths: &[usize], seeds: u64) -> Result<Sweep> {
+pub fn arccos_sweep(x: &Data, widths: &[usize], seeds: u64) -> Result<Scan> {
     check_sizes(widths, seeds)?;
     let limit = arccos_kernel(x)?;
     let mut errors = Vec::with_capacity(widths.len());
@@ -92,10 +94,9 @@ pub fn arccos_sweep(x: &Data, widths: &[usize], seeds: u64) -> Result<Sweep> {
             .collect::<Result<Vec<f64>>>()?;
         errors.push(e);
     }
-    Ok(Sweep::new(
+    Ok(error_scan(
         "two-layer ReLU kernel vs the arc-cosine limit",
-        "relative Frobenius error",
-        widths.to_vec(),
+        widths,
         errors,
     ))
 }
@@ -159,9 +160,9 @@ mod tests {
             .minus(&analytic_nngp(&model, &x).unwrap(), "")
             .unwrap()
             .scaled(2.0, "");
-        // Both go through `s = √(q1·q2 − K²)`, which cancels near ρ = ±1 and costs about
-        // half the digits there; with different scales of q (1 here, 1/d there) they agree
-        // to ~1e-9.
+        // The engine's analytic kernel goes through `s = √(q1·q2 − K²)`, which cancels
+        // near ρ = ±1 and costs about half the digits there (the closed form takes the
+        // angle by Kahan's formula instead); they agree to ~1e-9.
         let err = k.rel_error(&first).unwrap();
         assert!(err < 1e-8, "{err:e}");
         assert!(arccos_kernel(&Data::from_rows("x", vec![2.0, 0.0], 1, 2, None).unwrap()).is_err());

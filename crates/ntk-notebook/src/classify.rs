@@ -3,14 +3,12 @@
 //! NTK and NNGP across depth with the linear kernel (a network with no hidden layer: ridge
 //! regression on the inputs).
 
-use core::fmt;
-
 use ntk_engine::gram::KernelKind;
 use ntk_engine::{Activation, Error, Result};
 
 use crate::data::Data;
 use crate::display::plot::{Legend, Plot, Series, Style};
-use crate::display::{Table, emit, figure_with_table};
+use crate::display::{Table, figure_with_table};
 use crate::kernel::analytic_kernel;
 use crate::model::Model;
 use crate::predict::kernel_regression;
@@ -127,22 +125,12 @@ impl DepthStudy {
             Style::Line,
         ))
     }
-
-    /// Shows the plot and the table.
-    pub fn evcxr_display(&self) {
-        emit(
-            "text/html",
-            &figure_with_table(&self.plot().to_svg(), &self.table()),
-            &self.to_string(),
-        );
-    }
 }
 
-impl fmt::Display for DepthStudy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.table())
-    }
-}
+table_display!(DepthStudy, |s| figure_with_table(
+    &s.plot().to_svg(),
+    &s.table()
+));
 
 #[cfg(test)]
 mod tests {

@@ -14,6 +14,7 @@
 use core::fmt;
 
 use ntk_engine::Result;
+use ntk_engine::metrics::{Stat, max_abs_diff, mse, rms};
 use ntk_engine::params::Params;
 use ntk_engine::predict::{FitOptions, GradientFlow, Initial, Matrix};
 use ntk_engine::train::descent::{DescentOptions, descend};
@@ -27,25 +28,12 @@ use crate::predict::Outputs;
 use crate::sweep::{Fit, loglog_fit};
 use ntk_engine::gram::KernelKind;
 
-fn rms(a: &[f64], b: &[f64]) -> f64 {
-    let s: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
-    (s / a.len().max(1) as f64).sqrt()
-}
-
-fn max_abs(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
-}
-
 fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len().max(1) as f64
+    Stat::of(v).mean
 }
 
 fn sd(v: &[f64]) -> f64 {
-    let m = mean(v);
-    (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len().max(2) - 1) as f64).sqrt()
+    Stat::of(v).std
 }
 
 /// The analytic NTK's train-train and test-train matrices for `model`.
@@ -159,7 +147,7 @@ pub fn trained_vs_kernel(
                 .clone()
                 .unwrap_or_else(|| unreachable!("test points given"));
             r.push(rms(&test.data, &f_ntk.data));
-            mx.push(max_abs(&test.data, &f_ntk.data));
+            mx.push(max_abs_diff(&test.data, &f_ntk.data));
             st.push(last.step);
             lo.push(last.loss);
             out.all_converged &= run.converged;
@@ -380,7 +368,7 @@ pub fn trajectories(
     let ntk_loss = flow
         .predict_train(&times, &Initial::default())?
         .iter()
-        .map(|f| rms(&f.data, &y.data).powi(2) / 2.0)
+        .map(|f| mse(&f.data, &y.data) / 2.0)
         .collect();
     let ntk_test = flow
         .predict_test(&times, &ks, &Initial::default())?
@@ -545,25 +533,13 @@ impl Trajectories {
         ]);
         t
     }
-
-    /// Shows the panels (test point 0, output 0) and the table.
-    pub fn evcxr_display(&self) {
-        let panels = self.plot(0, 0);
-        let svgs: Vec<String> = panels.0.iter().map(Plot::to_svg).collect();
-        let refs: Vec<&str> = svgs.iter().map(String::as_str).collect();
-        emit(
-            "text/html",
-            &figures_with_table(&refs, &self.table()),
-            &self.to_string(),
-        );
-    }
 }
 
-impl fmt::Display for Trajectories {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.table())
-    }
-}
+table_display!(Trajectories, |s| {
+    let svgs: Vec<String> = s.plot(0, 0).0.iter().map(Plot::to_svg).collect();
+    let refs: Vec<&str> = svgs.iter().map(String::as_str).collect();
+    figures_with_table(&refs, &s.table())
+});
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 use core::fmt;
 
 use ntk_engine::gram::{EmpiricalOptions, KernelKind, Precision, Weights, empirical};
+use ntk_engine::metrics::rel_frobenius;
 use ntk_engine::predict::Matrix;
 use ntk_engine::{AnalyticOptions, Error, Kernel, Result, analytic};
 
@@ -69,15 +70,11 @@ impl KernelMatrix {
             .collect()
     }
 
-    /// The relative Frobenius distance `‖self − reference‖_F / ‖reference‖_F`.
+    /// The relative Frobenius distance `‖self − reference‖_F / ‖reference‖_F` (the
+    /// engine's [`rel_frobenius`]).
     pub fn rel_error(&self, reference: &KernelMatrix) -> Result<f64> {
         check_same(self, reference)?;
-        let (mut num2, mut den2) = (0.0, 0.0);
-        for (a, b) in self.data.iter().zip(&reference.data) {
-            num2 += (a - b) * (a - b);
-            den2 += b * b;
-        }
-        Ok((num2 / den2).sqrt())
+        Ok(rel_frobenius(&self.data, &reference.data))
     }
 
     /// `self − other`, entry by entry, with a new title.

@@ -7,15 +7,14 @@
 //! (Telgarsky's Lemma 4.1), is drawn with `B` the measured distance). Also the lecture's
 //! homogeneity identity `f(x; W) = ⟨∇f(x; W), W⟩` for ReLU ([`homogeneity`]).
 
-use core::fmt;
-
 use faer::Mat;
-use ntk_engine::train::two_layer::{TwoLayer, beta};
+use ntk_engine::metrics::Stat;
+use ntk_engine::train::two_layer::{TwoLayer, TwoLayerTask, beta, linearisation_run};
 use ntk_engine::{Activation, Error, Result};
 
 use crate::data::Data;
 use crate::display::plot::{Panels, Plot, Series, Style};
-use crate::display::{Table, emit, num};
+use crate::display::{Table, num};
 use crate::predict::Outputs;
 use crate::sweep::{Fit, loglog_fit};
 
@@ -88,27 +87,27 @@ pub fn linearisation(
         bound: vec![],
         loss: vec![],
     };
+    let task = TwoLayerTask {
+        x_train: xm.as_ref(),
+        y: &target,
+        x_eval: xm.as_ref(),
+        learning_rate: lr,
+        steps,
+    };
     for &m in widths {
-        let (mut e, mut dist, mut b, mut l) = (vec![], vec![], vec![], vec![]);
-        for s in 0..seeds {
-            let init = TwoLayer::seeded(d, m, activation, s);
-            let mut net = init.clone();
-            let losses = net.train_gd(xm.as_ref(), &target, lr, steps);
-            e.push(net.linearisation_error(&init, xm.as_ref()));
-            dist.push((&net.w - &init.w).norm_l2());
-            b.push(net.linearisation_bound(&init).unwrap_or(f64::NAN));
-            l.push(*losses.last().unwrap_or(&f64::NAN));
-        }
-        out.error.push(e);
-        out.distance.push(dist);
-        out.bound.push(b);
-        out.loss.push(l);
+        let runs: Vec<_> = (0..seeds)
+            .map(|s| linearisation_run(&task, activation, m, s))
+            .collect();
+        out.error.push(runs.iter().map(|r| r.error).collect());
+        out.distance.push(runs.iter().map(|r| r.distance).collect());
+        out.bound.push(runs.iter().map(|r| r.bound).collect());
+        out.loss.push(runs.iter().map(|r| r.loss).collect());
     }
     Ok(out)
 }
 
 fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len().max(1) as f64
+    Stat::of(v).mean
 }
 
 impl Linearisation {
@@ -278,22 +277,13 @@ impl Linearisation {
         }
         t
     }
-
-    /// Shows the plot and the table.
-    pub fn evcxr_display(&self) {
-        emit(
-            "text/html",
-            &format!("{}{}", self.plot().to_html(), self.table().to_html()),
-            &self.to_string(),
-        );
-    }
 }
 
-impl fmt::Display for Linearisation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.table())
-    }
-}
+table_display!(Linearisation, |s| format!(
+    "{}{}",
+    s.plot().to_html(),
+    s.table().to_html()
+));
 
 /// The lecture's homogeneity identity, measured (see [`homogeneity`]).
 #[derive(Clone, Debug, PartialEq)]
@@ -372,19 +362,9 @@ impl Homogeneity {
         }
         t
     }
-
-    /// Shows the table.
-    pub fn evcxr_display(&self) {
-        let t = self.table();
-        emit("text/html", &t.to_html(), &t.to_string());
-    }
 }
 
-impl fmt::Display for Homogeneity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.table())
-    }
-}
+table_display!(Homogeneity, |s| s.table().to_html());
 
 #[cfg(test)]
 mod tests {

@@ -2,19 +2,18 @@
 //! results (`cargo bench -p ntk-benches --bench empirical` writes
 //! `target/criterion/<group>/<shape>/new/{estimates,benchmark}.json`), or timed here on small
 //! shapes when there are none. Operation counts are the engine's
-//! ([`ntk_engine::gram::cost::empirical_flops`]).
+//! ([`ntk_engine::gram::empirical_flops`]).
 
-use core::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ntk_engine::gram::KernelKind;
-use ntk_engine::gram::cost::empirical_flops;
+use ntk_engine::gram::empirical_flops;
 use ntk_engine::{Activation, Error, Result};
 
 use crate::data::Data;
 use crate::display::plot::{Legend, Plot, Series, Style};
-use crate::display::{Table, emit, figure_with_table, num};
+use crate::display::{Table, figure_with_table, num};
 use crate::kernel::empirical_kernel;
 use crate::model::Model;
 
@@ -215,22 +214,12 @@ impl Throughput {
         }
         p
     }
-
-    /// Shows the plot and the table.
-    pub fn evcxr_display(&self) {
-        emit(
-            "text/html",
-            &figure_with_table(&self.plot().to_svg(), &self.table()),
-            &self.to_string(),
-        );
-    }
 }
 
-impl fmt::Display for Throughput {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.table())
-    }
-}
+table_display!(Throughput, |s| figure_with_table(
+    &s.plot().to_svg(),
+    &s.table()
+));
 
 #[cfg(test)]
 mod tests {

@@ -3,11 +3,12 @@
 
 use core::fmt;
 
+use ntk_engine::metrics;
 use ntk_engine::predict::{FitOptions, GradientFlow, Initial, Matrix};
 use ntk_engine::{Error, Result};
 
 use crate::display::plot::{Legend, Plot, Series, Style};
-use crate::display::{Table, emit, figure_with_table, num};
+use crate::display::{Table, figure_with_table, num};
 use crate::kernel::KernelMatrix;
 
 /// Outputs or targets: `rows × cols` (points × outputs), row-major.
@@ -39,22 +40,14 @@ impl Outputs {
         self.data[i * self.cols + a]
     }
 
-    /// The index of the largest output of each point (the predicted class); for a single
-    /// output, `1` where it is positive and `0` elsewhere.
+    /// The predicted class of each point: the engine's [`argmax`](metrics::argmax) (the
+    /// largest output; a single output is read as a sign, `1` where positive).
     pub fn argmax(&self) -> Vec<usize> {
-        self.data
-            .chunks(self.cols.max(1))
-            .map(|r| {
-                if r.len() == 1 {
-                    usize::from(r[0] > 0.0)
-                } else {
-                    (0..r.len()).fold(0, |b, a| if r[a] > r[b] { a } else { b })
-                }
-            })
-            .collect()
+        metrics::argmax(&self.to_matrix())
     }
 
-    /// The fraction of points whose [`argmax`](Outputs::argmax) equals the label.
+    /// The fraction of points whose [`argmax`](Outputs::argmax) equals the label (the
+    /// engine's [`accuracy`](metrics::accuracy)).
     pub fn accuracy(&self, labels: &[i64]) -> Result<f64> {
         if labels.len() != self.rows {
             return Err(Error::DimensionMismatch {
@@ -63,16 +56,11 @@ impl Outputs {
                 got: labels.len(),
             });
         }
-        let hits = self
-            .argmax()
-            .iter()
-            .zip(labels)
-            .filter(|&(&p, &l)| p as i64 == l)
-            .count();
-        Ok(hits as f64 / self.rows.max(1) as f64)
+        Ok(metrics::accuracy(&self.to_matrix(), labels))
     }
 
-    /// Mean squared error against `targets`, over every entry.
+    /// Mean squared error against `targets`, over every entry (the engine's
+    /// [`mse`](metrics::mse)).
     pub fn mse(&self, targets: &Outputs) -> Result<f64> {
         if (self.rows, self.cols) != (targets.rows, targets.cols) {
             return Err(Error::DimensionMismatch {
@@ -84,13 +72,7 @@ impl Outputs {
                 got: targets.data.len(),
             });
         }
-        let s: f64 = self
-            .data
-            .iter()
-            .zip(&targets.data)
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum();
-        Ok(s / self.data.len().max(1) as f64)
+        Ok(metrics::mse(&self.data, &targets.data))
     }
 
     pub(crate) fn to_matrix(&self) -> Matrix {
@@ -229,22 +211,9 @@ impl Flow {
         }
         p
     }
-
-    /// Shows the plot and the table.
-    pub fn evcxr_display(&self) {
-        emit(
-            "text/html",
-            &figure_with_table(&self.plot().to_svg(), &self.table()),
-            &self.to_string(),
-        );
-    }
 }
 
-impl fmt::Display for Flow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.table())
-    }
-}
+table_display!(Flow, |s| figure_with_table(&s.plot().to_svg(), &s.table()));
 
 #[cfg(test)]
 mod tests {

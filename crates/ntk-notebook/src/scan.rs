@@ -1,11 +1,11 @@
 //! [`Scan`]: a measured quantity against a positive parameter (a width, an output scale),
-//! several seeds each, with its fitted log-log line ([`loglog_fit`]) and, optionally, a
-//! reference power law drawn through the first mean.
-
-use core::fmt;
+//! several seeds each, with its fitted log-log line (the engine's [`loglog_fit`]) and,
+//! optionally, a reference power law drawn through the first mean. Width sweeps
+//! ([`width_sweep`](crate::width_sweep), [`arccos_sweep`](crate::arccos_sweep)) and output
+//! scale sweeps ([`alpha_sweep`](crate::alpha_sweep)) all return one.
 
 use crate::display::plot::{Plot, Series, Style};
-use crate::display::{Table, emit, figure_with_table, num};
+use crate::display::{Table, figure_with_table, num};
 use crate::sweep::{Fit, loglog_fit};
 
 /// Values over a parameter and seeds, with their power-law fit.
@@ -146,22 +146,9 @@ impl Scan {
         }
         p
     }
-
-    /// Shows the plot and the table.
-    pub fn evcxr_display(&self) {
-        emit(
-            "text/html",
-            &figure_with_table(&self.plot().to_svg(), &self.table()),
-            &self.to_string(),
-        );
-    }
 }
 
-impl fmt::Display for Scan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.table())
-    }
-}
+table_display!(Scan, |s| figure_with_table(&s.plot().to_svg(), &s.table()));
 
 /// Several scans of one quantity on one log-log plot, each with its mean ± min–max bars
 /// and its line fitted over the parameters in `[lo, hi]` only, in the same colour.

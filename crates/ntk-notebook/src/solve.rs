@@ -2,7 +2,6 @@
 //! in `.npy` files larger than memory, or recomputed from a model and never stored.
 //! Progress is printed while the solver runs; the result draws its residual history.
 
-use core::fmt;
 use std::path::PathBuf;
 
 use ntk_engine::analytic::AnalyticOptions;
@@ -15,7 +14,7 @@ use ntk_engine::{Parallelism, Result};
 
 use crate::data::Data;
 use crate::display::plot::{Legend, Plot, Series, Style};
-use crate::display::{Table, emit, figure_with_table, num};
+use crate::display::{Table, figure_with_table, num};
 use crate::kernel::KernelMatrix;
 use crate::model::Model;
 use crate::predict::Outputs;
@@ -221,22 +220,12 @@ impl Solved {
         }
         p
     }
-
-    /// Shows the convergence plot and the table.
-    pub fn evcxr_display(&self) {
-        emit(
-            "text/html",
-            &figure_with_table(&self.plot().to_svg(), &self.table()),
-            &self.to_string(),
-        );
-    }
 }
 
-impl fmt::Display for Solved {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.table())
-    }
-}
+table_display!(Solved, |s| figure_with_table(
+    &s.plot().to_svg(),
+    &s.table()
+));
 
 #[cfg(test)]
 mod tests {

@@ -5,13 +5,11 @@
 //! The numbers are the engine's ([`GradientFlow::label_energy`],
 //! [`GradientFlow::residual_spectrum`]); this module orders them largest-first and draws them.
 
-use core::fmt;
-
 use ntk_engine::Result;
 use ntk_engine::predict::{FitOptions, GradientFlow, Initial};
 
 use crate::display::plot::{Panels, Plot, Series, Style};
-use crate::display::{Table, emit, num};
+use crate::display::{Table, num};
 use crate::kernel::KernelMatrix;
 use crate::predict::Outputs;
 
@@ -202,22 +200,13 @@ impl Spectrum {
         }
         t
     }
-
-    /// Shows the panels and the table.
-    pub fn evcxr_display(&self) {
-        emit(
-            "text/html",
-            &format!("{}{}", self.plot().to_html(), self.table().to_html()),
-            &self.to_string(),
-        );
-    }
 }
 
-impl fmt::Display for Spectrum {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.table())
-    }
-}
+table_display!(Spectrum, |s| format!(
+    "{}{}",
+    s.plot().to_html(),
+    s.table().to_html()
+));
 
 #[cfg(test)]
 mod tests {

@@ -7,14 +7,12 @@
 //! `lin_gap`, `ntk_gap`, `test_mse`, `test_accuracy`, `train_loss`, `two_layer_error`,
 //! `two_layer_bound`.
 
-use core::fmt;
-
 use ntk_engine::train::study::{METRICS, StudyConfig, StudyData, run_study};
 use ntk_engine::{Activation, Error, Parameterization, Result};
 
 use crate::data::Data;
 use crate::display::plot::{Panels, Plot, Series, Style};
-use crate::display::{Html, Table, emit, num};
+use crate::display::{Html, Table, num};
 use crate::sweep::Fit;
 
 /// What a study trains: widths, seeds, depth, activation, parameterization, `α`, steps,
@@ -313,22 +311,13 @@ impl Study {
         }
         Html(t.to_html())
     }
-
-    /// Shows the plot and the table.
-    pub fn evcxr_display(&self) {
-        emit(
-            "text/html",
-            &format!("{}{}", self.plot().to_html(), self.table().to_html()),
-            &self.to_string(),
-        );
-    }
 }
 
-impl fmt::Display for Study {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.table())
-    }
-}
+table_display!(Study, |s| format!(
+    "{}{}",
+    s.plot().to_html(),
+    s.table().to_html()
+));
 
 /// One metric of several studies on one log-log plot, each labelled with its slope.
 pub fn compare_studies(studies: &[(&str, &Study)], metric: &str) -> Result<Plot> {

@@ -3,14 +3,14 @@
 //! and the gap to the linearised model, recorded against the step.
 //!
 //! The engine trains `g = α·(f − c·f_0)` on the loss `1/α²·1/(2N)·‖g − y‖²` (Chizat & Bach
-//! 2019); [`Schedule`] sets the steps, learning rate, `α` and centring. All numbers here are
+//! 2019); [`TrainPlan`] sets the steps, learning rate, `α` and centring. All numbers here are
 //! the engine's; this module only collects them into owned values and draws them.
 
 use core::fmt;
 
-use ntk_engine::predict::{FitOptions, GradientFlow, Initial, Matrix};
-use ntk_engine::train::{Batching, TrainData, TrainOptions, train};
-use ntk_engine::{AnalyticOptions, Parameterization, Params, Result, analytic};
+use ntk_engine::metrics::rms;
+use ntk_engine::train::{Batching, TrainData, TrainOptions, ntk_flow_prediction, train};
+use ntk_engine::{Params, Result};
 
 use crate::data::Data;
 use crate::display::plot::{Panels, Plot, Series, Style};
@@ -21,7 +21,7 @@ use crate::predict::Outputs;
 /// How to train: steps, learning rate `η`, output scale `α`, centring, record interval,
 /// SGD batch size and seed of the initialisation.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Schedule {
+pub struct TrainPlan {
     /// Steps.
     pub steps: usize,
     /// Learning rate `η`.
@@ -38,10 +38,10 @@ pub struct Schedule {
     pub seed: u64,
 }
 
-impl Schedule {
+impl TrainPlan {
     /// Full-batch gradient descent, `α = 1`, uncentred, 20 records, seed 0.
-    pub fn new(steps: usize, learning_rate: f64) -> Schedule {
-        Schedule {
+    pub fn new(steps: usize, learning_rate: f64) -> TrainPlan {
+        TrainPlan {
             steps,
             learning_rate,
             alpha: 1.0,
@@ -53,31 +53,31 @@ impl Schedule {
     }
 
     /// Sets `α`.
-    pub fn alpha(mut self, alpha: f64) -> Schedule {
+    pub fn alpha(mut self, alpha: f64) -> TrainPlan {
         self.alpha = alpha;
         self
     }
 
     /// Trains `α·(f − f_0)` instead of `α·f`.
-    pub fn centred(mut self) -> Schedule {
+    pub fn centred(mut self) -> TrainPlan {
         self.centre = true;
         self
     }
 
     /// Records every `n` steps.
-    pub fn record_every(mut self, n: usize) -> Schedule {
+    pub fn record_every(mut self, n: usize) -> TrainPlan {
         self.record_every = n;
         self
     }
 
     /// Mini-batch SGD with `size` points per step.
-    pub fn batch(mut self, size: usize) -> Schedule {
+    pub fn batch(mut self, size: usize) -> TrainPlan {
         self.batch = Some(size);
         self
     }
 
     /// Sets the seed.
-    pub fn seed(mut self, seed: u64) -> Schedule {
+    pub fn seed(mut self, seed: u64) -> TrainPlan {
         self.seed = seed;
         self
     }
@@ -128,7 +128,7 @@ pub fn train_network(
     x_train: &Data,
     y_train: &Outputs,
     x_test: Option<&Data>,
-    schedule: &Schedule,
+    schedule: &TrainPlan,
 ) -> Result<Training> {
     let mlp = model.mlp.clone().with_outputs(y_train.cols);
     let params0 = Params::seeded(&mlp, schedule.seed)?;
@@ -158,34 +158,7 @@ pub fn train_network(
         probe: None,
     };
     let t = train(&mlp, &params0, &data, &opts)?;
-    let ntk_test = match (&ps, &t.test_0) {
-        (Some(ps), Some(test_0)) if mlp.parameterization == Parameterization::Ntk => {
-            let a = AnalyticOptions::default();
-            let k_tt = analytic(&mlp, &pt, None, &a)?;
-            let k_st = analytic(&mlp, ps, Some(&pt), &a)?;
-            // The NTK of g = α·f is α²·Θ, while the loss is scaled by 1/α²: the flow of g
-            // is the flow under Θ at the same learning rate, whatever α.
-            let flow = GradientFlow::fit(
-                &Matrix::new(k_tt.n1, k_tt.n1, k_tt.data)?,
-                &y,
-                &FitOptions {
-                    learning_rate: schedule.learning_rate,
-                    ..FitOptions::default()
-                },
-            )?;
-            let init = Initial {
-                fx_train_0: Some(&t.train_0),
-                fx_test_0: Some(test_0),
-            };
-            let p = flow.predict_test(
-                &[schedule.steps as f64],
-                &Matrix::new(k_st.n1, k_tt.n1, k_st.data)?,
-                &init,
-            )?;
-            p.into_iter().next().map(Outputs::from)
-        }
-        _ => None,
-    };
+    let ntk_test = ntk_flow_prediction(&mlp, &data, &t, &opts)?.map(Outputs::from);
     let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
     Ok(Training {
         title: format!(
@@ -349,14 +322,10 @@ impl Training {
 
     /// RMS distance of the test outputs to the analytic NTK flow's.
     pub fn ntk_gap(&self) -> Option<f64> {
-        let (a, b) = (self.test.as_ref()?, self.ntk_test.as_ref()?);
-        let s: f64 = a
-            .data
-            .iter()
-            .zip(&b.data)
-            .map(|(x, y)| (x - y) * (x - y))
-            .sum();
-        Some((s / a.data.len().max(1) as f64).sqrt())
+        Some(rms(
+            &self.test.as_ref()?.data,
+            &self.ntk_test.as_ref()?.data,
+        ))
     }
 
     /// Shows the plot and the records.
@@ -383,7 +352,7 @@ pub fn alpha_sweep(
     x_train: &Data,
     y_train: &Outputs,
     alphas: &[f64],
-    schedule: &Schedule,
+    schedule: &TrainPlan,
     seeds: u64,
 ) -> Result<crate::scan::Scan> {
     crate::sweep::check_sizes(&[alphas.len()], seeds)?;
@@ -434,7 +403,7 @@ mod tests {
             &tr,
             &y,
             Some(&te),
-            &Schedule::new(10, 1.0).centred(),
+            &TrainPlan::new(10, 1.0).centred(),
         )
         .unwrap();
         assert_eq!(t.steps.first().unwrap().step, 0);

@@ -20,6 +20,16 @@ pub fn derivative<T: Real>(a: T, b: T, x: T) -> T {
     if x > T::ZERO { b } else { a }
 }
 
+/// The derivative kernel `ḋ = E[φ'(u)φ'(v)] = (a² + b²)/2 − (a − b)²·θ/(2π)` of two
+/// Gaussian pre-activations at angle `θ`; for ReLU the arc-cosine kernel of degree 0,
+/// `(π − θ)/(2π)`, the probability that both lie in one half-space (Cho & Saul 2009).
+/// `θ/(2π)` is formed first, so `θ = 0` gives `(a² + b²)/2` and `θ = π` gives `ab`
+/// exactly for ReLU-like `a, b`.
+#[inline(always)]
+pub fn derivative_kernel(a: f64, b: f64, theta: f64) -> f64 {
+    (a * a + b * b) / 2.0 - (a - b) * (a - b) * (theta / core::f64::consts::TAU)
+}
+
 /// The infinite-width transform of one pair: with `P = q1·q2`, `s = √max(P − K², 0)`,
 /// `θ = atan2(s, K)` (`π/2` when `s = K = 0`, as neural-tangents fills it), returns
 ///
@@ -47,7 +57,7 @@ pub fn nngp_ntk(a: f64, b: f64, k: f64, q1: f64, q2: f64) -> (f64, f64) {
         atan2(s, k)
     };
     let jump = (a - b) * (a - b);
-    let dot = (a * a + b * b) / 2.0 - jump * (theta / core::f64::consts::TAU);
+    let dot = derivative_kernel(a, b, theta);
     (jump / core::f64::consts::TAU * s + dot * k, dot)
 }
 

@@ -1,14 +1,14 @@
 //! Elementwise activations `φ` and their derivatives, in `f32` and `f64`.
 //!
 //! One module per family, as neural-tangents groups them: the ABReLU family
-//! ([`arccos`]: ReLU, leaky ReLU, Abs), the erf family ([`erf`]: Erf, sigmoid-like),
-//! [`gelu`], and [`smooth`] (tanh, softplus, sin). A user function with its derivative is an
+//! ([`arccos`]: ReLU, leaky ReLU, Abs), the erf family (`erf`: Erf, sigmoid-like),
+//! `gelu`, and `smooth` (tanh, softplus, sin). A user function with its derivative is an
 //! [`Activation::Custom`].
 
 pub mod arccos;
-pub mod erf;
-pub mod gelu;
-pub mod smooth;
+pub(crate) mod erf;
+pub(crate) mod gelu;
+pub(crate) mod smooth;
 
 use core::fmt;
 use core::str::FromStr;
@@ -181,12 +181,6 @@ impl Activation {
                 map!(|v| act.value(v), |v| act.derivative(v))
             }
         }
-    }
-
-    /// `true` when `φ` is positively homogeneous of degree 1 and `φ'` takes only the two
-    /// values 0 and 1, which the bit-packed ReLU path needs.
-    pub fn is_relu(&self) -> bool {
-        matches!(self, Activation::Relu)
     }
 }
 

@@ -4,7 +4,7 @@
 //! a Gaussian process with covariance `K` (the NNGP kernel; Neal 1996, Williams 1997,
 //! Lee et al. 2018) and its neural tangent kernel becomes deterministic and constant in
 //! training, `Θ` (Jacot, Gabriel & Hongler 2018; Lee et al. 2019). Both follow from one
-//! recursion over the layers ([`state`]), with the same formulas as neural-tangents:
+//! recursion over the layers (`state`), with the same formulas as neural-tangents:
 //!
 //! ```text
 //! start       K = x·x'/d,  q = |x|²/d,  Θ = 0
@@ -13,9 +13,9 @@
 //! activation  K ← E[φ(u)φ(v)],  Θ ← Θ·E[φ'(u)φ'(v)],  q ← E[φ(u)²]
 //! ```
 //!
-//! ([`dense`], [`dual`]). The expectations have closed forms for the ABReLU family
+//! (`dense`, `dual`). The expectations have closed forms for the ABReLU family
 //! (arc-cosine kernels, Cho & Saul 2009), the erf family (Williams 1997) and GELU; any other
-//! activation is integrated by two-dimensional Gauss–Hermite [`quadrature`].
+//! activation is integrated by two-dimensional Gauss–Hermite quadrature.
 //!
 //! The kernel is the same for every output and zero between outputs: the traced kernel
 //! (`k = 1`) is `Θ`, the full one `Θ ⊗ I_k`.
@@ -23,7 +23,7 @@
 //! Speed and precision: per tile of pairs, the input Gram `x·x'` is a register-blocked
 //! micro-kernel at GEMM speed (`analytic/input_gram.rs`) and the layer recursion runs as vectorised
 //! loops over each row of the tile (the closed forms are branch-free, with an `atan2`
-//! within 2 ulp of `libm`'s, [`crate::simd::atan2`]). Everything is computed in `f64`, the
+//! within 2 ulp of `libm`'s, `simd::atan2`). Everything is computed in `f64`, the
 //! input Gram included, whatever the output type: a kernel written as `f32` is the `f64`
 //! kernel rounded once, so its relative error is at most 2⁻²⁴ ≈ 6·10⁻⁸ (measured 3.1·10⁻⁸
 //! on the diagonal of a depth-3 ReLU NTK, where neural-tangents' f32 kernel is off by
@@ -32,12 +32,12 @@
 //! tiles with bits independent of the thread count, the tile size and the instruction set.
 
 mod assemble;
-pub mod dense;
-pub mod dual;
+pub(crate) mod dense;
+pub(crate) mod dual;
 mod input_gram;
 pub mod out_of_core;
-pub mod quadrature;
-pub mod state;
+pub(crate) mod quadrature;
+pub(crate) mod state;
 
 use assemble::Side;
 
@@ -46,9 +46,9 @@ use crate::error::{Error, Result};
 use crate::gram::{Kernel, KernelKind};
 use crate::model::Mlp;
 use crate::parallel::Parallelism;
+#[doc(hidden)] // Tests hold the closed forms against quadrature; not the API.
 pub use dual::Dual;
-pub use quadrature::{GaussHermite, Quadrature};
-pub use state::{PairState, Recursion};
+pub(crate) use state::Recursion;
 
 /// Options of [`analytic`].
 #[derive(Clone, Copy, Debug)]

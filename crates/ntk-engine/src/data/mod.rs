@@ -3,6 +3,7 @@
 
 pub mod bus_guard;
 pub mod dataset;
+#[doc(hidden)] // The out-of-core writer's file; tests and the fuzzer read it directly.
 pub mod kernel_file;
 pub mod mapped_kernel;
 pub mod npy;

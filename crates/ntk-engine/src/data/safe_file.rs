@@ -1,4 +1,4 @@
-//! Files read and created safely (DESIGN.md §10): the one place where every reader and writer
+//! Files read and created safely (docs/DESIGN.md §10): the one place where every reader and writer
 //! of the engine and the CLI opens, creates, locks, renames and removes files.
 //!
 //! * **Inputs** are opened without blocking and must be regular files ([`open_input`]): a

@@ -15,18 +15,19 @@
 //!
 //! Two schedules compute the same sums ([`stored`] and [`streamed`]): both cut the output
 //! into tiles fixed by the problem size and reduce over neurons in fixed blocks
-//! ([`tile::REDUCE_BLOCK`]), so results are bit-identical for any number of threads (and, in
-//! `f32`, for any tile size: [`crate::simd::gemm`]).
+//! (`tile::REDUCE_BLOCK`), so results are bit-identical for any number of threads (and, in
+//! `f32`, for any tile size: `simd::gemm`).
 
-pub mod cost;
-pub mod features;
+pub(crate) mod cost;
+pub use cost::empirical_flops;
+pub(crate) mod features;
 mod kernel_io;
 pub mod out_of_core;
 pub mod ranked;
-pub mod seed;
 pub mod stored;
 pub mod streamed;
-pub mod tile;
+pub(crate) mod tile;
+pub mod two_layer_relu;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -84,7 +85,7 @@ impl core::str::FromStr for Precision {
 /// The weights of the network: drawn from a seed (regenerable chunk by chunk), or given.
 #[derive(Clone, Copy, Debug)]
 pub enum Weights<'a> {
-    /// The seeded initialisation of [`crate::init`].
+    /// The seeded initialisation of `init`.
     Seeded(u64),
     /// Explicit parameters (checked against the model).
     Explicit(&'a Params),
@@ -119,7 +120,7 @@ pub struct EmpiricalOptions {
     /// Rows per output tile (and per forward block). Part of the problem's definition: the
     /// bits of the result may change with it (not with the thread count).
     pub tile: usize,
-    /// Neurons per streamed chunk, a multiple of [`tile::REDUCE_BLOCK`]; only memory and
+    /// Neurons per streamed chunk, a multiple of `tile::REDUCE_BLOCK` (256); only memory and
     /// scheduling depend on it, never the result.
     pub chunk: usize,
 }

@@ -160,6 +160,7 @@ pub enum Epilogue<'a> {
 ///
 /// # Panics
 /// If the shapes disagree, or [`Epilogue::AddF64`] is asked for more than [`KC`] inner indices.
+#[cfg(test)] // The allocating form, for the unit tests; the engine reuses its work space.
 pub fn gemm_packed(a: MatRef<'_, f32>, b: &PackedRhs, out: Epilogue<'_>) {
     gemm_packed_in(a, b, out, &mut Vec::new());
 }
@@ -209,6 +210,7 @@ pub fn gemm_packed_in(
 
 /// `acc += α · A·Bᵀ` for one Gram block (`a`: `m × k`, `b`: `n × k`, `k ≤ KC`), only
 /// `j ≤ i` when `lower`.
+#[cfg(test)] // The allocating form, for the unit tests; the engine reuses its work space.
 pub fn gram_block_f64(
     acc: MatMut<'_, f64>,
     a: MatRef<'_, f32>,

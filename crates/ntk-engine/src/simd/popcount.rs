@@ -12,6 +12,14 @@
 //! * [`Level::Portable`]: `u64::count_ones` without target features.
 //!
 //! All give the same integers (counts are exact).
+//!
+//! # Why the two fast levels bypass pulp
+//! pulp's instruction-set levels (`V3` = AVX2 + FMA + …, `V4` = AVX-512 F/BW/CD/DQ/VL) do
+//! not include `avx512vpopcntdq`, so no pulp level lets LLVM emit `VPOPCNTQ`; and the AVX2
+//! count is written with raw `VPSHUFB`/`VPSADBW` intrinsics, which pulp's safe vector types
+//! do not offer. These two levels are therefore `#[target_feature]` functions of this file,
+//! entered only after [`Level::available`] detected every feature they enable (the only
+//! `unsafe` here); the `Popcnt` level goes through pulp's dispatch as the rest of `simd/`.
 
 use pulp::Arch;
 
@@ -37,9 +45,9 @@ fn and_popcount_portable(a: &[u64], b: &[u64]) -> u64 {
 /// How the bits are counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Level {
-    /// AVX-512 `VPOPCNTQ` (needs `avx512f` and `avx512vpopcntdq`).
+    /// AVX-512 `VPOPCNTQ` (needs `avx512f`, `avx512vpopcntdq` and `popcnt`).
     Vpopcntdq,
-    /// AVX2 nibble-table `VPSHUFB` counts (needs `avx2`).
+    /// AVX2 nibble-table `VPSHUFB` counts (needs `avx2` and `popcnt`).
     Avx2Shuffle,
     /// The scalar `POPCNT` per word, under the best instruction set pulp finds.
     Popcnt,
@@ -56,7 +64,8 @@ impl Level {
         Level::Portable,
     ];
 
-    /// Whether this CPU can run the level.
+    /// Whether this CPU can run the level: every target feature its function enables is
+    /// detected.
     pub fn available(self) -> bool {
         #[cfg(target_arch = "x86_64")]
         {
@@ -64,8 +73,12 @@ impl Level {
                 Level::Vpopcntdq => {
                     std::arch::is_x86_feature_detected!("avx512vpopcntdq")
                         && std::arch::is_x86_feature_detected!("avx512f")
+                        && std::arch::is_x86_feature_detected!("popcnt")
                 }
-                Level::Avx2Shuffle => std::arch::is_x86_feature_detected!("avx2"),
+                Level::Avx2Shuffle => {
+                    std::arch::is_x86_feature_detected!("avx2")
+                        && std::arch::is_x86_feature_detected!("popcnt")
+                }
                 Level::Popcnt | Level::Portable => true,
             }
         }
@@ -85,13 +98,8 @@ impl Level {
 }
 
 /// `counts[i·rj + j] += Σ_w popcount(a_i[w] & b_j[w])` for the `ri` rows of `a` and `rj` rows
-/// of `b` (each `words` long, row-major); with `lower`, only `j ≤ i`. Runs at
-/// [`Level::best`].
-pub fn gram_counts(a: &[u64], b: &[u64], words: usize, counts: &mut [u64], lower: bool) {
-    gram_counts_at(Level::best(), a, b, words, counts, lower)
-}
-
-/// [`gram_counts`] at a given level.
+/// of `b` (each `words` long, row-major); with `lower`, only `j ≤ i`; at `level`
+/// ([`Level::best`] is the fastest the CPU runs).
 ///
 /// # Panics
 /// If the CPU cannot run `level` ([`Level::available`]).
@@ -108,10 +116,12 @@ pub fn gram_counts_at(
     debug_assert_eq!(counts.len(), ri * rj);
     match level {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the target features of the function were detected (`available`).
+        // SAFETY: `gram_counts_vpopcnt` enables avx512f, avx512vpopcntdq and popcnt;
+        // `level.available()` (asserted above) detected all three on this CPU.
         Level::Vpopcntdq => unsafe { gram_counts_vpopcnt(a, b, words, counts, lower, ri, rj) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: AVX2 was detected (`available`).
+        // SAFETY: `gram_counts_avx2` enables avx2 and popcnt; `level.available()` (asserted
+        // above) detected both on this CPU.
         Level::Avx2Shuffle => unsafe { gram_counts_avx2(a, b, words, counts, lower, ri, rj) },
         Level::Popcnt => Arch::new().dispatch(
             #[inline(always)]
@@ -143,7 +153,7 @@ fn gram_counts_body(
 }
 
 /// # Safety
-/// The CPU must support `avx512f` and `avx512vpopcntdq`.
+/// The CPU must support `avx512f`, `avx512vpopcntdq` and `popcnt` (the features enabled).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
 unsafe fn gram_counts_vpopcnt(
@@ -161,7 +171,7 @@ unsafe fn gram_counts_vpopcnt(
 }
 
 /// # Safety
-/// The CPU must support `avx2`.
+/// The CPU must support `avx2` and `popcnt` (the features enabled).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
 #[allow(clippy::too_many_arguments)]
@@ -175,7 +185,8 @@ unsafe fn gram_counts_avx2(
     rj: usize,
 ) {
     gram_counts_body(a, b, words, counts, lower, ri, rj, |x, y| {
-        // SAFETY: this closure runs inside a function compiled for, and only called with, AVX2.
+        // SAFETY: this closure runs inside `gram_counts_avx2`, whose caller guarantees avx2
+        // and popcnt, the two features `and_popcount_avx2` enables.
         unsafe { and_popcount_avx2(x, y) }
     })
 }
@@ -183,7 +194,7 @@ unsafe fn gram_counts_avx2(
 /// `Σ_w popcount(a[w] & b[w])` by nibble lookups, 256 bits per step.
 ///
 /// # Safety
-/// The CPU must support `avx2`.
+/// The CPU must support `avx2` and `popcnt` (the features enabled).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
 #[inline]

@@ -8,12 +8,12 @@
 //! [`crate::predict`]'s module docs are computed with Krylov methods on top of it:
 //!
 //! * **`t = ∞`** (kernel regression): `(K + λI)·A = Y − f_train(0)` by block
-//!   **preconditioned conjugate gradients** ([`pcg`]) with a rank-`r` **randomly pivoted
-//!   Cholesky** preconditioner applied by Woodbury ([`rpcholesky`]), then
+//!   **preconditioned conjugate gradients** (`pcg`) with a rank-`r` **randomly pivoted
+//!   Cholesky** preconditioner applied by Woodbury (`rpcholesky`), then
 //!   `f_test = f_test(0) + K_test,train·A` and `f_train = y`;
 //! * **finite `t`**: `f_train(t) = f_train(0) − (e^{−sA} − I)·R` and
 //!   `f_test(t) = f_test(0) + K_test,train·φ_s(A)·R` with `R = y − f_train(0)`,
-//!   `s = ηt/N`, `φ_s(λ) = (1 − e^{−sλ})/λ`, by **block [`lanczos`]**: one Krylov basis of
+//!   `s = ηt/N`, `φ_s(λ) = (1 − e^{−sλ})/λ`, by **block Lanczos**: one Krylov basis of
 //!   `A = K + λI` from `R` serves every time.
 //!
 //! `λ = diag_reg·tr(K)/n` exactly as in [`crate::predict`] (the trace summed in the same
@@ -36,10 +36,10 @@
 //! fits the budget, and the iterative path otherwise.
 
 pub mod flow;
-pub mod lanczos;
+pub(crate) mod lanczos;
 pub mod operator;
-pub mod pcg;
-pub mod rpcholesky;
+pub(crate) mod pcg;
+pub(crate) mod rpcholesky;
 
 pub use flow::{IterativeOptions, Predictions, SolveReport, gradient_flow};
 pub use operator::{KernelOperator, Scan};

@@ -3,7 +3,7 @@
 //! stored ("matrix-free").
 //!
 //! `K` is walked in bands of rows within a memory budget; each band's rows are multiplied
-//! by the block `V` (`n × k`, `f64`) with [`band_times_block`], whose every output entry is
+//! by the block `V` (`n × k`, `f64`) with `simd::rowdot::band_times_block`, whose every output entry is
 //! one row's dot product in an order fixed by the row length. The bands of the matrix-free
 //! sources are [`analytic_rows`] and [`empirical_rows`], which are bit for bit the rows of
 //! [`crate::analytic()`] and [`crate::empirical()`]. So `K·V` is **bitwise independent of the
@@ -430,7 +430,7 @@ impl<'a> KernelOperator<'a> {
     }
 
     /// `K·V` for `V` of `n2 × k`: every entry a dot product of one row of `K` with one
-    /// column of `V` in the fixed order of [`band_times_block`].
+    /// column of `V` in the fixed order of `band_times_block`.
     pub fn apply(&self, v: &Matrix) -> Result<Matrix> {
         v.check_len("block")?;
         let r = self.apply_mat(&v.to_faer())?;

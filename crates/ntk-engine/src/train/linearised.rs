@@ -72,7 +72,12 @@ impl Linearised {
     }
 
     /// One step on the batch `batch` (training indices) with targets `y` (`n_train × k`).
-    pub fn step(&mut self, batch: &[usize], y: &Mat<f64>, learning_rate: f64, par: Par) {
+    ///
+    /// The product `Θ_0(·, B)·r` is a matrix-vector product, run on one thread: faer splits
+    /// a parallel one along the reduced dimension, so its bits would depend on the thread
+    /// count (STYLE §6; `tests/train_threads.rs` found it). It costs `n_all·k·|B|·k`
+    /// multiply-adds a step, small against the network's own step.
+    pub fn step(&mut self, batch: &[usize], y: &Mat<f64>, learning_rate: f64) {
         let k = self.k;
         let nb = batch.len() * k;
         // r = g_lin(B) − y_B, flattened as (j·k + b).
@@ -98,7 +103,7 @@ impl Linearised {
             cols,
             r.as_ref(),
             -learning_rate / nb as f64,
-            par,
+            Par::Seq,
         );
         for row in 0..delta.nrows() {
             self.out[(row / k, row % k)] += delta[(row, 0)];

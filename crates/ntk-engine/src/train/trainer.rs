@@ -9,6 +9,7 @@ use super::net::{self, par};
 use crate::data::Points;
 use crate::error::{Error, Result};
 use crate::gram::{self, EmpiricalOptions, KernelKind, Precision, Weights};
+use crate::metrics::rel_frobenius;
 use crate::model::Mlp;
 use crate::parallel::Parallelism;
 use crate::params::Params;
@@ -266,6 +267,102 @@ fn traced_ntk(model: &Mlp, params: &Params, x: &Points<'_>, p: Parallelism) -> R
     Ok(gram::empirical(model, Weights::Explicit(params), x, None, &opts)?.data)
 }
 
+/// The linearised model on the training and test points together, started from `g(0)`.
+fn linearised_setup(
+    model: &Mlp,
+    params0: &Params,
+    data: &TrainData<'_>,
+    g0_train: &Mat<f64>,
+    g0_test: Option<&Mat<f64>>,
+    parallelism: Parallelism,
+) -> Result<Linearised> {
+    let (n, k) = (g0_train.nrows(), g0_train.ncols());
+    let n_test = data.x_test.map_or(0, |x| x.rows());
+    let mut all = data.x_train.to_f64_vec();
+    if let Some(x) = data.x_test {
+        all.extend(x.to_f64_vec());
+    }
+    let x_all = Points::from_f64(&all, n + n_test, model.input_dim)?;
+    let out0 = Mat::from_fn(n + n_test, k, |i, a| {
+        if i < n {
+            g0_train[(i, a)]
+        } else {
+            g0_test.map_or(0.0, |g| g[(i - n, a)])
+        }
+    });
+    Linearised::new(model, params0, &x_all, data.x_train, out0, parallelism)
+}
+
+/// What a record needs: the fixed inputs, targets and initial outputs of a run, and `Θ_0`
+/// on the probe set when the kernel drift is recorded.
+struct Recorder<'a> {
+    model: &'a Mlp,
+    params0: &'a Params,
+    x_train: MatRef<'a, f64>,
+    x_test: Option<MatRef<'a, f64>>,
+    y: MatRef<'a, f64>,
+    f0_train: &'a Mat<f64>,
+    f0_test: Option<&'a Mat<f64>>,
+    probe: &'a Points<'a>,
+    theta0: Option<Vec<f64>>,
+    /// `α` and the centring factor `c` of `g = α·(f − c·f_0)`.
+    alpha: f64,
+    c: f64,
+    parallelism: Parallelism,
+}
+
+/// One record and the outputs `g` on the training and test points it was taken from.
+type Recorded = (Record, Mat<f64>, Option<Mat<f64>>);
+
+impl Recorder<'_> {
+    /// `g = α·(f − c·f_0)`.
+    fn g(&self, f: &Mat<f64>, f0: &Mat<f64>) -> Mat<f64> {
+        let (alpha, c) = (self.alpha, self.c);
+        Mat::from_fn(f.nrows(), f.ncols(), |i, a| {
+            alpha * (f[(i, a)] - c * f0[(i, a)])
+        })
+    }
+
+    /// The record of `params` after `step` steps (`lin`: the linearised model then).
+    fn record(&self, step: usize, params: &Params, lin: Option<&Linearised>) -> Result<Recorded> {
+        let pr = par(self.parallelism);
+        let f = net::forward(self.model, params, self.x_train, pr);
+        let g_train = self.g(&f, self.f0_train);
+        let g_test = self
+            .x_test
+            .zip(self.f0_test)
+            .map(|(x, f0)| self.g(&net::forward(self.model, params, x, pr), f0));
+        let (n, k) = (g_train.nrows(), g_train.ncols());
+        let loss = (&g_train - self.y).squared_norm_l2()
+            / (2.0 * (n * k) as f64 * self.alpha * self.alpha);
+        let kernel_drift = match &self.theta0 {
+            None => None,
+            Some(t0) => Some(rel_frobenius(
+                &traced_ntk(self.model, params, self.probe, self.parallelism)?,
+                t0,
+            )),
+        };
+        let (lin_gap_train, lin_gap_test) = match lin {
+            None => (None, None),
+            Some(l) => (
+                Some(rms(g_train.as_ref(), l.out.subrows(0, n))),
+                g_test
+                    .as_ref()
+                    .map(|g| rms(g.as_ref(), l.out.subrows(n, g.nrows()))),
+            ),
+        };
+        let record = Record {
+            step,
+            loss,
+            param_distance: net::distance(params, self.params0),
+            kernel_drift,
+            lin_gap_train,
+            lin_gap_test,
+        };
+        Ok((record, g_train, g_test))
+    }
+}
+
 /// Trains `model` from `params0` on `data` (see the [module docs](super) for the loss and
 /// the records).
 ///
@@ -284,45 +381,40 @@ pub fn train(
     let x_train = data.x_train.to_mat::<f64>(0, n);
     let x_test = data.x_test.map(|x| x.to_mat::<f64>(0, x.rows()));
     let y = data.y_train.to_faer();
-    let (alpha, c) = (o.alpha, if o.centre { 1.0 } else { 0.0 });
     let f0_train = net::forward(model, params0, x_train.as_ref(), pr);
     let f0_test = x_test
         .as_ref()
         .map(|x| net::forward(model, params0, x.as_ref(), pr));
-    // g = α·(f − c·f_0).
-    let g_of = |f: &Mat<f64>, f0: &Mat<f64>| {
-        Mat::from_fn(f.nrows(), k, |i, a| alpha * (f[(i, a)] - c * f0[(i, a)]))
+    let probe = data.probe.unwrap_or(data.x_train);
+    let recorder = Recorder {
+        model,
+        params0,
+        x_train: x_train.as_ref(),
+        x_test: x_test.as_ref().map(Mat::as_ref),
+        y: y.as_ref(),
+        f0_train: &f0_train,
+        f0_test: f0_test.as_ref(),
+        probe,
+        theta0: if o.kernel_drift {
+            Some(traced_ntk(model, params0, probe, o.parallelism)?)
+        } else {
+            None
+        },
+        alpha: o.alpha,
+        c: if o.centre { 1.0 } else { 0.0 },
+        parallelism: o.parallelism,
     };
-    let g0_train = g_of(&f0_train, &f0_train);
-    let g0_test = f0_test.as_ref().map(|f| g_of(f, f));
+    let g0_train = recorder.g(&f0_train, &f0_train);
+    let g0_test = f0_test.as_ref().map(|f| recorder.g(f, f));
     let mut lin = if o.linearised {
-        let n_test = x_test.as_ref().map_or(0, |x| x.nrows());
-        let mut all = data.x_train.to_f64_vec();
-        if let Some(x) = data.x_test {
-            all.extend(x.to_f64_vec());
-        }
-        let x_all = Points::from_f64(&all, n + n_test, model.input_dim)?;
-        let out0 = Mat::from_fn(n + n_test, k, |i, a| {
-            if i < n {
-                g0_train[(i, a)]
-            } else {
-                g0_test.as_ref().map_or(0.0, |g| g[(i - n, a)])
-            }
-        });
-        Some(Linearised::new(
+        Some(linearised_setup(
             model,
             params0,
-            &x_all,
-            data.x_train,
-            out0,
+            data,
+            &g0_train,
+            g0_test.as_ref(),
             o.parallelism,
         )?)
-    } else {
-        None
-    };
-    let probe = data.probe.unwrap_or(data.x_train);
-    let theta0 = if o.kernel_drift {
-        Some(traced_ntk(model, params0, probe, o.parallelism)?)
     } else {
         None
     };
@@ -336,39 +428,8 @@ pub fn train(
     let mut last: Option<(Mat<f64>, Option<Mat<f64>>)> = None;
     for step in 0..=o.steps {
         if step % o.record_every == 0 || step == o.steps {
-            let f = net::forward(model, &params, x_train.as_ref(), pr);
-            let g_train = g_of(&f, &f0_train);
-            let g_test = x_test
-                .as_ref()
-                .zip(f0_test.as_ref())
-                .map(|(x, f0)| g_of(&net::forward(model, &params, x.as_ref(), pr), f0));
-            let loss = (&g_train - &y).squared_norm_l2() / (2.0 * (n * k) as f64 * alpha * alpha);
-            let kernel_drift = match &theta0 {
-                None => None,
-                Some(t0) => {
-                    let t = traced_ntk(model, &params, probe, o.parallelism)?;
-                    let num: f64 = t.iter().zip(t0).map(|(a, b)| (a - b) * (a - b)).sum();
-                    let den: f64 = t0.iter().map(|b| b * b).sum();
-                    Some((num / den).sqrt())
-                }
-            };
-            let (lin_gap_train, lin_gap_test) = match &lin {
-                None => (None, None),
-                Some(l) => (
-                    Some(rms(g_train.as_ref(), l.out.subrows(0, n))),
-                    g_test
-                        .as_ref()
-                        .map(|g| rms(g.as_ref(), l.out.subrows(n, g.nrows()))),
-                ),
-            };
-            records.push(Record {
-                step,
-                loss,
-                param_distance: net::distance(&params, params0),
-                kernel_drift,
-                lin_gap_train,
-                lin_gap_test,
-            });
+            let (record, g_train, g_test) = recorder.record(step, &params, lin.as_ref())?;
+            records.push(record);
             last = Some((g_train, g_test));
         }
         if step == o.steps {
@@ -383,6 +444,7 @@ pub fn train(
         let tape = net::forward_tape(model, &params, xb.as_ref(), pr);
         let nb = (batch.len() * k) as f64;
         // ∂L/∂f = (g − y)/(α·N_B).
+        let (alpha, c) = (recorder.alpha, recorder.c);
         let g_out = Mat::from_fn(batch.len(), k, |i, a| {
             let j = batch[i];
             let g = alpha * (tape.out[(i, a)] - c * f0_train[(j, a)]);
@@ -391,7 +453,7 @@ pub fn train(
         let grads = net::backward(model, &params, &tape, g_out.as_ref(), pr);
         net::axpy(&mut params, -o.learning_rate, &grads);
         if let Some(l) = &mut lin {
-            l.step(&batch, &y, o.learning_rate, pr);
+            l.step(&batch, &y, o.learning_rate);
         }
     }
     let (g_train, g_test) = last.unwrap_or_else(|| unreachable!("the last step is recorded"));

@@ -26,6 +26,7 @@ use rand_xoshiro::rand_core::{Rng, SeedableRng};
 
 use crate::activation::Activation;
 use crate::activation::erf::SIGMOID_LIKE_WIDTH;
+use crate::gram::two_layer_relu::limit_entry;
 
 /// `sup_z |σ''(z)|` where it is finite and the activation is twice differentiable
 /// everywhere (`None` for ReLU, leaky ReLU, Abs and custom activations):
@@ -270,32 +271,62 @@ impl TwoLayer {
     }
 }
 
+/// What one two-layer run is measured on: training inputs and scalar targets, the points
+/// the linearisation gap is taken over, and the gradient-descent schedule.
+#[derive(Clone, Copy, Debug)]
+pub struct TwoLayerTask<'a> {
+    /// Training inputs, `n × d`, every row with `‖x‖ ≤ 1` for the bound to hold.
+    pub x_train: MatRef<'a, f64>,
+    /// Scalar targets, one per training row.
+    pub y: &'a [f64],
+    /// The points `max_x |f − f_lin|` is taken over (`p × d`).
+    pub x_eval: MatRef<'a, f64>,
+    /// Learning rate of gradient descent on `1/(2n)·‖f − y‖²`.
+    pub learning_rate: f64,
+    /// Steps of gradient descent.
+    pub steps: usize,
+}
+
+/// One seeded run of the lecture's linearisation check.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LinearisationRun {
+    /// `max_x |f(x; W_T) − f_{W_0}(x; W_T)|` over the evaluation points.
+    pub error: f64,
+    /// `‖W_T − W_0‖_F`.
+    pub distance: f64,
+    /// The bound `β/(2√m)·‖W_T − W_0‖_F²` (NaN when `σ` has no finite `β`).
+    pub bound: f64,
+    /// The training loss after the last step.
+    pub loss: f64,
+}
+
+/// The net of `width` neurons with `activation` drawn from `seed`, trained on `task` by
+/// gradient descent from `W_0`, and its gap to the linearisation at `W_0`.
+pub fn linearisation_run(
+    task: &TwoLayerTask<'_>,
+    activation: Activation,
+    width: usize,
+    seed: u64,
+) -> LinearisationRun {
+    let init = TwoLayer::seeded(task.x_train.ncols(), width, activation, seed);
+    let mut net = init.clone();
+    let losses = net.train_gd(task.x_train, task.y, task.learning_rate, task.steps);
+    LinearisationRun {
+        error: net.linearisation_error(&init, task.x_eval),
+        distance: (&net.w - &init.w).norm_l2(),
+        bound: net.linearisation_bound(&init).unwrap_or(f64::NAN),
+        loss: losses.last().copied().unwrap_or(f64::NAN),
+    }
+}
+
 /// The infinite-width limit of the ReLU kernel, `xᵀx'·(π − θ)/(2π)`, `n1 × n2`, with
-/// `θ = arccos ρ` the angle between `x` and `x'` (0 when either point is 0). The angle is
-/// computed as `2·atan2(‖x̂ − x̂'‖, ‖x̂ + x̂'‖)` on the unit vectors (Kahan), accurate to
-/// rounding even for nearly parallel points, where `arccos` of a rounded cosine is not.
+/// `θ` the angle between `x` and `x'` (0 when either point is 0): the lecture's kernel of
+/// [`gram::two_layer_relu`](crate::gram::two_layer_relu), here on faer matrices.
 pub fn relu_limit_kernel(x1: MatRef<'_, f64>, x2: MatRef<'_, f64>) -> Mat<f64> {
-    let d = x1.ncols();
-    let unit = |x: MatRef<'_, f64>, i: usize| {
-        let n = (0..d).map(|c| x[(i, c)] * x[(i, c)]).sum::<f64>().sqrt();
-        ((0..d).map(|c| x[(i, c)] / n).collect::<Vec<f64>>(), n)
-    };
-    let u1: Vec<_> = (0..x1.nrows()).map(|i| unit(x1, i)).collect();
-    let u2: Vec<_> = (0..x2.nrows()).map(|j| unit(x2, j)).collect();
-    Mat::from_fn(x1.nrows(), x2.nrows(), |i, j| {
-        let ((a, na), (b, nb)) = (&u1[i], &u2[j]);
-        if *na == 0.0 || *nb == 0.0 {
-            return 0.0;
-        }
-        let dot: f64 = (0..d).map(|c| x1[(i, c)] * x2[(j, c)]).sum();
-        let (mut minus, mut plus) = (0.0, 0.0);
-        for c in 0..d {
-            minus += (a[c] - b[c]) * (a[c] - b[c]);
-            plus += (a[c] + b[c]) * (a[c] + b[c]);
-        }
-        let theta = 2.0 * minus.sqrt().atan2(plus.sqrt());
-        dot * (PI - theta) / (2.0 * PI)
-    })
+    let row = |x: MatRef<'_, f64>, i: usize| (0..x.ncols()).map(|c| x[(i, c)]).collect();
+    let r1: Vec<Vec<f64>> = (0..x1.nrows()).map(|i| row(x1, i)).collect();
+    let r2: Vec<Vec<f64>> = (0..x2.nrows()).map(|j| row(x2, j)).collect();
+    Mat::from_fn(x1.nrows(), x2.nrows(), |i, j| limit_entry(&r1[i], &r2[j]))
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! Width-scaling studies: a grid of widths × seeds, and per width the mean and spread over
-//! seeds of what the theory predicts (DESIGN.md §5), with fitted log-log slopes.
+//! seeds of what the theory predicts (docs/DESIGN.md §5), with fitted log-log slopes.
 //!
 //! For each width `m` and seed, with the MLP of [`StudyConfig`] (every hidden layer of
-//! width `m`) trained by [`train`] for `steps` steps:
+//! width `m`) trained by [`train`](crate::train::train) for `steps` steps:
 //!
 //! | metric | what | theory |
 //! | --- | --- | --- |
@@ -21,26 +21,20 @@
 //! function moves at the NTK speed; this is the NTK parameterization at `α = 1/√m`), and
 //! there is no analytic kernel (`kernel_error`, `ntk_gap` are NaN).
 
-mod report;
 mod run;
-mod stats;
 
 use faer::Mat;
 
+pub use crate::metrics::Stat;
 pub use run::{Progress, run_one, run_study, summarise};
-pub use stats::{Slope, Stat, loglog_fit};
 
-use super::two_layer::{TwoLayer, beta};
-use super::{Batching, TrainData, TrainOptions, train};
 use crate::activation::Activation;
-use crate::analytic::{AnalyticOptions, analytic};
 use crate::data::{Dataset, Points};
 use crate::error::{Error, Result};
-use crate::gram::{self, EmpiricalOptions, Precision, Weights};
-use crate::model::{Mlp, Parameterization};
+use crate::metrics::argmax;
+use crate::model::Parameterization;
 use crate::parallel::Parallelism;
-use crate::params::Params;
-use crate::predict::{FitOptions, GradientFlow, Initial, Matrix};
+use crate::predict::Matrix;
 
 /// The metrics of a run, in column order, and whether a log-log slope is fitted to each.
 pub const METRICS: [(&str, bool); 10] = [
@@ -246,35 +240,131 @@ impl StudyData {
             .fold(0.0, f64::max)
             .max(f64::MIN_POSITIVE);
         let mat = |v: &[f64]| Mat::from_fn(v.len() / d, d, |i, j| v[i * d + j] / scale);
-        let y = (0..self.y_train.rows)
-            .map(|i| {
-                let row = self.y_train.row(i);
-                if row.len() == 1 {
-                    row[0]
-                } else if argmax(row).is_multiple_of(2) {
-                    1.0
-                } else {
-                    -1.0
-                }
-            })
-            .collect();
+        let y = if self.y_train.cols == 1 {
+            self.y_train.data.clone()
+        } else {
+            argmax(&self.y_train)
+                .into_iter()
+                .map(|c| if c.is_multiple_of(2) { 1.0 } else { -1.0 })
+                .collect()
+        };
         (mat(&self.x_train), y, mat(&self.x_test))
+    }
+
+    /// The class of each test point (the [`argmax`] of its target row), when the study
+    /// is a classification.
+    fn test_labels(&self) -> Option<Vec<i64>> {
+        self.classification
+            .then(|| argmax(&self.y_test).into_iter().map(|c| c as i64).collect())
     }
 }
 
-fn argmax(r: &[f64]) -> usize {
-    (0..r.len()).fold(0, |b, i| if r[i] > r[b] { i } else { b })
+/// What one `(width, seed)` run measured (NaN when not applicable); the fields are the
+/// [`METRICS`], in that order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunMetrics {
+    /// `‖Θ̂_0 − Θ‖_F/‖Θ‖_F` on the training points.
+    pub kernel_error: f64,
+    /// `‖Θ̂_T − Θ̂_0‖_F/‖Θ̂_0‖_F` after training.
+    pub kernel_drift: f64,
+    /// `‖θ_T − θ_0‖₂`.
+    pub param_distance: f64,
+    /// RMS of `g_nn − g_lin` on the test points.
+    pub lin_gap: f64,
+    /// RMS of `g_nn − g_ntk` on the test points.
+    pub ntk_gap: f64,
+    /// Mean of `(g − y)²` over the test outputs.
+    pub test_mse: f64,
+    /// Fraction of test points classified right.
+    pub test_accuracy: f64,
+    /// The final training loss.
+    pub train_loss: f64,
+    /// The two-layer net's `max_x |f − f_lin|`.
+    pub two_layer_error: f64,
+    /// Its bound `β/(2√m)·‖W_T − W_0‖_F²`.
+    pub two_layer_bound: f64,
 }
 
-/// One `(width, seed)` run: the values of [`METRICS`].
+impl RunMetrics {
+    /// Every metric NaN.
+    pub const NAN: RunMetrics = RunMetrics {
+        kernel_error: f64::NAN,
+        kernel_drift: f64::NAN,
+        param_distance: f64::NAN,
+        lin_gap: f64::NAN,
+        ntk_gap: f64::NAN,
+        test_mse: f64::NAN,
+        test_accuracy: f64::NAN,
+        train_loss: f64::NAN,
+        two_layer_error: f64::NAN,
+        two_layer_bound: f64::NAN,
+    };
+
+    /// The metrics from their values in the order of [`METRICS`] (the inverse of
+    /// [`values`](Self::values)); a missing value is NaN, extra values are ignored.
+    pub fn from_values(v: &[f64]) -> RunMetrics {
+        let at = |i: usize| v.get(i).copied().unwrap_or(f64::NAN);
+        RunMetrics {
+            kernel_error: at(0),
+            kernel_drift: at(1),
+            param_distance: at(2),
+            lin_gap: at(3),
+            ntk_gap: at(4),
+            test_mse: at(5),
+            test_accuracy: at(6),
+            train_loss: at(7),
+            two_layer_error: at(8),
+            two_layer_bound: at(9),
+        }
+    }
+
+    /// The values in the order of [`METRICS`].
+    pub fn values(&self) -> [f64; METRICS.len()] {
+        [
+            self.kernel_error,
+            self.kernel_drift,
+            self.param_distance,
+            self.lin_gap,
+            self.ntk_gap,
+            self.test_mse,
+            self.test_accuracy,
+            self.train_loss,
+            self.two_layer_error,
+            self.two_layer_bound,
+        ]
+    }
+}
+
+/// One `(width, seed)` run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Run {
     /// Hidden width.
     pub width: usize,
     /// Seed.
     pub seed: u64,
-    /// One value per metric (NaN when not applicable).
-    pub values: Vec<f64>,
+    /// What it measured.
+    pub metrics: RunMetrics,
+}
+
+impl Run {
+    /// The values of [`METRICS`], in order.
+    pub fn values(&self) -> [f64; METRICS.len()] {
+        self.metrics.values()
+    }
+}
+
+/// A fitted power law of one metric against the width, `y ≈ e^{intercept}·m^{slope}`
+/// ([`loglog_fit`](crate::metrics::loglog_fit) of the per-width means).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Slope {
+    /// The metric's name.
+    pub metric: &'static str,
+    /// The fitted exponent.
+    pub slope: f64,
+    /// Its standard error from the residuals (NaN with fewer than three widths).
+    pub stderr: f64,
+    /// The fitted `log y` at `m = 1`.
+    pub intercept: f64,
 }
 
 /// One width's row: a [`Stat`] per metric.

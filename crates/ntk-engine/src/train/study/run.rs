@@ -2,12 +2,17 @@
 
 use faer::Mat;
 
-use super::{
-    Activation, AnalyticOptions, Batching, EmpiricalOptions, Error, FitOptions, GradientFlow,
-    Initial, METRICS, Matrix, Mlp, Parameterization, Params, Precision, Result, Row, Run, Slope,
-    Stat, StudyConfig, StudyData, StudyResult, TrainData, TrainOptions, TwoLayer, Weights,
-    analytic, beta, gram, loglog_fit, train,
-};
+use super::{METRICS, Row, Run, RunMetrics, Slope, Stat, StudyConfig, StudyData, StudyResult};
+use crate::activation::Activation;
+use crate::analytic::{AnalyticOptions, analytic};
+use crate::error::{Error, Result};
+use crate::gram::{self, EmpiricalOptions, Precision, Weights};
+use crate::metrics::{accuracy, loglog_fit, mse, rel_frobenius, rms};
+use crate::model::{Mlp, Parameterization};
+use crate::params::Params;
+use crate::train::ntk_flow::ntk_flow_prediction;
+use crate::train::two_layer::{TwoLayerTask, beta, linearisation_run};
+use crate::train::{Batching, TrainData, TrainOptions, train};
 
 /// Where a study is, for progress reports.
 #[derive(Clone, Copy, Debug)]
@@ -52,73 +57,82 @@ fn check(config: &StudyConfig, data: &StudyData) -> Result<()> {
     Ok(())
 }
 
-fn rms(a: &Matrix, b: &Matrix) -> f64 {
-    let s: f64 = a
-        .data
-        .iter()
-        .zip(&b.data)
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum();
-    (s / a.data.len().max(1) as f64).sqrt()
-}
-
-fn accuracy(pred: &Matrix, y: &Matrix) -> f64 {
-    let hits = (0..y.rows)
-        .filter(|&i| {
-            let (p, t) = (pred.row(i), y.row(i));
-            if t.len() == 1 {
-                (p[0] >= 0.0) == (t[0] >= 0.0)
-            } else {
-                super::argmax(p) == super::argmax(t)
-            }
-        })
-        .count();
-    hits as f64 / y.rows.max(1) as f64
-}
-
-fn rel_frob(a: &[f64], b: &[f64]) -> f64 {
-    let num: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
-    let den: f64 = b.iter().map(|y| y * y).sum();
-    (num / den).sqrt()
-}
-
-/// One MLP run and, when configured, one two-layer run.
-fn one(config: &StudyConfig, data: &StudyData, width: usize, seed: u64) -> Result<Vec<f64>> {
-    let mut v = vec![f64::NAN; METRICS.len()];
-    let (x_train, x_test) = (data.points(&data.x_train)?, data.points(&data.x_test)?);
-    let model = Mlp::new(data.dim, &vec![width; config.depth], config.activation)
+/// The MLP of `config` with every hidden layer of width `width`.
+fn model(config: &StudyConfig, data: &StudyData, width: usize) -> Mlp {
+    Mlp::new(data.dim, &vec![width; config.depth], config.activation)
         .with_w_std(config.w_std)
         .with_b_std(config.b_std)
         .with_parameterization(config.parameterization)
-        .with_outputs(data.y_train.cols);
-    let params0 = Params::seeded(&model, seed)?;
-    let mean_field = config.parameterization == Parameterization::MeanField;
-    let lr = if mean_field {
-        config.learning_rate * width as f64
-    } else {
-        config.learning_rate
-    };
+        .with_outputs(data.y_train.cols)
+}
+
+/// `‖Θ̂_0 − Θ‖_F/‖Θ‖_F` on the training points (NaN under mean field: no limit).
+fn kernel_error(
+    config: &StudyConfig,
+    model: &Mlp,
+    params0: &Params,
+    x: &crate::data::Points<'_>,
+) -> Result<f64> {
+    if config.parameterization == Parameterization::MeanField {
+        return Ok(f64::NAN);
+    }
     let aopts = AnalyticOptions {
         parallelism: config.parallelism,
         ..AnalyticOptions::default()
     };
-    let analytic_tt = if mean_field {
-        None
-    } else {
-        Some(analytic(&model, &x_train, None, &aopts)?)
+    let limit = analytic(model, x, None, &aopts)?;
+    let eopts = EmpiricalOptions {
+        precision: Precision::F64,
+        parallelism: config.parallelism,
+        ..EmpiricalOptions::default()
     };
-    if let Some(a) = &analytic_tt {
-        let eopts = EmpiricalOptions {
-            precision: Precision::F64,
-            parallelism: config.parallelism,
-            ..EmpiricalOptions::default()
-        };
-        let e = gram::empirical(&model, Weights::Explicit(&params0), &x_train, None, &eopts)?;
-        v[0] = rel_frob(&e.data, &a.data);
-    }
+    let e = gram::empirical(model, Weights::Explicit(params0), x, None, &eopts)?;
+    Ok(rel_frobenius(&e, &limit))
+}
+
+/// The two-layer net's `(error, bound)` at `width` and `seed`, on the study's data, its
+/// gap taken over the training and test points together.
+fn two_layer(
+    config: &StudyConfig,
+    data: &StudyData,
+    act: Activation,
+    width: usize,
+    seed: u64,
+) -> (f64, f64) {
+    let (xt, y, xs) = data.two_layer_task();
+    let all = Mat::from_fn(xt.nrows() + xs.nrows(), data.dim, |i, j| {
+        if i < xt.nrows() {
+            xt[(i, j)]
+        } else {
+            xs[(i - xt.nrows(), j)]
+        }
+    });
+    let task = TwoLayerTask {
+        x_train: xt.as_ref(),
+        y: &y,
+        x_eval: all.as_ref(),
+        learning_rate: config.learning_rate,
+        steps: config.steps,
+    };
+    let r = linearisation_run(&task, act, width, seed);
+    (r.error, r.bound)
+}
+
+/// One MLP run and, when configured, one two-layer run.
+fn one(config: &StudyConfig, data: &StudyData, width: usize, seed: u64) -> Result<RunMetrics> {
+    let mut v = RunMetrics::NAN;
+    let (x_train, x_test) = (data.points(&data.x_train)?, data.points(&data.x_test)?);
+    let model = model(config, data, width);
+    let params0 = Params::seeded(&model, seed)?;
+    v.kernel_error = kernel_error(config, &model, &params0, &x_train)?;
+    // Under mean field the learning rate is multiplied by m (see the module docs).
+    let learning_rate = match config.parameterization {
+        Parameterization::MeanField => config.learning_rate * width as f64,
+        _ => config.learning_rate,
+    };
     let opts = TrainOptions {
         steps: config.steps,
-        learning_rate: lr,
+        learning_rate,
         batching: match config.batch_size {
             None => Batching::Full,
             Some(size) => Batching::MiniBatch { size, seed },
@@ -137,56 +151,25 @@ fn one(config: &StudyConfig, data: &StudyData, width: usize, seed: u64) -> Resul
         probe: None,
     };
     let t = train(&model, &params0, &td, &opts)?;
-    let last = t.records.last().copied();
     let test = t
         .test
         .as_ref()
         .unwrap_or_else(|| unreachable!("test points given"));
-    v[1] = last.and_then(|r| r.kernel_drift).unwrap_or(f64::NAN);
-    v[2] = last.map_or(f64::NAN, |r| r.param_distance);
-    v[3] = last.and_then(|r| r.lin_gap_test).unwrap_or(f64::NAN);
-    if let Some(k_tt) = &analytic_tt {
-        let k_st = analytic(&model, &x_test, Some(&x_train), &aopts)?;
-        let (n, m) = (k_tt.n1, k_st.n1);
-        let flow = GradientFlow::fit(
-            &Matrix::new(n, n, k_tt.data.clone())?,
-            &data.y_train,
-            &FitOptions {
-                learning_rate: lr,
-                parallelism: config.parallelism,
-                ..FitOptions::default()
-            },
-        )?;
-        let init = Initial {
-            fx_train_0: Some(&t.train_0),
-            fx_test_0: t.test_0.as_ref(),
-        };
-        let pred = flow.predict_test(
-            &[config.steps as f64],
-            &Matrix::new(m, n, k_st.data)?,
-            &init,
-        )?;
-        v[4] = rms(test, &pred[0]);
+    if let Some(last) = t.records.last() {
+        v.kernel_drift = last.kernel_drift.unwrap_or(f64::NAN);
+        v.param_distance = last.param_distance;
+        v.lin_gap = last.lin_gap_test.unwrap_or(f64::NAN);
+        v.train_loss = last.loss;
     }
-    v[5] = rms(test, &data.y_test).powi(2);
-    if data.classification {
-        v[6] = accuracy(test, &data.y_test);
+    if let Some(flow) = ntk_flow_prediction(&model, &td, &t, &opts)? {
+        v.ntk_gap = rms(test, &flow);
     }
-    v[7] = last.map_or(f64::NAN, |r| r.loss);
+    v.test_mse = mse(test, &data.y_test);
+    if let Some(labels) = data.test_labels() {
+        v.test_accuracy = accuracy(test, &labels);
+    }
     if let Some(act) = config.two_layer {
-        let (xt, y, xs) = data.two_layer_task();
-        let init = TwoLayer::seeded(data.dim, width, act, seed);
-        let mut net = init.clone();
-        net.train_gd(xt.as_ref(), &y, config.learning_rate, config.steps);
-        let all = Mat::from_fn(xt.nrows() + xs.nrows(), data.dim, |i, j| {
-            if i < xt.nrows() {
-                xt[(i, j)]
-            } else {
-                xs[(i - xt.nrows(), j)]
-            }
-        });
-        v[8] = net.linearisation_error(&init, all.as_ref());
-        v[9] = net.linearisation_bound(&init).unwrap_or(f64::NAN);
+        (v.two_layer_error, v.two_layer_bound) = two_layer(config, data, act, width, seed);
     }
     Ok(v)
 }
@@ -202,11 +185,11 @@ pub fn run_study(
     let mut runs = Vec::with_capacity(total);
     for &width in &config.widths {
         for &seed in &config.seeds {
-            let values = one(config, data, width, seed)?;
-            runs.push(super::Run {
+            let metrics = one(config, data, width, seed)?;
+            runs.push(Run {
                 width,
                 seed,
-                values,
+                metrics,
             });
             progress(Progress {
                 done: runs.len(),
@@ -226,7 +209,7 @@ pub fn run_one(config: &StudyConfig, data: &StudyData, width: usize, seed: u64) 
     Ok(Run {
         width,
         seed,
-        values: one(config, data, width, seed)?,
+        metrics: one(config, data, width, seed)?,
     })
 }
 
@@ -243,25 +226,27 @@ pub fn summarise(config: &StudyConfig, data: &StudyData, runs: Vec<Run>) -> Stud
                     let vals: Vec<f64> = runs
                         .iter()
                         .filter(|r: &&Run| r.width == w)
-                        .map(|r| r.values[i])
+                        .map(|r| r.values()[i])
                         .collect();
                     Stat::of(&vals)
                 })
                 .collect(),
         })
         .collect();
-    let widths: Vec<usize> = rows.iter().map(|r| r.width).collect();
     let slopes = METRICS
         .iter()
         .enumerate()
         .filter(|(_, m)| m.1)
         .filter_map(|(i, m)| {
-            let y: Vec<f64> = rows.iter().map(|r| r.stats[i].mean).collect();
-            loglog_fit(&widths, &y).map(|(slope, stderr, intercept)| Slope {
+            let pts: Vec<(f64, f64)> = rows
+                .iter()
+                .map(|r| (r.width as f64, r.stats[i].mean))
+                .collect();
+            loglog_fit(&pts).map(|f| Slope {
                 metric: m.0,
-                slope,
-                stderr,
-                intercept,
+                slope: f.slope,
+                stderr: f.stderr,
+                intercept: f.intercept,
             })
         })
         .collect();

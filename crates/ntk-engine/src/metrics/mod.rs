@@ -12,6 +12,9 @@
 //! `f(x) > 0`, class `0` otherwise. This fits binary targets coded symmetrically about 0
 //! (`±1`, `±1/2`); for targets coded `0/1` subtract `0.5` from the outputs first.
 //!
+//! Power laws over widths are fitted by [`loglog_fit`], and the spread over seeds is a
+//! [`Stat`].
+//!
 //! # Example
 //! ```
 //! use ntk_engine::Matrix;
@@ -25,7 +28,31 @@
 //! # Ok::<(), ntk_engine::Error>(())
 //! ```
 
+mod fit;
+
+pub use fit::{LogLogFit, Stat, loglog_fit};
+
 use crate::predict::Matrix;
+
+/// `f(a, b)` on the values of two equally long inputs; `NaN` when the lengths differ (never
+/// a silent truncation to the shorter one).
+fn paired<A, B>(a: &A, b: &B, f: impl FnOnce(&[f64], &[f64]) -> f64) -> f64
+where
+    A: AsRef<[f64]> + ?Sized,
+    B: AsRef<[f64]> + ?Sized,
+{
+    let (a, b) = (a.as_ref(), b.as_ref());
+    if a.len() == b.len() {
+        f(a, b)
+    } else {
+        f64::NAN
+    }
+}
+
+/// `Σ (a_i − b_i)²`, summed in index order.
+fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
 
 /// The relative Frobenius error `‖a − b‖_F / ‖b‖_F` of `a` against the reference `b`
 /// (`NaN` when the lengths differ; `0/0 = NaN` when both are zero, `∞` when only `b` is).
@@ -34,13 +61,10 @@ where
     A: AsRef<[f64]> + ?Sized,
     B: AsRef<[f64]> + ?Sized,
 {
-    let (a, b) = (a.as_ref(), b.as_ref());
-    if a.len() != b.len() {
-        return f64::NAN;
-    }
-    let num: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
-    let den: f64 = b.iter().map(|y| y * y).sum();
-    (num / den).sqrt()
+    paired(a, b, |a, b| {
+        let den: f64 = b.iter().map(|y| y * y).sum();
+        (squared_distance(a, b) / den).sqrt()
+    })
 }
 
 /// The root mean square difference `√(Σ (a_i − b_i)² / n)` over the `n` entries (`0` for
@@ -50,12 +74,32 @@ where
     A: AsRef<[f64]> + ?Sized,
     B: AsRef<[f64]> + ?Sized,
 {
-    let (a, b) = (a.as_ref(), b.as_ref());
-    if a.len() != b.len() {
-        return f64::NAN;
-    }
-    let s: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
-    (s / a.len().max(1) as f64).sqrt()
+    mse(a, b).sqrt()
+}
+
+/// The mean squared difference `Σ (a_i − b_i)² / n` over the `n` entries (`0` for empty
+/// inputs, `NaN` when the lengths differ): the square of [`rms`] without its rounding.
+pub fn mse<A, B>(a: &A, b: &B) -> f64
+where
+    A: AsRef<[f64]> + ?Sized,
+    B: AsRef<[f64]> + ?Sized,
+{
+    paired(a, b, |a, b| squared_distance(a, b) / a.len().max(1) as f64)
+}
+
+/// The largest absolute difference `max_i |a_i − b_i|` (`0` for empty inputs, `NaN` when
+/// the lengths differ).
+pub fn max_abs_diff<A, B>(a: &A, b: &B) -> f64
+where
+    A: AsRef<[f64]> + ?Sized,
+    B: AsRef<[f64]> + ?Sized,
+{
+    paired(a, b, |a, b| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max)
+    })
 }
 
 /// The predicted class of each row of `outputs` (`n × k`), by the
@@ -108,6 +152,9 @@ mod tests {
         assert_eq!(rel_frobenius(&a, &b), 8f64.sqrt());
         assert_eq!(rms(&a, &b), (8.0f64 / 3.0).sqrt());
         assert_eq!(rms::<[f64], [f64]>(&[], &[]), 0.0);
+        assert_eq!(max_abs_diff(&a, &b), 2.0);
+        assert_eq!(mse(&a, &b), 8.0 / 3.0);
+        assert!(max_abs_diff(&a, &b[..2]).is_nan());
         assert!(rel_frobenius(&a[..2], &b).is_nan());
         assert!(rms(&a, &b[..1]).is_nan());
         assert!(rel_frobenius(&[0.0], &[0.0]).is_nan());

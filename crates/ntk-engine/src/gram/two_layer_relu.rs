@@ -1,4 +1,4 @@
-//! The seed's own kernel: the lecture's two-layer ReLU network
+//! The lecture's two-layer ReLU kernel: the network
 //! `f(x) = (1/√m) Σ_j a_j σ(w_jᵀx)` with `w_j ~ N(0, I_d)` and the readout `a_j = ±1` fixed
 //! (only `W` trained). Its empirical NTK is
 //!
@@ -9,10 +9,13 @@
 //! (`a_j² = 1`), which tends to the arc-cosine kernel of degree 0 times `xᵀx'`,
 //! `k(x, x') = xᵀx'·(π − arccos ρ)/(2π)` with `ρ = xᵀx'/(‖x‖‖x'‖)` — for inputs of any norm,
 //! since the activation pattern depends only on direction (Cho & Saul 2009; the lecture's
-//! "arccos kernel" slide).
+//! "arccos kernel" slide). The angular factor is the ReLU case of the arc-cosine family's
+//! [`derivative_kernel`]; [`lecture_kernel`] is the empirical kernel and [`lecture_limit`]
+//! its limit, the one home of this kernel (the notebook crate and
+//! [`train::two_layer`](crate::train::two_layer) call it).
 //!
 //! The sum is a count of shared active neurons. Stored as bits, the Gram of the patterns is
-//! AND + popcount ([`crate::simd::popcount`]): 32 times less memory traffic than the `f32`
+//! AND + popcount (`simd::popcount`): 32 times less memory traffic than the `f32`
 //! path, which multiplies 0/1 matrices. Both give the same integers, so the same kernel bit
 //! for bit.
 
@@ -22,11 +25,13 @@ use rayon::prelude::*;
 use super::tile::{REDUCE_BLOCK, Scratch, add_gram, gemm, row_blocks};
 use super::{Kernel, tile_pairs};
 use crate::activation::Activation;
+use crate::activation::arccos::derivative_kernel;
 use crate::data::Points;
 use crate::error::{Error, Result};
 use crate::init;
 use crate::model::Mlp;
-use crate::simd::popcount::{Level, gram_counts_at};
+pub use crate::simd::popcount::Level;
+use crate::simd::popcount::gram_counts_at;
 
 /// Rows per tile of the count matrix.
 const TILE: usize = 128;
@@ -53,7 +58,7 @@ fn model(d: usize, m: usize) -> Mlp {
 }
 
 /// The patterns of the rows of `x` for `m` neurons drawn from `seed`: `w_jᵀx` by `f32` GEMMs
-/// (per block of [`REDUCE_BLOCK`] neurons), then the signs packed into bits.
+/// (per block of `REDUCE_BLOCK` neurons), then the signs packed into bits.
 pub fn patterns(x: &Points<'_>, m: usize, seed: u64) -> Result<Patterns> {
     if m == 0 {
         return Err(Error::invalid("width", 0, "at least one neuron"));
@@ -228,12 +233,24 @@ fn f32_counts(
         .collect()
 }
 
-/// The empirical seed kernel `xᵀx'·C/m` from the counts.
+/// The empirical kernel `xᵀx'·C/m` from the counts.
 pub fn kernel_from_counts(
     x1: &Points<'_>,
     x2: Option<&Points<'_>>,
     counts: &[u64],
     m: usize,
+) -> Kernel {
+    pairwise(x1, x2, |p, a, b| {
+        let dot: f64 = a.iter().zip(b).map(|(u, v)| u * v).sum();
+        dot * counts[p] as f64 / m as f64
+    })
+}
+
+/// The `n1 × n2` traced kernel with entry `p = i·n2 + j` given by `f(p, x_i, x'_j)`.
+fn pairwise(
+    x1: &Points<'_>,
+    x2: Option<&Points<'_>>,
+    f: impl Fn(usize, &[f64], &[f64]) -> f64,
 ) -> Kernel {
     let x2r = x2.unwrap_or(x1);
     let (n1, n2, d) = (x1.rows(), x2r.rows(), x1.cols());
@@ -241,19 +258,15 @@ pub fn kernel_from_counts(
     let data = (0..n1 * n2)
         .map(|p| {
             let (i, j) = (p / n2, p % n2);
-            let dot: f64 = v1[i * d..(i + 1) * d]
-                .iter()
-                .zip(&v2[j * d..(j + 1) * d])
-                .map(|(a, b)| a * b)
-                .sum();
-            dot * counts[p] as f64 / m as f64
+            f(p, &v1[i * d..(i + 1) * d], &v2[j * d..(j + 1) * d])
         })
         .collect();
     Kernel { n1, n2, k: 1, data }
 }
 
-/// The empirical seed kernel of width `m` at `seed`, by `path`.
-pub fn seed_kernel(
+/// The empirical kernel `k̂(x, x') = xᵀx'·(1/m) Σ_j 1[w_jᵀx > 0]·1[w_jᵀx' > 0]` of width
+/// `m` at `seed`, `n1 × n2` (`x2 = None`: `x1` with itself), its counts by `path`.
+pub fn lecture_kernel(
     x1: &Points<'_>,
     x2: Option<&Points<'_>>,
     m: usize,
@@ -275,27 +288,29 @@ pub fn seed_kernel(
     Ok(kernel_from_counts(x1, x2, &c, m))
 }
 
-/// The infinite-width limit `xᵀx'·(π − arccos ρ)/(2π)`, any norms (`ρ = 0` for a zero row).
-pub fn seed_limit(x1: &Points<'_>, x2: Option<&Points<'_>>) -> Kernel {
-    let x2r = x2.unwrap_or(x1);
-    let (n1, n2, d) = (x1.rows(), x2r.rows(), x1.cols());
-    let (v1, v2) = (x1.to_f64_vec(), x2r.to_f64_vec());
+/// One entry of the limit, `xᵀx'·(π − θ)/(2π)` for the rows `x`, `x'` (0 when either is
+/// 0). The angle is `θ = 2·atan2(‖x̂ − x̂'‖, ‖x̂ + x̂'‖)` on the unit vectors (Kahan),
+/// accurate to rounding even for nearly parallel points, where `arccos` of a rounded
+/// cosine is not.
+pub(crate) fn limit_entry(x: &[f64], y: &[f64]) -> f64 {
     let norm = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
-    let data = (0..n1 * n2)
-        .map(|p| {
-            let (a, b) = (
-                &v1[(p / n2) * d..(p / n2 + 1) * d],
-                &v2[(p % n2) * d..(p % n2 + 1) * d],
-            );
-            let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-            let nn = norm(a) * norm(b);
-            let rho = if nn > 0.0 {
-                (dot / nn).clamp(-1.0, 1.0)
-            } else {
-                0.0
-            };
-            dot * (std::f64::consts::PI - rho.acos()) / (2.0 * std::f64::consts::PI)
-        })
-        .collect();
-    Kernel { n1, n2, k: 1, data }
+    let (nx, ny) = (norm(x), norm(y));
+    if nx == 0.0 || ny == 0.0 {
+        return 0.0;
+    }
+    let dot: f64 = x.iter().zip(y).map(|(a, b)| a * b).sum();
+    let (mut minus, mut plus) = (0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        let (u, v) = (a / nx, b / ny);
+        minus += (u - v) * (u - v);
+        plus += (u + v) * (u + v);
+    }
+    let theta = 2.0 * minus.sqrt().atan2(plus.sqrt());
+    dot * derivative_kernel(0.0, 1.0, theta)
+}
+
+/// The infinite-width limit `xᵀx'·(π − arccos ρ)/(2π)` of [`lecture_kernel`], any norms
+/// (0 for a zero row), `n1 × n2` (`x2 = None`: `x1` with itself).
+pub fn lecture_limit(x1: &Points<'_>, x2: Option<&Points<'_>>) -> Kernel {
+    pairwise(x1, x2, |_, a, b| limit_entry(a, b))
 }

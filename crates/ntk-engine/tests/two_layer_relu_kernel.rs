@@ -1,4 +1,4 @@
-//! The seed's own kernel (the lecture's two-layer ReLU net with a fixed ±1 readout): the
+//! The lecture's kernel (the two-layer ReLU net with a fixed ±1 readout): the
 //! popcount path equals the f32 path exactly, both count what a plain loop counts, and the
 //! empirical kernel converges to `xᵀx'·(π − arccos ρ)/(2π)` for inputs of any norm.
 
@@ -6,8 +6,8 @@ mod common;
 
 use common::{points, rel_frob};
 use ntk_engine::Points;
-use ntk_engine::gram::seed::{
-    CountPath, counts, kernel_from_counts, patterns, seed_kernel, seed_limit,
+use ntk_engine::gram::two_layer_relu::{
+    CountPath, counts, kernel_from_counts, lecture_kernel, lecture_limit, patterns,
 };
 
 #[test]
@@ -39,8 +39,10 @@ fn counts_match_a_plain_loop() {
     let pat = patterns(&p, m, 11).unwrap();
     let c = counts(&pat, None, CountPath::Bits);
     let model = ntk_engine::Mlp::new(d, &[m], ntk_engine::Activation::Relu);
-    let (w, _) = ntk_engine::init::hidden_columns(&model, 11, 0, 0..m);
-    let z = |i: usize, j: usize| (0..d).map(|t| x[i * d + t] * w[j * d + t]).sum::<f64>();
+    // The patterns draw the first layer of the seeded net.
+    let params = ntk_engine::Params::seeded(&model, 11).unwrap();
+    let w = |j: usize| params.layer(0).unwrap().weights_into(j);
+    let z = |i: usize, j: usize| (0..d).map(|t| x[i * d + t] * w(j)[t]).sum::<f64>();
     for i in 0..n {
         for k in 0..n {
             let want = (0..m).filter(|&j| z(i, j) > 0.0 && z(k, j) > 0.0).count() as i64;
@@ -67,7 +69,7 @@ fn empirical_seed_kernel_converges_to_the_arccos_limit() {
         row.iter_mut().for_each(|v| *v *= s);
     }
     let p = Points::from_f64(&x, n, d).unwrap();
-    let limit = seed_limit(&p, None);
+    let limit = lecture_limit(&p, None);
     let widths = [256usize, 1024, 4096, 16384];
     let errs: Vec<f64> = widths
         .iter()
@@ -75,7 +77,9 @@ fn empirical_seed_kernel_converges_to_the_arccos_limit() {
             (0..6)
                 .map(|s| {
                     rel_frob(
-                        &seed_kernel(&p, None, m, s, CountPath::Bits).unwrap().data,
+                        &lecture_kernel(&p, None, m, s, CountPath::Bits)
+                            .unwrap()
+                            .data,
                         &limit.data,
                     )
                 })
@@ -104,6 +108,8 @@ fn empirical_seed_kernel_converges_to_the_arccos_limit() {
     let k = kernel_from_counts(&p, None, &counts(&pat, None, CountPath::F32), 512);
     assert_eq!(
         k.data,
-        seed_kernel(&p, None, 512, 0, CountPath::Bits).unwrap().data
+        lecture_kernel(&p, None, 512, 0, CountPath::Bits)
+            .unwrap()
+            .data
     );
 }
