@@ -2,7 +2,7 @@
 //! whose weights are regenerated from the seed (or sliced from explicit weights), each
 //! chunk's Gram contributions added to per-tile `f64` accumulators, then dropped.
 //!
-//! Memory is `O(n1·n2 + (n1 + n2)·c + c·d)` whatever the width `m` (DESIGN.md §2, "Very wide
+//! Memory is `O(n1·n2 + (n1 + n2)·c + c·d)` whatever the width `m` (docs/DESIGN.md §2, "Very wide
 //! networks"). With `h_0 = x`, `δ_0[a] = s_W(1)·W_1[:, a] ⊙ φ'(z_0)` and `h_1 = φ(z_0)`:
 //!
 //! ```text

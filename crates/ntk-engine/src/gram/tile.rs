@@ -5,7 +5,7 @@
 //! compute precision `T`, promoted to `f64` and added to the accumulator in block order.
 //! The result therefore depends only on the problem (never on the thread count or on the
 //! chunk size used to schedule the work), and `f32` runs keep `f64` accuracy across a
-//! million neurons (DESIGN.md §2, "Precision").
+//! million neurons (docs/DESIGN.md §2, "Precision").
 //!
 //! In `f32` every product runs on the packed kernel of [`crate::simd::gemm`], where each
 //! entry of a block is one sequential chain of fused multiply-adds: its bits do not even
