@@ -102,13 +102,19 @@ impl Scan {
         .errors(bars)
     }
 
-    /// Parameter, mean, min, max.
+    /// Parameter, mean, min, max and the number of seeds (a whole-number parameter, such
+    /// as a width, is printed as an integer).
     pub fn table(&self) -> Table {
-        let mut t = Table::new(&self.title, &[&self.x_label, "mean", "min", "max"]);
+        let mut t = Table::new(&self.title, &[&self.x_label, "mean", "min", "max", "seeds"]);
         for ((x, v), m) in self.xs.iter().zip(&self.values).zip(self.means()) {
             let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            t.push(vec![num(*x), num(m), num(lo), num(hi)]);
+            let x = if x.fract() == 0.0 && x.abs() < 1e15 {
+                format!("{}", *x as i64)
+            } else {
+                num(*x)
+            };
+            t.push(vec![x, num(m), num(lo), num(hi), v.len().to_string()]);
         }
         if let Some(f) = &self.fit {
             t.title = format!("{} — fitted {f}", self.title);

@@ -104,6 +104,7 @@ pub(crate) fn assemble(
 /// for `x1 × x1` an entry above the diagonal equals the pair below it (`[j, i]`), exactly
 /// what the mirror copies (the closed forms are symmetric in the pair bitwise, and
 /// quadrature is evaluated as the pair `[j, i]`).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn assemble_rows(
     rec: &Recursion,
     s1: &Side<'_>,
