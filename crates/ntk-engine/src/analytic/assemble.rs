@@ -123,20 +123,13 @@ pub(crate) fn assemble_rows(
     let n2 = s2.n;
     let kk = k * k;
     let mut data = crate::memory::zeroed_f64(rows.len() * n2 * kk);
-    data.par_chunks_mut((tile * n2 * kk).max(1))
-        .enumerate()
-        .for_each(|(bi, band)| {
-            if cancelled(cancel) {
-                return;
-            }
-            let start = rows.start + bi * tile;
-            let sub = start..(start + tile).min(rows.end);
-            if symmetric && rec.dual.is_quadrature() {
-                quadrature_rows_symmetric(rec, s1, ntk, k, sub, s1.n, band);
-            } else {
-                band_tiles(rec, s1, s2, ntk, k, sub, n2, tile, band);
-            }
-        });
+    tile_bands(&mut data, &rows, tile, n2 * kk, cancel, |sub, band| {
+        if symmetric && rec.dual.is_quadrature() {
+            quadrature_rows_symmetric(rec, s1, ntk, k, sub, s1.n, band);
+        } else {
+            band_tiles(rec, s1, s2, ntk, k, sub, n2, tile, band);
+        }
+    });
     Kernel {
         n1: rows.len(),
         n2,
@@ -165,20 +158,14 @@ pub(crate) fn assemble_rows_lower(
     let kk = k * k;
     let nr = rows.len();
     let mut data = crate::memory::zeroed_f64(nr * n * kk);
-    data.par_chunks_mut((tile * n * kk).max(1))
-        .enumerate()
-        .for_each(|(bi, band)| {
-            if cancelled(cancel) {
-                return;
-            }
-            let start = rows.start + bi * tile;
-            let sub = start..(start + tile).min(rows.end);
-            if rec.dual.is_quadrature() {
-                quadrature_rows_symmetric(rec, s1, ntk, k, sub.clone(), sub.end, band);
-            } else {
-                band_tiles(rec, s1, s1, ntk, k, sub.clone(), sub.end, tile, band);
-            }
-        });
+    tile_bands(&mut data, &rows, tile, n * kk, cancel, |sub, band| {
+        let end = sub.end;
+        if rec.dual.is_quadrature() {
+            quadrature_rows_symmetric(rec, s1, ntk, k, sub, end, band);
+        } else {
+            band_tiles(rec, s1, s1, ntk, k, sub, end, tile, band);
+        }
+    });
     // The diagonal block's upper part: `[i, j] ← [j, i]` for rows.start ≤ i < j < rows.end.
     let s = rows.start;
     for bi in (0..nr).step_by(MIRROR_BLOCK) {
@@ -199,6 +186,28 @@ pub(crate) fn assemble_rows_lower(
         k,
         data,
     }
+}
+
+/// Calls `f(sub, band)` in parallel for the bands of `tile` rows of `rows`, `band` being the
+/// `sub.len()` rows of `row_len` values of `data` that hold them; once `cancel` is set, the
+/// bands not yet started are skipped.
+fn tile_bands(
+    data: &mut [f64],
+    rows: &core::ops::Range<usize>,
+    tile: usize,
+    row_len: usize,
+    cancel: Option<&AtomicBool>,
+    f: impl Fn(core::ops::Range<usize>, &mut [f64]) + Sync,
+) {
+    data.par_chunks_mut((tile * row_len).max(1))
+        .enumerate()
+        .for_each(|(bi, band)| {
+            if cancelled(cancel) {
+                return;
+            }
+            let start = rows.start + bi * tile;
+            f(start..(start + tile).min(rows.end), band);
+        });
 }
 
 /// Whether the caller asked to stop: read before each band of `tile` rows (the bands left

@@ -113,13 +113,7 @@ pub fn analytic_rows(
     rows: core::ops::Range<usize>,
     opts: &AnalyticOptions,
 ) -> Result<Kernel> {
-    if rows.start > rows.end || rows.end > x1.rows() {
-        return Err(Error::invalid(
-            "row band",
-            format!("{}..{}", rows.start, rows.end),
-            format!("a range within 0..{}", x1.rows()),
-        ));
-    }
+    check_band(&rows, x1.rows())?;
     analytic_impl(model, x1, x2, opts, Method::Auto, Part::Rows(rows), None)
 }
 
@@ -133,14 +127,20 @@ pub fn analytic_rows_lower(
     rows: core::ops::Range<usize>,
     opts: &AnalyticOptions,
 ) -> Result<Kernel> {
-    if rows.start > rows.end || rows.end > x1.rows() {
+    check_band(&rows, x1.rows())?;
+    analytic_impl(model, x1, None, opts, Method::Auto, Part::Lower(rows), None)
+}
+
+/// A band of rows must lie within `0..n`.
+fn check_band(rows: &core::ops::Range<usize>, n: usize) -> Result<()> {
+    if rows.start > rows.end || rows.end > n {
         return Err(Error::invalid(
             "row band",
             format!("{}..{}", rows.start, rows.end),
-            format!("a range within 0..{}", x1.rows()),
+            format!("a range within 0..{n}"),
         ));
     }
-    analytic_impl(model, x1, None, opts, Method::Auto, Part::Lower(rows), None)
+    Ok(())
 }
 
 /// Which part of the kernel [`analytic_impl`] computes.
