@@ -15,9 +15,8 @@ const ADVISE_BYTES: usize = 8 << 20;
 /// A zeroed `Vec<f64>` of `len` elements; large ones are advised to use huge pages.
 pub(crate) fn zeroed_f64(len: usize) -> Vec<f64> {
     let v = vec![0.0f64; len];
-    let bytes = len * size_of::<f64>();
     #[cfg(target_os = "linux")]
-    if bytes >= ADVISE_BYTES {
+    if let bytes @ ADVISE_BYTES.. = len * size_of::<f64>() {
         const PAGE: usize = 4096;
         let start = v.as_ptr() as usize;
         let first = start.next_multiple_of(PAGE);
@@ -30,7 +29,6 @@ pub(crate) fn zeroed_f64(len: usize) -> Vec<f64> {
             }
         }
     }
-    let _ = bytes;
     v
 }
 

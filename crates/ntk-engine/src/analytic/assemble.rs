@@ -13,7 +13,7 @@
 //! Memory: the output, the inputs as `f64`, `L` variances per point (twice: per point and
 //! per layer), and one `tile × tile` scratch block per band in flight.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use rayon::prelude::*;
 
@@ -210,10 +210,10 @@ fn tile_bands(
         });
 }
 
-/// Whether the caller asked to stop: read before each band of `tile` rows (the bands left
+/// Whether the caller asked to stop (read before each band of `tile` rows: the bands left
 /// are skipped; the caller then returns `Error::Cancelled`, never the partial kernel).
 fn cancelled(cancel: Option<&AtomicBool>) -> bool {
-    cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+    crate::gram::check_cancel(cancel).is_err()
 }
 
 /// Fills the band of rows `rows` (`band` holds `rows.len()` output rows of `n2·k²`) for the

@@ -223,10 +223,7 @@ fn analytic_impl(
                 Part::All => assemble::assemble(&rec, &s1, s2.as_ref(), ntk, k, opts.tile, cancel),
             }
         })
-        .and_then(|k| match cancel {
-            Some(c) if c.load(std::sync::atomic::Ordering::Relaxed) => Err(Error::Cancelled),
-            _ => Ok(k),
-        })
+        .and_then(|k| crate::gram::check_cancel(cancel).map(|()| k))
 }
 
 /// [`analytic`], stoppable: `cancel` is read before each band of `opts.tile` rows; once it

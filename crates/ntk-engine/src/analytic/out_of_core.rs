@@ -7,9 +7,9 @@
 //! `end..n` are the transposes of the later rows, read back from the partial file
 //! ([`KernelFile::read_block`]). The analytic kernel is symmetric bit for bit (the in-memory
 //! assembly mirrors its lower triangle in the same way), and an `f32` file's values widen to
-//! `f64` exactly, so the file holds the same bytes as writing the full rows. A band whose later
-//! bands are not all on disk computes its full rows, and so does every band when the bands
-//! are shared among ranks ([`crate::gram::ranked`]): a rank cannot wait for another's rows.
+//! `f64` exactly, so the file holds the same bytes as writing the full rows. When the bands
+//! are shared among ranks ([`crate::gram::ranked`]) every band computes its full rows: a rank
+//! cannot wait for another's rows.
 
 use core::ops::Range;
 
@@ -56,18 +56,15 @@ pub fn write_analytic(
     } else {
         vec![n1, n2]
     };
-    let bands = n1.div_ceil(rows.max(1)).max(1);
     // Under ranks every band computes its full rows from the inputs alone (a band cannot
     // wait for another rank's later rows): the ranked writer's contract.
     let (bands, resumed) = match (x2, out.ranks) {
         (Some(_), _) | (None, Some(_)) => {
             write_in_bands(out, &shape, rows, |r| analytic_rows(model, x1, x2, r, opts))?
         }
+        // Last band first: every later band is on disk when a band starts (resumed or just
+        // written), which `read_block` checks.
         (None, None) => write_bands(out, &shape, rows, BandOrder::Reverse, |r, file| {
-            let later_done = (r.start / rows.max(1) + 1..bands).all(|b| file.is_done(b));
-            if !later_done {
-                return analytic_rows(model, x1, None, r, opts);
-            }
             let mut band = analytic_rows_lower(model, x1, r.clone(), opts)?;
             fill_from_later_rows(&mut band, r, file, k)?;
             Ok(band)

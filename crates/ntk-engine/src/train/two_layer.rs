@@ -157,27 +157,12 @@ impl TwoLayer {
     /// The linearisation at `self` (`= W_0`) evaluated at `w`:
     /// `f(x; W_0) + (1/√m)·Σ_j a_j σ'(w_{0,j}ᵀx)·(w_j − w_{0,j})ᵀx`.
     pub fn linearised(&self, w: MatRef<'_, f64>, x: MatRef<'_, f64>) -> Vec<f64> {
-        let f0 = self.forward(x);
-        let z0 = self.pre(x);
         let dw = w - &self.w;
-        let mut proj = Mat::zeros(x.nrows(), self.width());
-        matmul(
-            proj.as_mut(),
-            Accum::Replace,
-            x,
-            dw.transpose(),
-            1.0,
-            Par::Seq,
-        );
-        let s = 1.0 / (self.width() as f64).sqrt();
-        (0..x.nrows())
-            .map(|i| {
-                let mut acc = 0.0;
-                for j in 0..self.width() {
-                    acc += self.a[j] * self.activation.derivative(z0[(i, j)]) * proj[(i, j)];
-                }
-                f0[i] + s * acc
-            })
+        let f0 = self.forward(x);
+        self.gradient_inner(dw.as_ref(), x)
+            .iter()
+            .zip(f0)
+            .map(|(g, f)| f + g)
             .collect()
     }
 
