@@ -84,42 +84,33 @@ pub fn array2<'a, 'py>(
             ))),
         }
     };
-    if let Ok(a) = obj.cast::<PyArrayDyn<f64>>() {
-        let (rows, cols) = shape2(a.shape())?;
-        let r = a
-            .try_readonly()
-            .map_err(|e| PyValueError::new_err(format!("{what}: cannot read the array ({e})")))?;
-        let g = guard.insert(Borrowed::F64(r));
-        let Borrowed::F64(r) = g else { unreachable!() };
-        // `as_slice` accepts Fortran order too: only a C-contiguous array is row-major.
-        let values = match r.as_slice() {
-            Ok(s) if r.is_c_contiguous() => Cow::Borrowed(s),
-            _ => Cow::Owned(r.as_array().iter().copied().collect()),
+    // One arm per element type: the guard keeps the read-only borrow alive, and only a
+    // C-contiguous array is read in place (`as_slice` accepts Fortran order too).
+    macro_rules! read_as {
+        ($t:ty, $variant:ident) => {
+            if let Ok(a) = obj.cast::<PyArrayDyn<$t>>() {
+                let (rows, cols) = shape2(a.shape())?;
+                let r = a.try_readonly().map_err(|e| {
+                    PyValueError::new_err(format!("{what}: cannot read the array ({e})"))
+                })?;
+                let g = guard.insert(Borrowed::$variant(r));
+                let Borrowed::$variant(r) = g else {
+                    unreachable!()
+                };
+                let values = match r.as_slice() {
+                    Ok(s) if r.is_c_contiguous() => Cow::Borrowed(s),
+                    _ => Cow::Owned(r.as_array().iter().copied().collect()),
+                };
+                return Ok(Array2 {
+                    rows,
+                    cols,
+                    values: Values::$variant(values),
+                });
+            }
         };
-        return Ok(Array2 {
-            rows,
-            cols,
-            values: Values::F64(values),
-        });
     }
-    if let Ok(a) = obj.cast::<PyArrayDyn<f32>>() {
-        let (rows, cols) = shape2(a.shape())?;
-        let r = a
-            .try_readonly()
-            .map_err(|e| PyValueError::new_err(format!("{what}: cannot read the array ({e})")))?;
-        let g = guard.insert(Borrowed::F32(r));
-        let Borrowed::F32(r) = g else { unreachable!() };
-        // `as_slice` accepts Fortran order too: only a C-contiguous array is row-major.
-        let values = match r.as_slice() {
-            Ok(s) if r.is_c_contiguous() => Cow::Borrowed(s),
-            _ => Cow::Owned(r.as_array().iter().copied().collect()),
-        };
-        return Ok(Array2 {
-            rows,
-            cols,
-            values: Values::F32(values),
-        });
-    }
+    read_as!(f64, F64);
+    read_as!(f32, F32);
     if let Ok(a) = obj.cast::<numpy::PyUntypedArray>() {
         let dt = a.dtype();
         return Err(PyTypeError::new_err(format!(
