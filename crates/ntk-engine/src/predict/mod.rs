@@ -60,6 +60,8 @@
 //! 2019; Arora, Du, Hu, Li, Salakhutdinov & Wang, "On Exact Computation with an Infinitely
 //! Wide Neural Net", NeurIPS 2019; Novak et al., "Neural Tangents", ICLR 2020.
 
+mod band_reduction;
+mod bulge_chase;
 pub mod ensemble;
 mod factored_eigen;
 pub mod fit;
@@ -69,6 +71,7 @@ mod matrix;
 // `fit` and `predict`"), which is also the parent's name.
 #[allow(clippy::module_inception)]
 pub mod predict;
+mod reflector;
 pub mod spectrum;
 pub(crate) mod validate;
 

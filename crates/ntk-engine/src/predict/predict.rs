@@ -51,18 +51,31 @@ impl GradientFlow {
         } else {
             Mat::zeros(0, 0)
         };
-        times
+        // Every finite time in one pass of the eigenvectors.
+        let finite: Vec<f64> = times.iter().copied().filter(|t| t.is_finite()).collect();
+        let ds = finite
             .iter()
             .map(|&t| {
-                if t.is_infinite() {
-                    return Ok(Matrix::from_faer(self.y.as_ref()));
-                }
                 let s = fit.scaled(t);
-                let d = fit.spectrum(|l| linalg::expm1_decay(l, s))?;
-                let f = &f0 + fit.unproject(&d, coords.as_ref())?;
-                Ok(Matrix::from_faer(f.as_ref()))
+                fit.spectrum(|l| linalg::expm1_decay(l, s))
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        let mut moved = if ds.is_empty() {
+            Vec::new()
+        } else {
+            fit.unproject_each(&ds, coords.as_ref())?
+        }
+        .into_iter();
+        Ok(times
+            .iter()
+            .map(|&t| match t.is_infinite() {
+                true => Matrix::from_faer(self.y.as_ref()),
+                false => {
+                    let f = &f0 + moved.next().expect("one per finite time");
+                    Matrix::from_faer(f.as_ref())
+                }
+            })
+            .collect())
     }
 
     /// `f_test(t)` (`n_test × k`) at each of `times`, in order:
@@ -117,19 +130,37 @@ impl GradientFlow {
         } else {
             None
         };
-        times
+        // Every finite time in one pass of the eigenvectors and one product with K_test,train.
+        let gs = times
+            .iter()
+            .filter(|t| t.is_finite())
+            .map(|&t| {
+                let s = fit.scaled(t);
+                fit.spectrum(|l| linalg::inv_expm1(l, s))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let moved = if gs.is_empty() {
+            Mat::zeros(m, 0)
+        } else {
+            let ws = fit.unproject_each(&gs, coords.as_ref())?;
+            let mut w = Mat::<f64>::zeros(n, k * ws.len());
+            for (i, wi) in ws.iter().enumerate() {
+                w.as_mut().subcols_mut(i * k, k).copy_from(wi);
+            }
+            linalg::mul(kst.as_ref(), w.as_ref(), fit.par)
+        };
+        let mut next = 0;
+        Ok(times
             .iter()
             .map(|&t| match &at_infinity {
-                Some(f) if t.is_infinite() => Ok(Matrix::from_faer(f.as_ref())),
+                Some(f) if t.is_infinite() => Matrix::from_faer(f.as_ref()),
                 _ => {
-                    let s = fit.scaled(t);
-                    let g = fit.spectrum(|l| linalg::inv_expm1(l, s))?;
-                    let w = fit.unproject(&g, coords.as_ref())?;
-                    let f = &g0 + linalg::mul(kst.as_ref(), w.as_ref(), fit.par);
-                    Ok(Matrix::from_faer(f.as_ref()))
+                    let f = &g0 + moved.as_ref().subcols(next * k, k);
+                    next += 1;
+                    Matrix::from_faer(f.as_ref())
                 }
             })
-            .collect()
+            .collect())
     }
 }
 
