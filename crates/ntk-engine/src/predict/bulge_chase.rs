@@ -13,6 +13,8 @@
 //! next sweep's bulges fall, and is removed by them. `O(n²·b)` flops in all, on blocks of
 //! `b × b`; the reflectors (`n²/2` numbers) are kept to apply `Q₂` later.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use faer::{Mat, MatMut};
 use pulp::Arch;
 use rayon::prelude::*;
@@ -62,58 +64,77 @@ impl BulgeChase {
             }
         }
         if b >= 2 {
-            let mut v = vec![0.0; b];
-            let mut y = vec![0.0; b];
-            Arch::new().dispatch(
-                #[inline(always)]
-                || {
-                    for i in 0..n.saturating_sub(2) {
-                        let (mut col, mut st) = (i, i + 1);
-                        let mut len = b.min(n - st);
-                        while len >= 2 {
-                            let x = &mut data[col * stride + st..col * stride + st + len];
-                            let tau = reflector::make(x);
-                            v[0] = 1.0;
-                            v[1..len].copy_from_slice(&x[1..]);
-                            x[1..].fill(0.0);
-                            let v = &v[..len];
-                            if tau != 0.0 {
-                                // The rest of the bulge, from the left.
-                                for c in col + 1..st {
-                                    let s = c * stride + st;
-                                    reflector::apply(v, tau, &mut data[s..s + len]);
-                                }
-                                two_sided(&mut data, stride, st, v, tau, &mut y[..len]);
-                                // The rows below, from the right: B ← B − τ·(B·v)·vᵀ.
-                                let rb = st + len;
-                                let lb = b.min(n - rb);
-                                if lb > 0 {
-                                    let z = &mut y[..lb];
-                                    z.fill(0.0);
-                                    for (q, &vq) in v.iter().enumerate() {
-                                        let s = (st + q) * stride + rb;
-                                        reflector::axpy(vq, &data[s..s + lb], z);
-                                    }
-                                    for (q, &vq) in v.iter().enumerate() {
-                                        let s = (st + q) * stride + rb;
-                                        reflector::axpy(-tau * vq, z, &mut data[s..s + lb]);
-                                    }
-                                }
-                            }
-                            chase.steps.push(Step {
-                                row: st,
-                                len,
-                                at: chase.vs.len(),
-                                tau,
-                            });
-                            chase.vs.extend_from_slice(v);
-                            col = st;
-                            st += len;
-                            len = b.min(n - st);
+            let sweeps = n.saturating_sub(2);
+            let workers = if n >= PIPELINE_MIN && rayon::current_num_threads() >= 2 {
+                2
+            } else {
+                1
+            };
+            let buf = Buffer {
+                ptr: data.as_mut_ptr(),
+                len: data.len(),
+                stride,
+            };
+            // progress[i]: steps of sweep i finished (usize::MAX once it is complete).
+            let progress: Vec<AtomicUsize> = (0..sweeps).map(|_| AtomicUsize::new(0)).collect();
+            let work = |w: usize| {
+                let (mut v, mut y) = (vec![0.0; b], vec![0.0; b]);
+                let mut mine = Vec::new();
+                for i in (w..sweeps).step_by(workers) {
+                    let (mut steps, mut vs) =
+                        (Vec::with_capacity(n / b + 1), Vec::with_capacity(n + b));
+                    let ready = |s: usize| {
+                        if i > 0 && workers > 1 {
+                            wait_for(&progress[i - 1], s + LAG);
                         }
-                    }
-                },
-            );
+                    };
+                    let done = |s: usize| progress[i].store(s + 1, Ordering::Release);
+                    Arch::new().dispatch(
+                        #[inline(always)]
+                        || {
+                            sweep(
+                                buf,
+                                n,
+                                b,
+                                i,
+                                (&mut v, &mut y),
+                                (&mut steps, &mut vs),
+                                ready,
+                                done,
+                            )
+                        },
+                    );
+                    progress[i].store(usize::MAX, Ordering::Release);
+                    mine.push((steps, vs));
+                }
+                mine
+            };
+            let per_worker: Vec<Vec<(Vec<Step>, Vec<f64>)>> = if workers == 1 {
+                vec![work(0)]
+            } else {
+                std::thread::scope(|scope| {
+                    let others: Vec<_> =
+                        (1..workers).map(|w| scope.spawn(move || work(w))).collect();
+                    let mut all = vec![work(0)];
+                    all.extend(
+                        others
+                            .into_iter()
+                            .map(|h| h.join().expect("a chase worker")),
+                    );
+                    all
+                })
+            };
+            // Q₂'s reflectors in the order of the sweeps, as one thread would have made them.
+            let mut iters: Vec<_> = per_worker.into_iter().map(|w| w.into_iter()).collect();
+            for i in 0..sweeps {
+                let (steps, vs) = iters[i % workers].next().expect("one entry per sweep");
+                let base = chase.vs.len();
+                chase.steps.extend(steps.into_iter().map(|st| Step {
+                    at: st.at + base,
+                    ..st
+                }));
+                chase.vs.extend_from_slice(&vs);
+            }
         }
         let diag = (0..n).map(|i| data[i * stride + i]).collect();
         let sub = (0..n.saturating_sub(1))
@@ -163,16 +184,142 @@ impl BulgeChase {
 /// Columns per parallel task of [`BulgeChase::apply`].
 const COLUMN_BLOCK: usize = 8;
 
+/// From this size on, the sweeps run two at a time on two threads (below it the waiting
+/// costs more than it saves).
+const PIPELINE_MIN: usize = 1024;
+
+/// How many steps a sweep stays behind the sweep before it. Step `s` of sweep `i` touches
+/// entries `(r, c)` with `c ≥ i + 1 + (s − 1)·b` and `r < i + 1 + (s + 2)·b` (the column it
+/// annihilates, the diagonal block, the rows below); so step `s` of sweep `i + 1` and
+/// step `s'` of sweep `i` touch no common entry once `s' ≥ s + 3`, and sweep `i + 1` may
+/// take step `s` when sweep `i` has finished steps `0 ..= s + 3` (one step of margin).
+/// Every entry then sees the same operations in the same order as in one sweep after the
+/// other, so the bits do not depend on the number of workers.
+const LAG: usize = 4;
+
+/// Waits until `progress` is at least `at`.
+fn wait_for(progress: &AtomicUsize, at: usize) {
+    let mut spins = 0u32;
+    while progress.load(Ordering::Acquire) < at {
+        spins += 1;
+        if spins < 1 << 12 {
+            core::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// The band buffer, shared by the sweeps in flight.
+#[derive(Clone, Copy)]
+struct Buffer {
+    ptr: *mut f64,
+    len: usize,
+    stride: usize,
+}
+
+// SAFETY: the buffer is only reached through `Buffer::seg`, whose callers (the sweeps) touch
+// disjoint entries at any moment: each sweep is one thread, and a sweep waits (`LAG`, with
+// acquire/release ordering on its predecessor's progress) until the entries of its next
+// step are no longer touched by the sweep before it; the buffer outlives the threads (a
+// scoped spawn in `BulgeChase::reduce`).
+unsafe impl Send for Buffer {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Buffer {}
+
+impl Buffer {
+    /// Rows `r0..r1` of column `c`.
+    ///
+    /// # Safety
+    /// No other live slice of the buffer, in this thread or another, overlaps them.
+    #[inline(always)]
+    unsafe fn seg<'a>(self, c: usize, r0: usize, r1: usize) -> &'a mut [f64] {
+        let at = c * self.stride + r0;
+        debug_assert!(c <= r0 && r0 <= r1 && r1 <= c + self.stride + 1);
+        assert!(
+            at + (r1 - r0) <= self.len,
+            "a band segment outside the buffer"
+        );
+        // SAFETY: inside the allocation (checked above); exclusive by the caller's contract.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.add(at), r1 - r0) }
+    }
+}
+
+/// Sweep `i`: annihilates column `i` below its subdiagonal and chases the bulge to the end
+/// of the matrix, recording its reflectors in `out`. `ready(s)` is called before step `s`,
+/// `done(s)` after it.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn sweep(
+    buf: Buffer,
+    n: usize,
+    b: usize,
+    i: usize,
+    (v, y): (&mut [f64], &mut [f64]),
+    (steps, vs): (&mut Vec<Step>, &mut Vec<f64>),
+    ready: impl Fn(usize),
+    done: impl Fn(usize),
+) {
+    let (mut col, mut st) = (i, i + 1);
+    let mut len = b.min(n - st);
+    let mut s = 0;
+    while len >= 2 {
+        ready(s);
+        // SAFETY (every `seg` below): the entries of this step, which no other sweep
+        // touches now (`LAG`); within the step, each slice is dropped before the next
+        // overlapping one is made.
+        let x = unsafe { buf.seg(col, st, st + len) };
+        let tau = reflector::make(x);
+        v[0] = 1.0;
+        v[1..len].copy_from_slice(&x[1..]);
+        x[1..].fill(0.0);
+        let v = &v[..len];
+        if tau != 0.0 {
+            // The rest of the bulge, from the left.
+            for c in col + 1..st {
+                reflector::apply(v, tau, unsafe { buf.seg(c, st, st + len) });
+            }
+            two_sided(buf, st, v, tau, &mut y[..len]);
+            // The rows below, from the right: B ← B − τ·(B·v)·vᵀ.
+            let rb = st + len;
+            let lb = b.min(n - rb);
+            if lb > 0 {
+                let z = &mut y[..lb];
+                z.fill(0.0);
+                for (q, &vq) in v.iter().enumerate() {
+                    reflector::axpy(vq, unsafe { buf.seg(st + q, rb, rb + lb) }, z);
+                }
+                for (q, &vq) in v.iter().enumerate() {
+                    reflector::axpy(-tau * vq, z, unsafe { buf.seg(st + q, rb, rb + lb) });
+                }
+            }
+        }
+        steps.push(Step {
+            row: st,
+            len,
+            at: vs.len(),
+            tau,
+        });
+        vs.extend_from_slice(v);
+        done(s);
+        s += 1;
+        col = st;
+        st += len;
+        len = b.min(n - st);
+    }
+}
+
 /// `D ← H·D·H` for the symmetric block `D` at rows and columns `st .. st + len` (lower
 /// triangle read and written; LAPACK `dsytd2`): `y = τ·D·v`, `w = y − ½·τ·(yᵀv)·v`,
 /// `D ← D − v·wᵀ − w·vᵀ`.
 #[inline(always)]
-fn two_sided(data: &mut [f64], stride: usize, st: usize, v: &[f64], tau: f64, y: &mut [f64]) {
+fn two_sided(buf: Buffer, st: usize, v: &[f64], tau: f64, y: &mut [f64]) {
     let len = v.len();
     y.fill(0.0);
     for c in 0..len {
-        let col = &data[(st + c) * stride + st + c..(st + c) * stride + st + len];
         // Column c of the lower triangle: D[c..len, c].
+        // SAFETY: this step's entries (see `sweep`); one slice at a time.
+        let col = unsafe { buf.seg(st + c, st + c, st + len) };
         y[c] += col[0] * v[c];
         y[c] += reflector::dot(&col[1..], &v[c + 1..]);
         reflector::axpy(v[c], &col[1..], &mut y[c + 1..]);
@@ -183,7 +330,8 @@ fn two_sided(data: &mut [f64], stride: usize, st: usize, v: &[f64], tau: f64, y:
     let alpha = -0.5 * tau * reflector::dot(y, v);
     reflector::axpy(alpha, v, y);
     for c in 0..len {
-        let col = &mut data[(st + c) * stride + st + c..(st + c) * stride + st + len];
+        // SAFETY: as above.
+        let col = unsafe { buf.seg(st + c, st + c, st + len) };
         reflector::axpy(-y[c], &v[c..], col);
         reflector::axpy(-v[c], &y[c..], col);
     }
@@ -242,6 +390,36 @@ mod tests {
                 })
                 .fold(0.0, f64::max);
             assert!(err < 1e-13 * (n.max(1) as f64), "n {n} b {b}: {err:e}");
+        }
+    }
+
+    /// Two sweeps in flight (pools of 2 and 3 threads) give the bits of one sweep after the
+    /// other (a pool of 1), for the tridiagonal matrix and for `Q₂ᵀ·X`.
+    #[test]
+    fn pipelined_sweeps_give_the_same_bits() {
+        for (n, b) in [(PIPELINE_MIN + 37, 8), (PIPELINE_MIN, 3)] {
+            let bm = band(n, b);
+            let x = Mat::from_fn(n, 3, |i, c| ((i * 7 + c) % 11) as f64 - 5.0);
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                pool.install(|| {
+                    let (q, t) = BulgeChase::reduce(&bm, b);
+                    let mut y = x.clone();
+                    q.apply(y.as_mut(), true);
+                    let mut bits: Vec<u64> =
+                        t.diag.iter().chain(&t.sub).map(|v| v.to_bits()).collect();
+                    for c in 0..3 {
+                        bits.extend(y.col(c).iter().map(|v| v.to_bits()));
+                    }
+                    bits
+                })
+            };
+            let one = run(1);
+            assert_eq!(run(2), one, "n {n} b {b}");
+            assert_eq!(run(3), one, "n {n} b {b}");
         }
     }
 }
