@@ -3,7 +3,7 @@
 //!
 //! A kernel of two point sets costs its full rows per band. A symmetric kernel `x × x` costs
 //! only its lower triangle: the bands are computed last first, each band computes its columns
-//! `0..end` ([`analytic_rows_lower`](super::analytic_rows_lower)), and the columns
+//! `0..end` ([`analytic_rows_lower`]), and the columns
 //! `end..n` are the transposes of the later rows, read back from the partial file
 //! ([`KernelFile::read_block`]). The analytic kernel is symmetric bit for bit (the in-memory
 //! assembly mirrors its lower triangle in the same way), and an `f32` file's values widen to

@@ -125,6 +125,20 @@ impl KernelFit {
         Ok(self.eigen()?.values.iter().map(|&l| phi(l)).collect())
     }
 
+    /// Whether the eigenvalues are all positive with `λ_min > n·ε·λ_max`: then `V·Λ⁻¹·Vᵀ`
+    /// is as accurate an inverse as the Cholesky solve (condition below `1/(n·ε)`), and a
+    /// prediction that has the eigendecomposition anyway takes `t = ∞` from it, as
+    /// neural-tangents does. Otherwise `t = ∞` goes through Cholesky, which names the
+    /// first bad pivot of a kernel that is not positive definite.
+    pub fn spectrum_inverts(&self) -> Result<bool> {
+        let values = &self.eigen()?.values;
+        let (lo, hi) = match (values.first(), values.last()) {
+            (Some(&lo), Some(&hi)) => (lo, hi),
+            _ => return Ok(false),
+        };
+        Ok(lo > 0.0 && lo > values.len() as f64 * f64::EPSILON * hi)
+    }
+
     /// `Vᵀ·B`: coordinates in the eigenbasis.
     pub fn project(&self, b: MatRef<'_, f64>) -> Result<Mat<f64>> {
         let e = self.eigen()?;

@@ -19,11 +19,14 @@
 //! f_test(t)  = f_test(0) + K_test,train V diag((1 − e^{−s λ})/|λ|) Vᵀ (y − f_train(0))
 //! ```
 //!
-//! (Lee et al. 2019, the linearised network's function-space dynamics). At `t = ∞` the flow converges to kernel regression,
-//! solved by Cholesky (Arora et al. 2019): `f_train = y` and
-//! `f_test = f_test(0) + K_test,train K⁻¹ (y − f_train(0))`; a kernel that is not positive
-//! definite there is an [`Error::NotPositiveDefinite`](crate::Error::NotPositiveDefinite)
-//! naming the first bad pivot (never a silent jitter).
+//! (Lee et al. 2019, the linearised network's function-space dynamics). At `t = ∞` the flow converges to kernel regression
+//! (Arora et al. 2019): `f_train = y` and
+//! `f_test = f_test(0) + K_test,train K⁻¹ (y − f_train(0))`, solved by Cholesky when `t = ∞`
+//! is asked alone (no eigendecomposition at all), and from the eigendecomposition when
+//! finite times come with it and its spectrum is well conditioned
+//! ([`GradientFlow`]'s `spectrum_inverts`: `λ_min > n·ε·λ_max`); a kernel that is not
+//! positive definite there is an [`Error::NotPositiveDefinite`](crate::Error::NotPositiveDefinite)
+//! naming the first bad pivot of the Cholesky factorisation (never a silent jitter).
 //!
 //! The **infinite ensemble** ([`Ensemble`]) draws `f(0)` from the NNGP prior; the outputs
 //! are Gaussian, with the closed-form mean and covariance of Lee et al. 2019, for
