@@ -197,6 +197,9 @@ pub struct GradientFlow {
     pub(crate) fit: KernelFit,
     /// Targets, `n_train × k`.
     pub(crate) y: Mat<f64>,
+    /// The last residual `y − f_train(0)` projected on the eigenbasis, with its
+    /// coordinates: train and test predictions from the same initial outputs share them.
+    projected: std::sync::Mutex<Option<(Mat<f64>, Mat<f64>)>>,
 }
 
 impl std::fmt::Debug for GradientFlow {
@@ -226,7 +229,22 @@ impl GradientFlow {
         Ok(GradientFlow {
             y: y_train.to_faer(),
             fit,
+            projected: std::sync::Mutex::new(None),
         })
+    }
+
+    /// `Vᵀ·(y − f_train(0))`, computed once per distinct residual (the last one is kept;
+    /// a repeated call returns the same bits it computed).
+    pub(crate) fn coordinates(&self, residual: MatRef<'_, f64>) -> Result<Mat<f64>> {
+        let mut last = self.projected.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((r, c)) = last.as_ref()
+            && r.as_ref() == residual
+        {
+            return Ok(c.clone());
+        }
+        let c = self.fit.project(residual)?;
+        *last = Some((residual.to_owned(), c.clone()));
+        Ok(c)
     }
 
     /// Number of training points `n`.

@@ -44,10 +44,12 @@ impl GradientFlow {
         validate::times(times)?;
         let f0 = self.initial_train(initial)?;
         let fit = &self.fit;
-        let residual = &f0 - &self.y;
-        // The eigenbasis only when some time is finite: `t = ∞` alone is `y`.
+        // The eigenbasis only when some time is finite: `t = ∞` alone is `y`. The
+        // coordinates of `f_train(0) − y` are those of `y − f_train(0)` negated, exactly
+        // (rounding is symmetric), so the test predictions' projection serves.
         let coords = if times.iter().any(|t| t.is_finite()) {
-            fit.project(residual.as_ref())?
+            let residual = &self.y - &f0;
+            -self.coordinates(residual.as_ref())?
         } else {
             Mat::zeros(0, 0)
         };
@@ -120,7 +122,7 @@ impl GradientFlow {
         // Vᵀ(y − f_train(0)), shared by every finite time (V in factored form: each time
         // costs O(n²k), never a product with the whole V).
         let coords = if finite {
-            fit.project(residual.as_ref())?
+            self.coordinates(residual.as_ref())?
         } else {
             Mat::zeros(0, 0)
         };
@@ -242,6 +244,37 @@ mod tests {
             matches!(err, Err(Error::NotPositiveDefinite { .. })),
             "{err:?}"
         );
+    }
+
+    /// The shared projection: train and test predictions, from alternating initial
+    /// outputs, equal those of a fresh fit each time, bit for bit.
+    #[test]
+    fn shared_coordinates_follow_the_initial_outputs() {
+        let n = 30;
+        let k = spd(n);
+        let y = Matrix::from_fn(n, 2, |i, j| ((i * 3 + j) % 5) as f64 - 2.0);
+        let kst = Matrix::from_fn(4, n, |i, j| 0.1 * ((i + j) % 4) as f64);
+        let f0s = [
+            Matrix::from_fn(n, 2, |i, j| 0.01 * (i + j) as f64),
+            Matrix::zeros(n, 2),
+        ];
+        let flow = GradientFlow::fit(&k, &y, &FitOptions::default()).unwrap();
+        let times = [0.5, 3.0];
+        for f0 in f0s.iter().chain(&f0s).chain(&f0s[..1]) {
+            let init = Initial {
+                fx_train_0: Some(f0),
+                fx_test_0: None,
+            };
+            let fresh = GradientFlow::fit(&k, &y, &FitOptions::default()).unwrap();
+            assert_eq!(
+                flow.predict_train(&times, &init).unwrap(),
+                fresh.predict_train(&times, &init).unwrap()
+            );
+            assert_eq!(
+                flow.predict_test(&times, &kst, &init).unwrap(),
+                fresh.predict_test(&times, &kst, &init).unwrap()
+            );
+        }
     }
 
     #[test]
