@@ -115,6 +115,66 @@ fn f32_kernels_do_not_depend_on_the_tile() {
     }
 }
 
+/// The default tile runs as `F32_TILE` in `f32` where it can (scheduling only): the
+/// default options give the bits of an explicit small tile, for the whole kernel and for
+/// bands that start on and off the larger tile, traced and one-output, both schedules.
+#[test]
+fn f32_default_tile_runs_larger_with_the_same_bits() {
+    use ntk_engine::gram::{DEFAULT_TILE, F32_TILE, empirical_rows};
+    let (n1, n2, d) = (F32_TILE + 150, 41, 12);
+    let (x1, x2) = (points(n1, d, 27), points(n2, d, 28));
+    let (p1, p2) = (
+        Points::from_f64(&x1, n1, d).unwrap(),
+        Points::from_f64(&x2, n2, d).unwrap(),
+    );
+    let cases = [
+        (
+            Mlp::new(d, &[300], Activation::Relu).with_b_std(0.1),
+            Schedule::Streamed,
+        ),
+        (
+            Mlp::new(d, &[64, 96], Activation::Relu).with_outputs(3),
+            Schedule::Stored,
+        ),
+    ];
+    for (model, schedule) in cases {
+        for x2 in [None, Some(&p2)] {
+            let opts = |tile| EmpiricalOptions {
+                precision: Precision::F32,
+                schedule,
+                tile,
+                ..Default::default()
+            };
+            assert_eq!(opts(DEFAULT_TILE).tile, EmpiricalOptions::default().tile);
+            let whole = |tile| {
+                bits(
+                    &empirical(&model, Weights::Seeded(5), &p1, x2, &opts(tile))
+                        .unwrap()
+                        .data,
+                )
+            };
+            assert_eq!(whole(DEFAULT_TILE), whole(32), "{model}");
+            for rows in [0..F32_TILE, F32_TILE..n1, DEFAULT_TILE..n1] {
+                let band = |tile| {
+                    bits(
+                        &empirical_rows(
+                            &model,
+                            Weights::Seeded(5),
+                            &p1,
+                            x2,
+                            rows.clone(),
+                            &opts(tile),
+                        )
+                        .unwrap()
+                        .data,
+                    )
+                };
+                assert_eq!(band(DEFAULT_TILE), band(32), "{model} rows {rows:?}");
+            }
+        }
+    }
+}
+
 /// The streamed schedule regenerates exactly the weights the stored one holds, so the two
 /// agree to roundoff (f64: 1e-12 relative Frobenius; they sum in different block shapes).
 #[test]
