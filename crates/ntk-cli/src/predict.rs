@@ -370,6 +370,9 @@ pub fn run(args: PredictArgs, ranks: Option<&dyn Ranks>) -> Result<String> {
         other => other,
     };
     let flow = GradientFlow::fit(&ktt, &y, &options)?;
+    // The flow holds its own (regularised) copy: free the one read, before the
+    // eigendecomposition needs its working memory (n² numbers each).
+    drop(ktt);
     let test = flow
         .predict_test(&args.times, &kst, &initial)
         .map_err(on_file)?;
