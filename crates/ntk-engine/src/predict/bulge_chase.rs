@@ -22,7 +22,7 @@ use rayon::prelude::*;
 use super::reflector;
 
 /// One reflector of the chase: `H = I − τ·v·vᵀ` on rows `row .. row + len`, `v` at
-/// `at .. at + len` of [`BulgeChase::vs`] (with its leading 1 stored).
+/// `at .. at + len` of its sweep's [`Sweep::vs`] (with its leading 1 stored).
 struct Step {
     row: usize,
     len: usize,
@@ -30,10 +30,16 @@ struct Step {
     tau: f64,
 }
 
-/// `Q₂ = H₁·H₂·…`, the product of the chase's reflectors in the order they were made.
-pub(crate) struct BulgeChase {
+/// The reflectors of one sweep, in the order it made them.
+struct Sweep {
     steps: Vec<Step>,
     vs: Vec<f64>,
+}
+
+/// `Q₂ = H₁·H₂·…`, the product of the chase's reflectors in the order one thread would make
+/// them: sweep after sweep.
+pub(crate) struct BulgeChase {
+    sweeps: Vec<Sweep>,
 }
 
 /// The tridiagonal matrix: diagonal and subdiagonal.
@@ -51,10 +57,7 @@ impl BulgeChase {
     /// column segment below is one slice of a buffer of `2b·n` numbers.
     pub fn reduce(a: &Mat<f64>, b: usize) -> (Self, Tridiagonal) {
         let n = a.nrows();
-        let mut chase = BulgeChase {
-            steps: Vec::new(),
-            vs: Vec::with_capacity(n * n / 2 + n),
-        };
+        let mut chase = BulgeChase { sweeps: Vec::new() };
         let b = b.max(1);
         let stride = 2 * b - 1;
         let mut data = vec![0.0; n * 2 * b + 1];
@@ -105,11 +108,11 @@ impl BulgeChase {
                         },
                     );
                     progress[i].store(usize::MAX, Ordering::Release);
-                    mine.push((steps, vs));
+                    mine.push(Sweep { steps, vs });
                 }
                 mine
             };
-            let per_worker: Vec<Vec<(Vec<Step>, Vec<f64>)>> = if workers == 1 {
+            let per_worker: Vec<Vec<Sweep>> = if workers == 1 {
                 vec![work(0)]
             } else {
                 std::thread::scope(|scope| {
@@ -124,17 +127,11 @@ impl BulgeChase {
                     all
                 })
             };
-            // Q₂'s reflectors in the order of the sweeps, as one thread would have made them.
+            // The sweeps in their order (worker w made sweeps w, w + workers, …).
             let mut iters: Vec<_> = per_worker.into_iter().map(|w| w.into_iter()).collect();
-            for i in 0..sweeps {
-                let (steps, vs) = iters[i % workers].next().expect("one entry per sweep");
-                let base = chase.vs.len();
-                chase.steps.extend(steps.into_iter().map(|st| Step {
-                    at: st.at + base,
-                    ..st
-                }));
-                chase.vs.extend_from_slice(&vs);
-            }
+            chase.sweeps = (0..sweeps)
+                .map(|i| iters[i % workers].next().expect("one entry per sweep"))
+                .collect();
         }
         let diag = (0..n).map(|i| data[i * stride + i]).collect();
         let sub = (0..n.saturating_sub(1))
@@ -164,16 +161,20 @@ impl BulgeChase {
             Arch::new().dispatch(
                 #[inline(always)]
                 || {
-                    let mut one = |s: &Step| {
-                        let v = &self.vs[s.at..s.at + s.len];
+                    let mut one = |w: &Sweep, s: &Step| {
+                        let v = &w.vs[s.at..s.at + s.len];
                         for col in cols.iter_mut() {
                             reflector::apply(v, s.tau, &mut col[s.row..s.row + s.len]);
                         }
                     };
                     if transpose {
-                        self.steps.iter().for_each(&mut one);
+                        for w in &self.sweeps {
+                            w.steps.iter().for_each(|s| one(w, s));
+                        }
                     } else {
-                        self.steps.iter().rev().for_each(&mut one);
+                        for w in self.sweeps.iter().rev() {
+                            w.steps.iter().rev().for_each(|s| one(w, s));
+                        }
                     }
                 },
             );
@@ -401,21 +402,19 @@ mod tests {
             let bm = band(n, b);
             let x = Mat::from_fn(n, 3, |i, c| ((i * 7 + c) % 11) as f64 - 5.0);
             let run = |threads: usize| {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
-                pool.install(|| {
-                    let (q, t) = BulgeChase::reduce(&bm, b);
-                    let mut y = x.clone();
-                    q.apply(y.as_mut(), true);
-                    let mut bits: Vec<u64> =
-                        t.diag.iter().chain(&t.sub).map(|v| v.to_bits()).collect();
-                    for c in 0..3 {
-                        bits.extend(y.col(c).iter().map(|v| v.to_bits()));
-                    }
-                    bits
-                })
+                crate::parallel::Parallelism::Rayon(threads)
+                    .install(|| {
+                        let (q, t) = BulgeChase::reduce(&bm, b);
+                        let mut y = x.clone();
+                        q.apply(y.as_mut(), true);
+                        let mut bits: Vec<u64> =
+                            t.diag.iter().chain(&t.sub).map(|v| v.to_bits()).collect();
+                        for c in 0..3 {
+                            bits.extend(y.col(c).iter().map(|v| v.to_bits()));
+                        }
+                        bits
+                    })
+                    .unwrap()
             };
             let one = run(1);
             assert_eq!(run(2), one, "n {n} b {b}");

@@ -316,32 +316,35 @@ mod tests {
         }
     }
 
+    /// The eigenvalues, `Uᵀ·B` and `U·Uᵀ·B` (`B` with `cols` columns) of an `n × n` matrix
+    /// bit for bit the same in pools of 1, 2 and 3 threads.
+    fn assert_pool_independent(n: usize, cols: usize) {
+        let a = sym(n);
+        let b = Mat::from_fn(n, cols, |i, c| (i * 3 + c) as f64 / 7.0);
+        let run = |threads: usize| {
+            crate::parallel::Parallelism::Rayon(threads)
+                .install(|| {
+                    let f = FactoredEigen::new(a.as_ref()).unwrap();
+                    let c = f.project(b.as_ref());
+                    let back = f.unproject(c.as_ref());
+                    let mut bits: Vec<u64> = f.values.iter().map(|v| v.to_bits()).collect();
+                    for j in 0..cols {
+                        bits.extend(c.col(j).iter().map(|v| v.to_bits()));
+                        bits.extend(back.col(j).iter().map(|v| v.to_bits()));
+                    }
+                    bits
+                })
+                .unwrap()
+        };
+        let one = run(1);
+        assert_eq!(run(2), one, "n {n}");
+        assert_eq!(run(3), one, "n {n}");
+    }
+
     /// Bits independent of the pool: 1, 2 and 3 threads.
     #[test]
     fn bits_do_not_depend_on_the_pool() {
-        let n = 300;
-        let a = sym(n);
-        let b = Mat::from_fn(n, 4, |i, c| (i * 3 + c) as f64 / 7.0);
-        let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
-                let f = FactoredEigen::new(a.as_ref()).unwrap();
-                let c = f.project(b.as_ref());
-                let back = f.unproject(c.as_ref());
-                let mut bits: Vec<u64> = f.values.iter().map(|v| v.to_bits()).collect();
-                for j in 0..4 {
-                    bits.extend(c.col(j).iter().map(|v| v.to_bits()));
-                    bits.extend(back.col(j).iter().map(|v| v.to_bits()));
-                }
-                bits
-            })
-        };
-        let one = run(1);
-        assert_eq!(run(2), one);
-        assert_eq!(run(3), one);
+        assert_pool_independent(300, 4);
     }
 
     /// `U·diag(f(λ))·Uᵀ·B` with `f(λ) = 1/(1 + λ)`: independent of the eigenvectors' signs
@@ -415,28 +418,6 @@ mod tests {
     /// size where it is the one chosen).
     #[test]
     fn two_stage_bits_do_not_depend_on_the_pool() {
-        let n = TWO_STAGE_MIN + 37;
-        let a = sym(n);
-        let b = Mat::from_fn(n, 11, |i, c| (i * 3 + c) as f64 / 7.0);
-        let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
-                let f = FactoredEigen::new(a.as_ref()).unwrap();
-                let c = f.project(b.as_ref());
-                let back = f.unproject(c.as_ref());
-                let mut bits: Vec<u64> = f.values.iter().map(|v| v.to_bits()).collect();
-                for j in 0..11 {
-                    bits.extend(c.col(j).iter().map(|v| v.to_bits()));
-                    bits.extend(back.col(j).iter().map(|v| v.to_bits()));
-                }
-                bits
-            })
-        };
-        let one = run(1);
-        assert_eq!(run(2), one);
-        assert_eq!(run(3), one);
+        assert_pool_independent(TWO_STAGE_MIN + 37, 11);
     }
 }

@@ -147,25 +147,16 @@ impl KernelFit {
 
     /// `V·diag(d)·C`: back from the eigenbasis, after scaling by `d`.
     pub fn unproject(&self, d: &[f64], c: MatRef<'_, f64>) -> Result<Mat<f64>> {
-        Ok(self.unproject_each(&[d.to_vec()], c)?.remove(0))
+        self.unproject_stacked(&[d.to_vec()], c)
     }
 
-    /// `V·diag(dᵢ)·C` for every `dᵢ` of `ds`, in one pass of `V` over the `C`s side by
-    /// side (one application of the reflectors for all of them).
-    pub fn unproject_each(&self, ds: &[Vec<f64>], c: MatRef<'_, f64>) -> Result<Vec<Mat<f64>>> {
+    /// `[V·diag(d₀)·C, V·diag(d₁)·C, …]` side by side (`n × k·len(ds)`, block `i` in columns
+    /// `i·k..(i+1)·k`), in one pass of `V` (one application of the reflectors for all).
+    pub fn unproject_stacked(&self, ds: &[Vec<f64>], c: MatRef<'_, f64>) -> Result<Mat<f64>> {
         let e = self.eigen()?;
         let k = c.ncols();
-        let mut stacked = Mat::<f64>::zeros(c.nrows(), k * ds.len());
-        for (i, d) in ds.iter().enumerate() {
-            stacked
-                .as_mut()
-                .subcols_mut(i * k, k)
-                .copy_from(linalg::scale_rows(d, c));
-        }
-        let out = self.parallelism.install(|| e.unproject(stacked.as_ref()))?;
-        Ok((0..ds.len())
-            .map(|i| out.as_ref().subcols(i * k, k).to_owned())
-            .collect())
+        let stacked = Mat::from_fn(c.nrows(), k * ds.len(), |r, j| ds[j / k][r] * c[(r, j % k)]);
+        self.parallelism.install(|| e.unproject(stacked.as_ref()))
     }
 
     /// `K_reg⁻¹·B` by Cholesky.

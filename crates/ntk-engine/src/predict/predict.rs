@@ -62,18 +62,20 @@ impl GradientFlow {
                 fit.spectrum(|l| linalg::expm1_decay(l, s))
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut moved = if ds.is_empty() {
-            Vec::new()
+        let k = f0.ncols();
+        let moved = if ds.is_empty() {
+            Mat::zeros(f0.nrows(), 0)
         } else {
-            fit.unproject_each(&ds, coords.as_ref())?
-        }
-        .into_iter();
+            fit.unproject_stacked(&ds, coords.as_ref())?
+        };
+        let mut next = 0;
         Ok(times
             .iter()
             .map(|&t| match t.is_infinite() {
                 true => Matrix::from_faer(self.y.as_ref()),
                 false => {
-                    let f = &f0 + moved.next().expect("one per finite time");
+                    let f = &f0 + moved.as_ref().subcols(next * k, k);
+                    next += 1;
                     Matrix::from_faer(f.as_ref())
                 }
             })
@@ -152,11 +154,7 @@ impl GradientFlow {
         let moved = if gs.is_empty() {
             Mat::zeros(m, 0)
         } else {
-            let ws = fit.unproject_each(&gs, coords.as_ref())?;
-            let mut w = Mat::<f64>::zeros(n, k * ws.len());
-            for (i, wi) in ws.iter().enumerate() {
-                w.as_mut().subcols_mut(i * k, k).copy_from(wi);
-            }
+            let w = fit.unproject_stacked(&gs, coords.as_ref())?;
             linalg::mul(kst.as_ref(), w.as_ref(), fit.par)
         };
         let by_spectrum_at = (gs.len().saturating_sub(1)) * k;
