@@ -1,34 +1,68 @@
-//! Large zeroed buffers for kernel bands, backed by transparent huge pages where the system
-//! allows it.
+//! Large zeroed buffers (kernel bands, packed features and weights), and whether they ask
+//! the system for transparent huge pages.
 //!
-//! A kernel band of hundreds of megabytes is allocated zeroed (fresh pages from the system)
-//! and first touched by the threads that fill it. With 4 KiB pages every 4 KiB costs a page
-//! fault; `madvise(MADV_HUGEPAGE)` asks for 2 MiB pages instead (when
-//! `/sys/kernel/mm/transparent_hugepage/enabled` is `madvise` or `always`), 512 times fewer
-//! faults and TLB entries, which also helps the strided reads of the mirror. The advice
-//! changes neither the contents nor the validity of the memory; where it is refused, nothing
-//! changes but speed.
+//! A buffer of hundreds of megabytes is allocated zeroed (fresh pages from the system) and
+//! first touched by the threads that fill it, one page fault per 4 KiB.
+//! `madvise(MADV_HUGEPAGE)` asks for 2 MiB pages instead, 512 times fewer faults. But under
+//! the kernel's default `transparent_hugepage/defrag = madvise`, an advised fault that finds
+//! no free 2 MiB page *compacts memory on the spot*: on a machine whose memory is
+//! fragmented (a large page cache, hours of uptime) that stall costs far more than the
+//! faults it saves. Measured on a 2-core VM with 6 GiB of page cache (2026-12-02): filling
+//! 200 MiB took 0.14–0.27 s in 4 KiB pages and 1.5–2.1 s advised; a 3-layer empirical kernel
+//! took 1.37–1.44 s against 3.16–3.40 s advised (2.0–2.2 s of system time), the analytic
+//! depth-3 kernel at n = 5000 0.95–1.04 s against 1.49–1.84 s. Earlier, on the same kind of
+//! machine with free memory, the advice had saved about a tenth of a deep net's time.
+//!
+//! So the advice is opt-in: set `NTK_HUGE_PAGES=1` where huge pages come cheap (a machine
+//! with unfragmented free memory, or `defrag` set to `defer`). It never changes contents or
+//! results; where it is refused, nothing changes but speed.
+
+use std::sync::OnceLock;
 
 /// Buffers at least this large are advised (smaller ones are not worth a system call).
 const ADVISE_BYTES: usize = 8 << 20;
 
-/// A zeroed `Vec<f64>` of `len` elements; large ones are advised to use huge pages.
-pub(crate) fn zeroed_f64(len: usize) -> Vec<f64> {
-    let v = vec![0.0f64; len];
+/// Whether `NTK_HUGE_PAGES=1` asked for huge pages (read once per process).
+fn huge_pages_wanted() -> bool {
+    static WANTED: OnceLock<bool> = OnceLock::new();
+    *WANTED.get_or_init(|| std::env::var_os("NTK_HUGE_PAGES").is_some_and(|v| v == "1"))
+}
+
+/// Advises the whole pages of `[ptr, ptr + bytes)` to use huge pages, when asked for and
+/// the range is large enough.
+fn advise<T>(ptr: *const T, bytes: usize) {
     #[cfg(target_os = "linux")]
-    if let bytes @ ADVISE_BYTES.. = len * size_of::<f64>() {
+    if bytes >= ADVISE_BYTES && huge_pages_wanted() {
         const PAGE: usize = 4096;
-        let start = v.as_ptr() as usize;
+        let start = ptr as usize;
         let first = start.next_multiple_of(PAGE);
         let end = (start + bytes) / PAGE * PAGE;
         if end > first {
-            // SAFETY: FFI; advice on whole pages inside the allocation this Vec owns.
-            // MADV_HUGEPAGE neither changes nor invalidates the memory (the zeroes stay).
+            // SAFETY: FFI; advice on whole pages inside an allocation the caller owns and
+            // nothing else uses yet. MADV_HUGEPAGE neither changes nor invalidates the
+            // memory (the zeroes stay); a refusal is harmless.
             unsafe {
                 libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE);
             }
         }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (ptr, bytes);
+}
+
+/// A zeroed `Vec<f64>` of `len` elements (huge pages on request, module docs). A large one
+/// comes zeroed from the system (`calloc`), its pages untouched until the caller fills them,
+/// so the advice still applies to them.
+pub(crate) fn zeroed_f64(len: usize) -> Vec<f64> {
+    let v = vec![0.0f64; len];
+    advise(v.as_ptr(), len * size_of::<f64>());
+    v
+}
+
+/// A zeroed `Vec<f32>` of `len` elements (huge pages on request, module docs).
+pub(crate) fn zeroed_f32(len: usize) -> Vec<f32> {
+    let v = vec![0.0f32; len];
+    advise(v.as_ptr(), len * size_of::<f32>());
     v
 }
 
@@ -38,6 +72,9 @@ mod tests {
     fn buffers_are_zeroed_whatever_their_size() {
         for len in [0, 1, 1000, 3 << 20] {
             let v = super::zeroed_f64(len);
+            assert_eq!(v.len(), len);
+            assert!(v.iter().all(|&x| x == 0.0));
+            let v = super::zeroed_f32(len);
             assert_eq!(v.len(), len);
             assert!(v.iter().all(|&x| x == 0.0));
         }

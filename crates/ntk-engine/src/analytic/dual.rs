@@ -101,31 +101,65 @@ impl Dual {
         q2: &[f64],
         with_ntk: bool,
     ) {
-        macro_rules! run {
-            ($f:expr) => {
-                pulp::Arch::new().dispatch(
-                    #[inline(always)]
-                    || {
-                        for ((kj, tj), q2j) in k.iter_mut().zip(theta.iter_mut()).zip(q2) {
-                            let (kn, dot) = $f(*kj, *q2j);
-                            *kj = kn;
-                            *tj *= dot;
+        /// The closed form of each variant, written out in a loop that is generic over the
+        /// instruction set, so that each dispatched copy is compiled (and auto-vectorised)
+        /// with that set's target features. A closure would not do: it is compiled once
+        /// without them and called from the dispatched code (seen as SSE2 in profiles).
+        struct Run<'a> {
+            dual: &'a Dual,
+            k: &'a mut [f64],
+            theta: &'a mut [f64],
+            q1: f64,
+            q2: &'a [f64],
+        }
+        impl pulp::WithSimd for Run<'_> {
+            type Output = ();
+            #[inline(always)]
+            fn with_simd<S: pulp::Simd>(self, _: S) {
+                let Run {
+                    dual,
+                    k,
+                    theta,
+                    q1,
+                    q2,
+                } = self;
+                let pairs = k.iter_mut().zip(theta.iter_mut()).zip(q2);
+                match *dual {
+                    Dual::AbRelu { a, b } => {
+                        for ((kj, tj), &q2j) in pairs {
+                            let (kn, dot) = arccos::nngp_ntk(a, b, *kj, q1, q2j);
+                            (*kj, *tj) = (kn, *tj * dot);
                         }
-                    },
-                )
-            };
+                    }
+                    Dual::Erf { a, b, c } => {
+                        for ((kj, tj), &q2j) in pairs {
+                            let (kn, dot) = erf::nngp_ntk(a, b, c, *kj, q1, q2j);
+                            (*kj, *tj) = (kn, *tj * dot);
+                        }
+                    }
+                    Dual::Gelu => {
+                        for ((kj, tj), &q2j) in pairs {
+                            let (kn, dot) = gelu::nngp_ntk(*kj, q1, q2j);
+                            (*kj, *tj) = (kn, *tj * dot);
+                        }
+                    }
+                    Dual::Identity | Dual::Quadrature(_) => {
+                        unreachable!("handled by apply_run")
+                    }
+                }
+            }
         }
         match self {
             Dual::Identity => {}
-            Dual::AbRelu { a, b } => {
-                let (a, b) = (*a, *b);
-                run!(|k, q2| arccos::nngp_ntk(a, b, k, q1, q2))
+            Dual::AbRelu { .. } | Dual::Erf { .. } | Dual::Gelu => {
+                pulp::Arch::new().dispatch(Run {
+                    dual: self,
+                    k,
+                    theta,
+                    q1,
+                    q2,
+                });
             }
-            Dual::Erf { a, b, c } => {
-                let (a, b, c) = (*a, *b, *c);
-                run!(|k, q2| erf::nngp_ntk(a, b, c, k, q1, q2))
-            }
-            Dual::Gelu => run!(|k, q2| gelu::nngp_ntk(k, q1, q2)),
             Dual::Quadrature(quad) => {
                 for ((kj, tj), q2j) in k.iter_mut().zip(theta.iter_mut()).zip(q2) {
                     let (kn, dot) = quad.nngp_ntk(*kj, q1, *q2j, with_ntk);

@@ -21,26 +21,9 @@ use faer::{MatMut, MatRef};
 use pulp::{Arch, Simd, bytemuck};
 use rayon::prelude::*;
 
-/// A zeroed buffer of `n` values. Large ones (packed weights and features, tens to hundreds
-/// of MiB) are first marked for transparent huge pages where the kernel offers them on
-/// request (`madvise` mode), so that filling them faults in 2 MiB pages instead of 4 KiB
-/// ones: page faults were a tenth of a deep net's CPU time.
+/// A zeroed buffer of `n` values (huge pages only on request: [`crate::memory`]).
 pub(crate) fn zeroed(n: usize) -> Vec<f32> {
-    const HUGE: usize = 2 << 20;
-    let mut v: Vec<f32> = Vec::with_capacity(n);
-    #[cfg(target_os = "linux")]
-    if n * 4 >= 2 * HUGE {
-        let start = v.as_mut_ptr() as usize;
-        let (lo, hi) = (start.next_multiple_of(HUGE), (start + n * 4) / HUGE * HUGE);
-        if hi > lo {
-            // SAFETY: an advice call on whole pages inside this vector's own allocation
-            // (`lo..hi` lies within `start..start + capacity`), which nothing else uses yet; it
-            // changes no contents, and a failure (huge pages unavailable) is harmless.
-            unsafe { libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_HUGEPAGE) };
-        }
-    }
-    v.resize(n, 0.0);
-    v
+    crate::memory::zeroed_f32(n)
 }
 
 /// Rows of a packed right-operand panel (columns of the micro-tile).
