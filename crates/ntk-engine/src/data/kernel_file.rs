@@ -29,11 +29,35 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
 use memmap2::MmapOptions;
+use rayon::prelude::*;
 
 use super::npy::{Dtype, header_bytes};
 
 /// Bytes per positioned write of a band.
 const WRITE_CHUNK: usize = 1 << 20;
+
+/// The little-endian bytes of `values` in `dtype` (f32 or f64) as the file holds them: the
+/// values' own bytes for f64 on a little-endian machine, else converted into `buf`.
+fn le_bytes<'a>(dtype: Dtype, values: &'a [f64], buf: &'a mut Vec<u8>) -> &'a [u8] {
+    if dtype != Dtype::F32 && cfg!(target_endian = "little") {
+        return pulp::bytemuck::cast_slice(values);
+    }
+    let size = dtype.size();
+    buf.resize(values.len() * size, 0);
+    // Fixed-size element copies into a preallocated buffer: a straight loop the compiler
+    // vectorises (pushing bytes element by element did not).
+    match dtype {
+        Dtype::F32 => buf
+            .chunks_exact_mut(4)
+            .zip(values)
+            .for_each(|(b, v)| b.copy_from_slice(&(*v as f32).to_le_bytes())),
+        _ => buf
+            .chunks_exact_mut(8)
+            .zip(values)
+            .for_each(|(b, v)| b.copy_from_slice(&v.to_le_bytes())),
+    }
+    buf
+}
 use super::safe_file::{self, Lock, NewFile, Output};
 use crate::error::{Error, Result};
 
@@ -432,35 +456,34 @@ impl KernelFile {
         let len = values.len() * size;
         // Written with positioned writes in 1 MiB pieces (no map: stores into a map of the
         // reserved file fault every page in and zero it first, and a synchronous flush
-        // waits for the disk), hashed as written. The band's data is not synced: a band
-        // that a crash loses fails its checksum on `--resume` and is computed again.
-        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-        let mut buf: Vec<u8> = vec![0; WRITE_CHUNK.min(len)];
-        let mut at = offset as u64;
-        let per = WRITE_CHUNK / size;
-        for piece in values.chunks(per.max(1)) {
-            // Fixed-size element copies into a preallocated buffer: a straight loop the
-            // compiler vectorises (pushing bytes element by element did not).
-            let buf = &mut buf[..piece.len() * size];
-            match self.dtype {
-                Dtype::F32 => buf
-                    .chunks_exact_mut(4)
-                    .zip(piece)
-                    .for_each(|(b, v)| b.copy_from_slice(&(*v as f32).to_le_bytes())),
-                _ => buf
-                    .chunks_exact_mut(8)
-                    .zip(piece)
-                    .for_each(|(b, v)| b.copy_from_slice(&v.to_le_bytes())),
-            }
-            hasher.update(buf);
-            self.partial
-                .file()
-                .write_all_at(buf, at)
-                .map_err(io_err(self.target.path()))?;
-            at += buf.len() as u64;
-        }
+        // waits for the disk) while another thread hashes the same bytes in order. The
+        // band's data is not synced: a band that a crash loses fails its checksum on
+        // `--resume` and is computed again.
+        let per = (WRITE_CHUNK / size).max(1);
+        let dtype = self.dtype;
+        let file = self.partial.file();
+        let (sum, written) = rayon::join(
+            || {
+                let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+                let mut buf = Vec::new();
+                for piece in values.chunks(per) {
+                    hasher.update(le_bytes(dtype, piece, &mut buf));
+                }
+                hasher.digest()
+            },
+            || -> std::io::Result<u64> {
+                let mut buf = Vec::new();
+                let mut at = offset as u64;
+                for piece in values.chunks(per) {
+                    let bytes = le_bytes(dtype, piece, &mut buf);
+                    file.write_all_at(bytes, at)?;
+                    at += bytes.len() as u64;
+                }
+                Ok(at)
+            },
+        );
+        let at = written.map_err(io_err(self.target.path()))?;
         debug_assert_eq!(at as usize, offset + len);
-        let sum = hasher.digest();
         if self.progress.is_none() {
             // Another process logs it: the bytes must be on the (shared) disk first.
             self.partial
@@ -475,9 +498,17 @@ impl KernelFile {
     /// The first non-finite entry of a band as an error, with its likely cause.
     fn non_finite(&self, first_row: usize, values: &[f64]) -> Option<Error> {
         let f32_out = self.dtype == Dtype::F32;
-        let p = values
+        // Scanned in parallel by pieces; the first bad piece names the first bad entry.
+        const PIECE: usize = 1 << 18;
+        let bad = |v: &f64| !v.is_finite() || (f32_out && !(*v as f32).is_finite());
+        let firsts: Vec<Option<usize>> = values
+            .par_chunks(PIECE)
+            .map(|c| c.iter().position(bad))
+            .collect();
+        let p = firsts
             .iter()
-            .position(|v| !v.is_finite() || (f32_out && !(*v as f32).is_finite()))?;
+            .enumerate()
+            .find_map(|(i, f)| f.map(|f| i * PIECE + f))?;
         let v = values[p];
         let mut index = vec![first_row + p / self.row_elems];
         let mut rest = p % self.row_elems;
@@ -663,6 +694,51 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("[0, 0]") && e.contains("overflowed"), "{e}");
+    }
+
+    /// The scan runs by pieces in parallel: with bad entries in several pieces, the error
+    /// still names the first one. Bytes and checksum of a band written in many write
+    /// pieces (and hashed on another thread) are those of the values, in f32 and f64.
+    #[test]
+    fn the_first_of_many_bad_entries_is_named_and_big_bands_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = out(dir.path());
+        let cols = 1000;
+        let rows = 700; // 700 000 values: several scan pieces and write pieces
+        let mut values: Vec<f64> = (0..rows * cols).map(|v| (v as f64).sin()).collect();
+        let mut f =
+            KernelFile::create(&target, &[rows, cols], Dtype::F32, rows, "job", false).unwrap();
+        for at in [650 * cols + 7, 300 * cols + 999, 600 * cols] {
+            values[at] = f64::INFINITY;
+        }
+        let e = f.write_band(0, 0, &values).unwrap_err().to_string();
+        assert!(e.contains("[300, 999]"), "{e}");
+        drop(f);
+        for at in [650 * cols + 7, 300 * cols + 999, 600 * cols] {
+            values[at] = 0.5;
+        }
+        for dtype in [Dtype::F32, Dtype::F64] {
+            let target = out(dir.path());
+            let mut f =
+                KernelFile::create(&target, &[rows, cols], dtype, rows, "j", false).unwrap();
+            let sum = f.write_band(0, 0, &values).unwrap();
+            let mut bytes = Vec::new();
+            for v in &values {
+                match dtype {
+                    Dtype::F32 => bytes.extend_from_slice(&(*v as f32).to_le_bytes()),
+                    _ => bytes.extend_from_slice(&v.to_le_bytes()),
+                }
+            }
+            assert_eq!(sum, xxhash_rust::xxh3::xxh3_64(&bytes));
+            f.commit().unwrap();
+            let k = NpyFile::open(target.path()).unwrap();
+            let got = k.to_f64_vec();
+            let want: Vec<f64> = match dtype {
+                Dtype::F32 => values.iter().map(|v| f64::from(*v as f32)).collect(),
+                _ => values.clone(),
+            };
+            assert_eq!(got, want);
+        }
     }
 
     #[test]
