@@ -36,6 +36,34 @@ use super::npy::{Dtype, header_bytes};
 /// Bytes per positioned write of a band.
 const WRITE_CHUNK: usize = 1 << 20;
 
+/// Bytes written between two requests to start their writeback.
+const WRITEBACK_CHUNK: u64 = 16 << 20;
+
+/// Asks the kernel to start writing `len` bytes at `offset` of `file` to disk now, without
+/// waiting (`sync_file_range(SYNC_FILE_RANGE_WRITE)`), so that the disk works while the
+/// band is still being written and the next band computed, and the `fsync` before the
+/// rename finds less to wait for (0.15 s for a 200 MB kernel here). Advice only: a failure
+/// changes nothing, and durability still comes from that `fsync`.
+fn start_writeback(file: &File, offset: u64, len: u64) {
+    #[cfg(target_os = "linux")]
+    if len > 0 {
+        use std::os::fd::AsRawFd;
+        // SAFETY: FFI on a file descriptor this `File` owns and keeps open for the call; the
+        // call only schedules writeback of the file's own pages and touches no memory of
+        // this process.
+        unsafe {
+            libc::sync_file_range(
+                file.as_raw_fd(),
+                offset as libc::off64_t,
+                len as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
+}
+
 /// The little-endian bytes of `values` in `dtype` (f32 or f64) as the file holds them: the
 /// values' own bytes for f64 on a little-endian machine, else converted into `buf`.
 fn le_bytes<'a>(dtype: Dtype, values: &'a [f64], buf: &'a mut Vec<u8>) -> &'a [u8] {
@@ -474,11 +502,17 @@ impl KernelFile {
             || -> std::io::Result<u64> {
                 let mut buf = Vec::new();
                 let mut at = offset as u64;
+                let mut unflushed = at;
                 for piece in values.chunks(per) {
                     let bytes = le_bytes(dtype, piece, &mut buf);
                     file.write_all_at(bytes, at)?;
                     at += bytes.len() as u64;
+                    if at - unflushed >= WRITEBACK_CHUNK {
+                        start_writeback(file, unflushed, at - unflushed);
+                        unflushed = at;
+                    }
                 }
+                start_writeback(file, unflushed, at - unflushed);
                 Ok(at)
             },
         );
