@@ -167,19 +167,7 @@ pub(crate) fn assemble_rows_lower(
         }
     });
     // The diagonal block's upper part: `[i, j] ← [j, i]` for rows.start ≤ i < j < rows.end.
-    let s = rows.start;
-    for bi in (0..nr).step_by(MIRROR_BLOCK) {
-        for bj in (bi..nr).step_by(MIRROR_BLOCK) {
-            for i in bi..(bi + MIRROR_BLOCK).min(nr) {
-                for j in bj.max(i + 1)..(bj + MIRROR_BLOCK).min(nr) {
-                    for a in 0..k {
-                        data[(i * n + s + j) * kk + a * k + a] =
-                            data[(j * n + s + i) * kk + a * k + a];
-                    }
-                }
-            }
-        }
-    }
+    mirror_rows(&mut data, 0, nr, rows.start, n * kk, k);
     Kernel {
         n1: nr,
         n2: n,
@@ -307,20 +295,57 @@ fn quadrature_rows_symmetric(
 }
 
 /// Copies the lower triangle onto the upper one: `[j, i, a, a] ← [i, j, a, a]` for `j < i`
-/// (only the output diagonal is non-zero), block by block.
+/// (only the output diagonal is non-zero).
 fn mirror(data: &mut [f64], n: usize, k: usize) {
+    mirror_rows(data, 0, n, 0, n * k * k, k);
+}
+
+/// The mirror of the square block of rows `r0..r0 + rows` (local to a band whose first row
+/// is the kernel's row `s`): `[i, s + j] ← [j, s + i]` for `r0 ≤ i < j < r0 + rows`, where
+/// `data` holds exactly those rows, `row_len` values each. In parallel and safe by
+/// splitting: the rows are cut in two, the top half's block right of the diagonal is
+/// copied from the bottom half's block below it (the top's rows in parallel, the bottom
+/// only read), then both halves mirror themselves at once. Copies only, so the bits are
+/// those of a serial loop.
+fn mirror_rows(data: &mut [f64], r0: usize, rows: usize, s: usize, row_len: usize, k: usize) {
     let kk = k * k;
-    for bi in (0..n).step_by(MIRROR_BLOCK) {
-        for bj in (0..=bi).step_by(MIRROR_BLOCK) {
-            for i in bi..(bi + MIRROR_BLOCK).min(n) {
-                for j in bj..(bj + MIRROR_BLOCK).min(i) {
-                    for a in 0..k {
-                        data[(j * n + i) * kk + a * k + a] = data[(i * n + j) * kk + a * k + a];
-                    }
+    if rows <= 2 * MIRROR_BLOCK {
+        for i in 0..rows {
+            for j in i + 1..rows {
+                for a in 0..k {
+                    data[i * row_len + (s + r0 + j) * kk + a * k + a] =
+                        data[j * row_len + (s + r0 + i) * kk + a * k + a];
                 }
             }
         }
+        return;
     }
+    let h = (rows / 2).next_multiple_of(MIRROR_BLOCK);
+    let (top, bottom) = data.split_at_mut(h * row_len);
+    let below = rows - h;
+    top.par_chunks_mut(MIRROR_BLOCK * row_len)
+        .enumerate()
+        .for_each(|(c, chunk)| {
+            let i0 = c * MIRROR_BLOCK;
+            let ni = chunk.len() / row_len;
+            for jb in (0..below).step_by(MIRROR_BLOCK) {
+                for i in 0..ni {
+                    let row = &mut chunk[i * row_len..][..row_len];
+                    for j in jb..(jb + MIRROR_BLOCK).min(below) {
+                        // [r0 + i0 + i, s + r0 + h + j] ← [r0 + h + j, s + r0 + i0 + i]
+                        let from = j * row_len + (s + r0 + i0 + i) * kk;
+                        let to = (s + r0 + h + j) * kk;
+                        for a in 0..k {
+                            row[to + a * k + a] = bottom[from + a * k + a];
+                        }
+                    }
+                }
+            }
+        });
+    rayon::join(
+        || mirror_rows(top, r0, h, s, row_len, k),
+        || mirror_rows(bottom, r0 + h, below, s, row_len, k),
+    );
 }
 
 #[cfg(test)]
@@ -386,6 +411,32 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// The split, parallel mirror of a band's diagonal block equals the plain loop over
+    /// `i < j`, for blocks that split once, several times and unevenly, and for bands
+    /// that start inside the kernel (`s > 0`).
+    #[test]
+    fn parallel_mirror_equals_the_plain_loop() {
+        for (n, k, s, nr) in [(300, 1, 0, 300), (333, 2, 0, 333), (700, 1, 150, 517)] {
+            let kk = k * k;
+            let row_len = n * kk;
+            let data: Vec<f64> = (0..nr * row_len).map(|v| v as f64 * 0.5 + 1.0).collect();
+            let mut want = data.clone();
+            for i in 0..nr {
+                for j in i + 1..nr {
+                    for a in 0..k {
+                        want[i * row_len + (s + j) * kk + a * k + a] =
+                            want[j * row_len + (s + i) * kk + a * k + a];
+                    }
+                }
+            }
+            let mut got = data;
+            crate::parallel::Parallelism::threads(3)
+                .install(|| mirror_rows(&mut got, 0, nr, s, row_len, k))
+                .unwrap();
+            assert!(got == want, "n {n} k {k} s {s} rows {nr}");
         }
     }
 
