@@ -710,6 +710,7 @@ fn lanes_of<V: bytemuck::Pod>(x: &V) -> &[f32] {
     bytemuck::cast_slice(core::slice::from_ref(x))
 }
 
+#[inline(always)]
 fn load_partial<V: bytemuck::Pod>(
     acc: &mut [[V; NR]; MV],
     c: MatRef<'_, f32>,
@@ -729,8 +730,13 @@ fn load_partial<V: bytemuck::Pod>(
                 break;
             }
             let len = lanes.min(m - r0);
-            let dst: &mut [f32] = bytemuck::cast_slice_mut(core::slice::from_mut(&mut row[j]));
-            dst[..len].copy_from_slice(&col[r0..r0 + len]);
+            if len == lanes {
+                // A whole vector: one unaligned load (a copy of run-time length is a call).
+                row[j] = bytemuck::pod_read_unaligned(bytemuck::cast_slice(&col[r0..r0 + len]));
+            } else {
+                let dst: &mut [f32] = bytemuck::cast_slice_mut(core::slice::from_mut(&mut row[j]));
+                dst[..len].copy_from_slice(&col[r0..r0 + len]);
+            }
         }
     }
 }
@@ -764,6 +770,10 @@ fn finish<V: bytemuck::Pod>(
                         for (d, s) in col[r0..r0 + len].iter_mut().zip(&src[..len]) {
                             *d = alpha * *s;
                         }
+                    } else if len == lanes {
+                        // A whole vector: one store of a fixed size, not a call.
+                        bytemuck::cast_slice_mut::<f32, u8>(&mut col[r0..r0 + len])
+                            .copy_from_slice(bytemuck::bytes_of(&row[j]));
                     } else {
                         col[r0..r0 + len].copy_from_slice(&src[..len]);
                     }
