@@ -4,7 +4,6 @@
 use faer::Mat;
 
 use faer::reborrow::ReborrowMut;
-use rayon::prelude::*;
 
 use super::Weights;
 use super::tile::Compute;
@@ -87,26 +86,22 @@ pub fn layers_of<T: Compute>(
     model.validate()?;
     let depth = model.depth();
     let mut layers = Vec::with_capacity(depth + 1);
+    const { assert!(init::STREAM_BLOCK == crate::simd::gemm::LAYER_BLOCK) };
     for l in 0..depth {
         let (fan_in, fan_out) = model.layer_shape(l);
-        let mut w = Mat::<T>::zeros(fan_in, fan_out);
-        let bs: Vec<Vec<f64>> = w
-            .as_mut()
-            .par_col_chunks_mut(init::STREAM_BLOCK)
-            .enumerate()
-            .map(|(blk, mut cols)| {
-                init::hidden_block(model, seed, l, blk, |j, c| {
-                    let Some(dst) = cols.rb_mut().col_mut(j).try_as_col_major_mut() else {
-                        unreachable!("weights are column-major")
-                    };
-                    for (d, &v) in dst.as_slice_mut().iter_mut().zip(c) {
-                        *d = T::of(v);
-                    }
-                })
-            })
-            .collect();
+        let (fwd, bwd, bs) = T::pack_layer(fan_in, fan_out, deltas && l > 0, |blk, put| {
+            init::hidden_block(model, seed, l, blk, |j, c| put(j, c))
+        });
         let b: Vec<T> = bs.into_iter().flatten().map(T::of).collect();
-        layers.push(layer_from(model, l, w, b, deltas));
+        let (s_w, s_b) = model.forward_scales(l);
+        layers.push(LayerT {
+            w: Mat::zeros(0, 0),
+            fwd: Some(fwd),
+            bwd,
+            b,
+            s_w,
+            s_b,
+        });
     }
     let (fan_in, k) = model.layer_shape(depth);
     let rd = init::readout_rows(model, seed, 0..fan_in);

@@ -50,6 +50,19 @@ pub trait Compute: Real {
     type Packed: Send + Sync;
     /// Prepares `B` (`k × n`) for `A·B`.
     fn pack(b: MatRef<'_, Self>) -> Self::Packed;
+    /// A hidden layer's weights `W` (`fan_in × fan_out`) prepared for `h·W` and, when
+    /// `bwd`, for `δ·Wᵀ`, from its columns drawn block by block: `draw(blk, put)` calls
+    /// `put(j, column)` for the neurons of block `blk` (of
+    /// [`LAYER_BLOCK`](crate::simd::gemm::LAYER_BLOCK)) and returns the block's result;
+    /// blocks run in parallel, results in order. The same as [`Compute::pack`] of the
+    /// assembled `W` and `Wᵀ`.
+    #[allow(clippy::type_complexity)]
+    fn pack_layer<R: Send>(
+        fan_in: usize,
+        fan_out: usize,
+        bwd: bool,
+        draw: impl Fn(usize, &mut dyn FnMut(usize, &[f64])) -> R + Sync,
+    ) -> (Self::Packed, Option<Self::Packed>, Vec<R>);
     /// `dst = alpha·A·B` with `B` prepared by [`Compute::pack`]; sequential.
     fn gemm_packed(dst: MatMut<'_, Self>, a: MatRef<'_, Self>, b: &Self::Packed, alpha: Self);
     /// Features of a row block (points × neurons) prepared for [`Compute::add_gram_rows`].
@@ -118,6 +131,15 @@ impl Compute for f32 {
     fn pack(b: MatRef<'_, f32>) -> PackedRhs {
         PackedRhs::new(b.transpose())
     }
+    fn pack_layer<R: Send>(
+        fan_in: usize,
+        fan_out: usize,
+        bwd: bool,
+        draw: impl Fn(usize, &mut dyn FnMut(usize, &[f64])) -> R + Sync,
+    ) -> (PackedRhs, Option<PackedRhs>, Vec<R>) {
+        // Straight into the packed layouts: no `W`, no packing pass.
+        PackedRhs::layer_from_columns(fan_in, fan_out, bwd, draw)
+    }
     fn gemm_packed(dst: MatMut<'_, f32>, a: MatRef<'_, f32>, b: &PackedRhs, alpha: f32) {
         thread_local! {
             /// The packed left operand, reused by the products of one thread.
@@ -181,6 +203,29 @@ impl Compute for f64 {
     }
     fn pack(b: MatRef<'_, f64>) -> Mat<f64> {
         b.to_owned()
+    }
+    fn pack_layer<R: Send>(
+        fan_in: usize,
+        fan_out: usize,
+        bwd: bool,
+        draw: impl Fn(usize, &mut dyn FnMut(usize, &[f64])) -> R + Sync,
+    ) -> (Mat<f64>, Option<Mat<f64>>, Vec<R>) {
+        let mut w = Mat::<f64>::zeros(fan_in, fan_out);
+        let results = w
+            .as_mut()
+            .par_col_chunks_mut(crate::simd::gemm::LAYER_BLOCK)
+            .enumerate()
+            .map(|(blk, mut cols)| {
+                draw(blk, &mut |j, c| {
+                    let Some(dst) = cols.rb_mut().col_mut(j).try_as_col_major_mut() else {
+                        unreachable!("weights are column-major")
+                    };
+                    dst.as_slice_mut().copy_from_slice(c);
+                })
+            })
+            .collect();
+        let bwd = bwd.then(|| Self::pack(w.transpose()));
+        (w, bwd, results)
     }
     fn gemm_packed(dst: MatMut<'_, f64>, a: MatRef<'_, f64>, b: &Mat<f64>, alpha: f64) {
         gemm(dst, a, b.as_ref(), alpha);
