@@ -14,7 +14,6 @@ use core::sync::atomic::AtomicBool;
 use std::collections::BTreeSet;
 
 use faer::Mat;
-use faer::reborrow::ReborrowMut;
 use rayon::prelude::*;
 
 use super::features::{bias_activation_cols, readout_delta};
@@ -28,37 +27,16 @@ use crate::error::Result;
 use crate::init;
 use crate::model::Mlp;
 
-/// One chunk's weights in `T`: `W` (`d × c`), `b` (`c`), readout rows (`c × k`), and `W`
-/// prepared per block of [`REDUCE_BLOCK`] columns for the forward products.
+/// One chunk's weights in `T`: `c` neurons, `b` (`c`), readout rows (`c × k`), and `W`
+/// (`d × c`) prepared per block of [`REDUCE_BLOCK`] columns for the forward products.
 struct ChunkWeights<T: Compute> {
-    w: Mat<T>,
+    c: usize,
     b: Vec<T>,
     readout: Mat<T>,
     packed: Vec<T::Packed>,
 }
 
-impl<T: Compute> ChunkWeights<T> {
-    fn with_packed(mut self) -> Self {
-        let c = self.w.ncols();
-        self.packed = (0..c)
-            .step_by(REDUCE_BLOCK)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .map(|s| T::pack(self.w.as_ref().subcols(s, REDUCE_BLOCK.min(c - s))))
-            .collect();
-        self
-    }
-}
-
 fn chunk_weights<T: Compute>(
-    model: &Mlp,
-    weights: Weights<'_>,
-    cols: Range<usize>,
-) -> ChunkWeights<T> {
-    chunk_weights_raw(model, weights, cols).with_packed()
-}
-
-fn chunk_weights_raw<T: Compute>(
     model: &Mlp,
     weights: Weights<'_>,
     cols: Range<usize>,
@@ -67,47 +45,50 @@ fn chunk_weights_raw<T: Compute>(
     match weights {
         Weights::Explicit(p) => {
             let (w0, w1) = (&p.layers[0], &p.layers[1]);
+            let w = Mat::from_fn(d, c, |i, j| T::of(w0.w[(i, cols.start + j)]));
             ChunkWeights {
-                w: Mat::from_fn(d, c, |i, j| T::of(w0.w[(i, cols.start + j)])),
+                c,
                 b: cols.clone().map(|j| T::of(w0.b[j])).collect(),
                 readout: Mat::from_fn(c, k, |u, a| T::of(w1.w[(cols.start + u, a)])),
-                packed: Vec::new(),
+                packed: (0..c)
+                    .step_by(REDUCE_BLOCK)
+                    .collect::<Vec<_>>()
+                    .into_par_iter()
+                    .map(|s| T::pack(w.as_ref().subcols(s, REDUCE_BLOCK.min(c - s))))
+                    .collect(),
             }
         }
         Weights::Seeded(seed) => {
-            // One stream block per task, written straight into `W` in `T`: the same values
-            // whatever the chunking (chunks start on a stream block), no serial pass.
+            // One stream block per task, drawn straight into its prepared form (the same
+            // values whatever the chunking: chunks start on a stream block), no `W`.
+            const { assert!(init::STREAM_BLOCK == REDUCE_BLOCK) };
             debug_assert!(cols.start.is_multiple_of(init::STREAM_BLOCK));
             let first = cols.start / init::STREAM_BLOCK;
-            let mut w = Mat::<T>::zeros(d, c);
-            let parts: Vec<(Vec<f64>, Vec<f64>)> = w
-                .as_mut()
-                .par_col_chunks_mut(init::STREAM_BLOCK)
-                .enumerate()
-                .map(|(i, mut wc)| {
+            let parts: Vec<(T::Packed, Vec<f64>, Vec<f64>)> = (0..c.div_ceil(REDUCE_BLOCK))
+                .into_par_iter()
+                .map(|i| {
                     let blk = first + i;
-                    let b = init::hidden_block(model, seed, 0, blk, |j, col| {
-                        let Some(dst) = wc.rb_mut().col_mut(j).try_as_col_major_mut() else {
-                            unreachable!("weights are column-major")
-                        };
-                        for (o, &v) in dst.as_slice_mut().iter_mut().zip(col) {
-                            *o = T::of(v);
-                        }
-                    });
                     let lo = blk * init::STREAM_BLOCK;
-                    (b, init::readout_rows(model, seed, lo..lo + wc.ncols()))
+                    let width = REDUCE_BLOCK.min(cols.end - lo);
+                    let (packed, _, mut b) = T::pack_layer(d, width, false, |_, put| {
+                        init::hidden_block(model, seed, 0, blk, |j, col| put(j, col))
+                    });
+                    let b = b.pop().unwrap_or_default();
+                    (packed, b, init::readout_rows(model, seed, lo..lo + width))
                 })
                 .collect();
             let (mut b, mut rd) = (Vec::with_capacity(c), Vec::with_capacity(c * k));
-            for (pb, pr) in parts {
+            let mut packed = Vec::with_capacity(parts.len());
+            for (pw, pb, pr) in parts {
+                packed.push(pw);
                 b.extend(pb.into_iter().map(T::of));
                 rd.extend(pr);
             }
             ChunkWeights {
-                w,
+                c,
                 b,
                 readout: Mat::from_fn(c, k, |u, a| T::of(rd[u * k + a])),
-                packed: Vec::new(),
+                packed,
             }
         }
     }
@@ -118,12 +99,12 @@ fn chunk_weights_raw<T: Compute>(
 /// the chunk.
 fn chunk_features<T: Compute>(
     model: &Mlp,
-    x: &Mat<T>,
+    (x, r): (&T::Lhs, usize),
     cw: &ChunkWeights<T>,
     with_deltas: bool,
     spare: &std::sync::Mutex<Vec<T::Rows>>,
 ) -> ChunkFeatures<T> {
-    let (r, c) = (x.nrows(), cw.w.ncols());
+    let c = cw.c;
     let (s_w0, s_b0) = model.forward_scales(0);
     let (s_w1, _) = model.forward_scales(1);
     let k = if with_deltas { model.outputs } else { 0 };
@@ -137,12 +118,7 @@ fn chunk_features<T: Compute>(
         |q0, w| {
             let mut h = Mat::<T>::zeros(r, w);
             let mut dphi = Mat::<T>::zeros(r, w);
-            T::gemm_packed(
-                h.as_mut(),
-                x.as_ref(),
-                &cw.packed[q0 / REDUCE_BLOCK],
-                T::of(s_w0),
-            );
+            T::gemm_prepacked(h.as_mut(), x, &cw.packed[q0 / REDUCE_BLOCK], T::of(s_w0));
             bias_activation_cols(model, &cw.b[q0..q0 + w], s_b0, h.as_mut(), dphi.as_mut());
             let mut out = Vec::with_capacity(1 + k);
             out.push(h);
@@ -209,6 +185,14 @@ pub fn run<T: Compute>(
         Some(x2) => (blocks(x1, &rows1, &left), Some(blocks(x2, &rows2, &right))),
     };
     let xs2r = xs2.as_ref().unwrap_or(&xs1);
+    // The inputs packed once for the forward products of every chunk, with their rows.
+    type Prepared<T> = Vec<Option<(<T as Compute>::Lhs, usize)>>;
+    let prepare = |xs: &Vec<Option<Mat<T>>>| -> Prepared<T> {
+        xs.par_iter()
+            .map(|x| x.as_ref().map(|x| (T::pack_lhs(x.as_ref()), x.nrows())))
+            .collect()
+    };
+    let (ps1, ps2) = (prepare(&xs1), xs2.as_ref().map(prepare));
     let n_entries = entries(model, opts);
     let mut accs: Vec<Acc> = pairs
         .iter()
@@ -231,16 +215,16 @@ pub fn run<T: Compute>(
         check_cancel(cancel)?;
         let cols = c0..(c0 + opts.chunk).min(m);
         let cw = chunk_weights::<T>(model, weights, cols.clone());
-        let feats = |xs: &Vec<Option<Mat<T>>>| -> Vec<Option<ChunkFeatures<T>>> {
-            xs.par_iter()
-                .map(|x| {
-                    x.as_ref()
-                        .map(|x| chunk_features(model, x, &cw, ntk, &spare))
+        let feats = |ps: &Prepared<T>| -> Vec<Option<ChunkFeatures<T>>> {
+            ps.par_iter()
+                .map(|p| {
+                    p.as_ref()
+                        .map(|(x, r)| chunk_features(model, (x, *r), &cw, ntk, &spare))
                 })
                 .collect()
         };
-        let f1 = feats(&xs1);
-        let f2 = xs2.as_ref().map(feats);
+        let f1 = feats(&ps1);
+        let f2 = ps2.as_ref().map(feats);
         let f2r = f2.as_ref().unwrap_or(&f1);
         pairs
             .par_iter()

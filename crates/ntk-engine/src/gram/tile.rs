@@ -23,7 +23,8 @@ use rayon::prelude::*;
 
 use crate::scalar::Real;
 use crate::simd::gemm::{
-    Epilogue, GramWork, PackedRhs, PackedRows, gemm_packed_in, gram_block_f64_in, gram_rows_f64,
+    Epilogue, GramWork, PackedLhs, PackedRhs, PackedRows, gemm_packed_in, gemm_prepacked,
+    gram_block_f64_in, gram_rows_f64,
 };
 
 /// Neurons per partial sum.
@@ -63,6 +64,13 @@ pub trait Compute: Real {
         bwd: bool,
         draw: impl Fn(usize, &mut dyn FnMut(usize, &[f64])) -> R + Sync,
     ) -> (Self::Packed, Option<Self::Packed>, Vec<R>);
+    /// A left operand prepared once for many products with prepared right operands (a row
+    /// block's inputs against every block of neurons).
+    type Lhs: Send + Sync;
+    /// Prepares `A` for [`Compute::gemm_prepacked`].
+    fn pack_lhs(a: MatRef<'_, Self>) -> Self::Lhs;
+    /// [`Compute::gemm_packed`] with `A` prepared by [`Compute::pack_lhs`]: the same bits.
+    fn gemm_prepacked(dst: MatMut<'_, Self>, a: &Self::Lhs, b: &Self::Packed, alpha: Self);
     /// `dst = alpha·A·B` with `B` prepared by [`Compute::pack`]; sequential.
     fn gemm_packed(dst: MatMut<'_, Self>, a: MatRef<'_, Self>, b: &Self::Packed, alpha: Self);
     /// Features of a row block (points × neurons) prepared for [`Compute::add_gram_rows`].
@@ -102,6 +110,13 @@ pub trait Compute: Real {
 
 impl Compute for f32 {
     type Packed = PackedRhs;
+    type Lhs = PackedLhs;
+    fn pack_lhs(a: MatRef<'_, f32>) -> PackedLhs {
+        PackedLhs::new(a)
+    }
+    fn gemm_prepacked(dst: MatMut<'_, f32>, a: &PackedLhs, b: &PackedRhs, alpha: f32) {
+        gemm_prepacked(a, b, Epilogue::Store(dst, alpha));
+    }
     type Rows = PackedRows;
     fn pack_rows(x: MatRef<'_, f32>) -> PackedRows {
         PackedRows::new(x, REDUCE_BLOCK)
@@ -161,6 +176,13 @@ impl Compute for f32 {
 
 impl Compute for f64 {
     type Packed = Mat<f64>;
+    type Lhs = Mat<f64>;
+    fn pack_lhs(a: MatRef<'_, f64>) -> Mat<f64> {
+        a.to_owned()
+    }
+    fn gemm_prepacked(dst: MatMut<'_, f64>, a: &Mat<f64>, b: &Mat<f64>, alpha: f64) {
+        gemm(dst, a.as_ref(), b.as_ref(), alpha);
+    }
     type Rows = Mat<f64>;
     fn pack_rows(x: MatRef<'_, f64>) -> Mat<f64> {
         x.to_owned()

@@ -439,29 +439,113 @@ fn drive<S: Simd>(
     out: &mut Epilogue<'_>,
     work: &mut Vec<f32>,
 ) {
-    let lanes = S::F32_LANES;
-    let mr = MV * lanes;
-    let (m, n, k) = (a.nrows(), b.n, b.k);
-    let (mp, np) = (m.div_ceil(mr), n.div_ceil(NR));
+    let mr = MV * S::F32_LANES;
+    pack_lhs_all(a, mr, work);
+    let need = a.nrows().div_ceil(mr) * mr * a.ncols();
+    drive_packed(simd, &work[..need], a.nrows(), b, out);
+}
+
+/// `A` (`m × k`) packed into `work` as [`drive`] reads it: chunk `p0` at `p0·mp·mr`, its
+/// panel `ip` at `+ ip·kc·mr` (in floats), rows past `m` zero.
+fn pack_lhs_all(a: MatRef<'_, f32>, mr: usize, work: &mut Vec<f32>) {
+    let (m, k) = (a.nrows(), a.ncols());
+    let mp = m.div_ceil(mr);
     let need = mp * mr * k;
     if work.len() < need {
         work.resize(need, 0.0);
     }
-    let apack: &mut [S::f32s] = bytemuck::cast_slice_mut(&mut work[..need]);
-    {
-        // Chunk at `p0·mp·mr`, its panel `ip` at `+ ip·kc·mr` (in floats).
-        let flat: &mut [f32] = bytemuck::cast_slice_mut(&mut *apack);
-        let mut p0 = 0;
-        while p0 < k {
-            let kc = KC.min(k - p0);
-            let chunk = &mut flat[p0 * mp * mr..(p0 + kc) * mp * mr];
-            for (ip, panel) in chunk.chunks_mut(kc * mr).enumerate() {
-                pack_lhs_panel(a, ip * mr, mr, p0, kc, panel);
-            }
-            p0 += kc;
+    let flat = &mut work[..need];
+    let mut p0 = 0;
+    while p0 < k {
+        let kc = KC.min(k - p0);
+        let chunk = &mut flat[p0 * mp * mr..(p0 + kc) * mp * mr];
+        for (ip, panel) in chunk.chunks_mut(kc * mr).enumerate() {
+            pack_lhs_panel(a, ip * mr, mr, p0, kc, panel);
+        }
+        p0 += kc;
+    }
+}
+
+/// The left operand of many products `A·Bᵀ` packed once (a row block's inputs against
+/// every block of neurons), for [`gemm_prepacked`]: the layout [`gemm_packed_in`] builds
+/// on each call, so the products have the same bits.
+pub struct PackedLhs {
+    m: usize,
+    k: usize,
+    mr: usize,
+    data: Vec<f32>,
+}
+
+impl PackedLhs {
+    /// Packs `a` (`m × k`, any strides) for this CPU's micro-kernel.
+    pub fn new(a: MatRef<'_, f32>) -> Self {
+        let mr = panel_rows();
+        let mut data = Vec::new();
+        pack_lhs_all(a, mr, &mut data);
+        PackedLhs {
+            m: a.nrows(),
+            k: a.ncols(),
+            mr,
+            data,
         }
     }
-    let apack: &[S::f32s] = apack;
+
+    /// Rows of `A`.
+    pub fn rows(&self) -> usize {
+        self.m
+    }
+}
+
+/// [`gemm_packed_in`] with `A` packed beforehand.
+///
+/// # Panics
+/// If the shapes disagree, `a` was packed on another instruction set, or
+/// [`Epilogue::AddF64`] is asked for more than [`KC`] inner indices.
+pub fn gemm_prepacked(a: &PackedLhs, b: &PackedRhs, mut out: Epilogue<'_>) {
+    assert_eq!(a.k, b.k, "inner dimensions");
+    assert_eq!(a.mr, panel_rows(), "packed on this CPU");
+    let (rows, cols) = match &out {
+        Epilogue::Store(c, _) => (c.nrows(), c.ncols()),
+        Epilogue::AddF64 { c, .. } => (c.nrows(), c.ncols()),
+    };
+    assert_eq!((rows, cols), (a.m, b.n), "output shape");
+    if let Epilogue::AddF64 { .. } = out {
+        assert!(b.k <= KC, "a Gram block is at most KC inner indices");
+    }
+    if b.k == 0 {
+        if let Epilogue::Store(c, _) = &mut out {
+            c.fill(0.0);
+        }
+        return;
+    }
+    struct Run<'x, 'y> {
+        a: &'x PackedLhs,
+        b: &'x PackedRhs,
+        out: &'x mut Epilogue<'y>,
+    }
+    impl pulp::WithSimd for Run<'_, '_> {
+        type Output = ();
+        #[inline(always)]
+        fn with_simd<S: Simd>(self, simd: S) {
+            drive_packed(simd, &self.a.data, self.a.m, self.b, self.out)
+        }
+    }
+    Arch::new().dispatch(Run {
+        a,
+        b,
+        out: &mut out,
+    });
+}
+
+/// The blocked loop over `A` packed by [`pack_lhs_all`] (`m` rows): per block of [`NB`]
+/// columns and per chunk of `p`, every `(row panel, column panel)` micro-tile.
+#[inline(always)]
+fn drive_packed<S: Simd>(simd: S, apack: &[f32], m: usize, b: &PackedRhs, out: &mut Epilogue<'_>) {
+    let lanes = S::F32_LANES;
+    let mr = MV * lanes;
+    let (n, k) = (b.n, b.k);
+    let (mp, np) = (m.div_ceil(mr), n.div_ceil(NR));
+    let apack: &[S::f32s] = bytemuck::cast_slice(&apack[..mp * mr * k]);
     for jb in (0..np).step_by(NB / NR) {
         let mut p0 = 0;
         while p0 < k {
