@@ -31,8 +31,13 @@ fn huge_pages_wanted() -> bool {
 /// Advises the whole pages of `[ptr, ptr + bytes)` to use huge pages, when asked for and
 /// the range is large enough.
 fn advise<T>(ptr: *const T, bytes: usize) {
+    advise_if(huge_pages_wanted(), ptr, bytes);
+}
+
+/// [`advise`] with the choice made by the caller (the tests force it).
+fn advise_if<T>(wanted: bool, ptr: *const T, bytes: usize) {
     #[cfg(target_os = "linux")]
-    if bytes >= ADVISE_BYTES && huge_pages_wanted() {
+    if bytes >= ADVISE_BYTES && wanted {
         const PAGE: usize = 4096;
         let start = ptr as usize;
         let first = start.next_multiple_of(PAGE);
@@ -47,7 +52,7 @@ fn advise<T>(ptr: *const T, bytes: usize) {
         }
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = (ptr, bytes);
+    let _ = (wanted, ptr, bytes);
 }
 
 /// A zeroed `Vec<f64>` of `len` elements (huge pages on request, module docs). A large one
@@ -78,5 +83,17 @@ mod tests {
             assert_eq!(v.len(), len);
             assert!(v.iter().all(|&x| x == 0.0));
         }
+    }
+
+    /// The advice (forced here, as `NTK_HUGE_PAGES=1` would) leaves the zeroes and the
+    /// memory usable, whether or not the system grants huge pages.
+    #[test]
+    fn advised_buffers_stay_zeroed_and_writable() {
+        let len = 5 << 20; // 40 MiB of f64, past the advice threshold
+        let mut v = vec![0.0f64; len];
+        super::advise_if(true, v.as_ptr(), len * size_of::<f64>());
+        assert!(v.iter().all(|&x| x == 0.0));
+        v.iter_mut().enumerate().for_each(|(i, x)| *x = i as f64);
+        assert!(v.iter().enumerate().all(|(i, &x)| x == i as f64));
     }
 }
