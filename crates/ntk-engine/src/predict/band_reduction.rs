@@ -123,13 +123,31 @@ fn factor_panel(p: &mut Mat<f64>) -> Vec<f64> {
         v[i + 1..].copy_from_slice(&p.col_as_slice(i)[i + 1..]);
         for c in i + 1..b {
             let col = &mut p.col_as_slice_mut(c)[i..];
-            Arch::new().dispatch(
-                #[inline(always)]
-                || reflector::apply(&v[i..], tau, col),
-            );
+            Arch::new().dispatch(Apply {
+                v: &v[i..],
+                tau,
+                y: col,
+            });
         }
     }
     taus
+}
+
+/// One reflector applied to one column, as a `WithSimd` whose body each instruction set
+/// compiles with its target features (a closure's body was compiled once without them and
+/// called from the dispatched code).
+struct Apply<'a> {
+    v: &'a [f64],
+    tau: f64,
+    y: &'a mut [f64],
+}
+
+impl pulp::WithSimd for Apply<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        reflector::apply(self.v, self.tau, self.y)
+    }
 }
 
 /// The upper triangular `T` with `H₀·H₁·…·H_{r−1} = I − V·T·Vᵀ` (LAPACK `dlarft`,

@@ -20,32 +20,50 @@ use crate::scalar::Real;
 /// `h ← φ(z + s_b·b)` in place and `dh ← φ'(z + s_b·b)`, for one column whose bias term is
 /// `bias`.
 pub fn bias_activation<T: Real>(act: &Activation, bias: T, z: &mut [T], dz: &mut [T]) {
-    let act = *act;
-    Arch::new().dispatch(
+    /// The loop as a `WithSimd` whose body is generic over the instruction set, so that each
+    /// dispatched copy is compiled with its target features (a closure's body is compiled
+    /// once without them: seen as an outlined SSE2 `call_once` in profiles).
+    struct Run<'a, T> {
+        act: Activation,
+        bias: T,
+        z: &'a mut [T],
+        dz: &'a mut [T],
+    }
+    impl<T: Real> pulp::WithSimd for Run<'_, T> {
+        type Output = ();
         #[inline(always)]
-        || match act {
-            Activation::Relu => {
-                for (x, d) in z.iter_mut().zip(dz.iter_mut()) {
-                    let v = *x + bias;
-                    let pos = v > T::ZERO;
-                    *d = if pos { T::ONE } else { T::ZERO };
-                    *x = if pos { v } else { T::ZERO };
+        fn with_simd<S: pulp::Simd>(self, _: S) {
+            let Run { act, bias, z, dz } = self;
+            match act {
+                Activation::Relu => {
+                    for (x, d) in z.iter_mut().zip(dz.iter_mut()) {
+                        let v = *x + bias;
+                        let pos = v > T::ZERO;
+                        *d = if pos { T::ONE } else { T::ZERO };
+                        *x = if pos { v } else { T::ZERO };
+                    }
+                }
+                Activation::Identity => {
+                    for (x, d) in z.iter_mut().zip(dz.iter_mut()) {
+                        *x += bias;
+                        *d = T::ONE;
+                    }
+                }
+                _ => {
+                    for x in z.iter_mut() {
+                        *x += bias;
+                    }
+                    act.forward_in_place(z, dz);
                 }
             }
-            Activation::Identity => {
-                for (x, d) in z.iter_mut().zip(dz.iter_mut()) {
-                    *x += bias;
-                    *d = T::ONE;
-                }
-            }
-            _ => {
-                for x in z.iter_mut() {
-                    *x += bias;
-                }
-                act.forward_in_place(z, dz);
-            }
-        },
-    )
+        }
+    }
+    Arch::new().dispatch(Run {
+        act: *act,
+        bias,
+        z,
+        dz,
+    })
 }
 
 /// `acc += alpha·src`, `src` promoted to `f64`.
