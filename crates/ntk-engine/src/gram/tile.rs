@@ -23,8 +23,8 @@ use rayon::prelude::*;
 
 use crate::scalar::Real;
 use crate::simd::gemm::{
-    Epilogue, GramWork, PackedLhs, PackedRhs, PackedRows, gemm_packed_in, gemm_prepacked,
-    gram_block_f64_in, gram_rows_f64,
+    Epilogue, GramWork, PackedLhs, PackedRhs, PackedRows, gemm_packed_in, gemm_packed_t_in,
+    gemm_prepacked, gram_block_f64_in, gram_rows_f64,
 };
 
 /// Neurons per partial sum.
@@ -71,6 +71,12 @@ pub trait Compute: Real {
     fn pack_lhs(a: MatRef<'_, Self>) -> Self::Lhs;
     /// [`Compute::gemm_packed`] with `A` prepared by [`Compute::pack_lhs`]: the same bits.
     fn gemm_prepacked(dst: MatMut<'_, Self>, a: &Self::Lhs, b: &Self::Packed, alpha: Self);
+    /// Whether the backward product `δ·Wᵀ` reads the forward preparation of `W`
+    /// ([`Compute::gemm_packed_t`]) instead of its own copy of `Wᵀ`.
+    const BACKWARD_FROM_FORWARD: bool;
+    /// `dst = alpha·A·Bᵀ` with `B` prepared by [`Compute::pack`] (for products `X·B`); the
+    /// bits of `gemm_packed` with `Bᵀ` prepared. Only when `BACKWARD_FROM_FORWARD`.
+    fn gemm_packed_t(dst: MatMut<'_, Self>, a: MatRef<'_, Self>, b: &Self::Packed, alpha: Self);
     /// `dst = alpha·A·B` with `B` prepared by [`Compute::pack`]; sequential.
     fn gemm_packed(dst: MatMut<'_, Self>, a: MatRef<'_, Self>, b: &Self::Packed, alpha: Self);
     /// Features of a row block (points × neurons) prepared for [`Compute::add_gram_rows`].
@@ -110,6 +116,14 @@ pub trait Compute: Real {
 
 impl Compute for f32 {
     type Packed = PackedRhs;
+    const BACKWARD_FROM_FORWARD: bool = true;
+    fn gemm_packed_t(dst: MatMut<'_, f32>, a: MatRef<'_, f32>, b: &PackedRhs, alpha: f32) {
+        thread_local! {
+            /// The packed left operand, reused by the products of one thread.
+            static WORK: core::cell::RefCell<Vec<f32>> = const { core::cell::RefCell::new(Vec::new()) };
+        }
+        WORK.with_borrow_mut(|w| gemm_packed_t_in(a, b, dst, alpha, w));
+    }
     type Lhs = PackedLhs;
     fn pack_lhs(a: MatRef<'_, f32>) -> PackedLhs {
         PackedLhs::new(a)
@@ -176,6 +190,10 @@ impl Compute for f32 {
 
 impl Compute for f64 {
     type Packed = Mat<f64>;
+    const BACKWARD_FROM_FORWARD: bool = false;
+    fn gemm_packed_t(_: MatMut<'_, f64>, _: MatRef<'_, f64>, _: &Mat<f64>, _: f64) {
+        unreachable!("f64 keeps its own copy of Wᵀ for the backward pass")
+    }
     type Lhs = Mat<f64>;
     fn pack_lhs(a: MatRef<'_, f64>) -> Mat<f64> {
         a.to_owned()

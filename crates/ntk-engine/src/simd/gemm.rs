@@ -579,6 +579,124 @@ fn drive_packed<S: Simd>(simd: S, apack: &[f32], m: usize, b: &PackedRhs, out: &
     }
 }
 
+/// `C = α·A·P` where `b` holds `P` (`b.n × b.k`) packed for products `X·Pᵀ`: the product with
+/// the packed matrix itself, reading its panels across (the backward product `δ·Wᵀ` from the
+/// forward pack of `W`, which holds `P = Wᵀ`, so no second copy of the weights is needed).
+/// `a` is `m × b.n`, `C` is `m × b.k`, column-major. Every entry is the fused chain over the
+/// inner index in order, exactly as [`gemm_packed_in`] computes it with
+/// `PackedRhs::new(Pᵀ)`: the same bits.
+///
+/// # Panics
+/// If the shapes disagree.
+pub fn gemm_packed_t_in(
+    a: MatRef<'_, f32>,
+    b: &PackedRhs,
+    c: MatMut<'_, f32>,
+    alpha: f32,
+    work: &mut Vec<f32>,
+) {
+    assert_eq!(a.ncols(), b.n, "inner dimensions");
+    assert_eq!((c.nrows(), c.ncols()), (a.nrows(), b.k), "output shape");
+    let mut out = Epilogue::Store(c, alpha);
+    if b.n == 0 {
+        if let Epilogue::Store(c, _) = &mut out {
+            c.fill(0.0);
+        }
+        return;
+    }
+    struct Run<'x, 'y> {
+        a: MatRef<'x, f32>,
+        b: &'x PackedRhs,
+        out: &'x mut Epilogue<'y>,
+        work: &'x mut Vec<f32>,
+    }
+    impl pulp::WithSimd for Run<'_, '_> {
+        type Output = ();
+        #[inline(always)]
+        fn with_simd<S: Simd>(self, simd: S) {
+            let mr = MV * S::F32_LANES;
+            pack_lhs_all(self.a, mr, self.work);
+            let need = self.a.nrows().div_ceil(mr) * mr * self.a.ncols();
+            drive_transposed(simd, &self.work[..need], self.a.nrows(), self.b, self.out)
+        }
+    }
+    Arch::new().dispatch(Run {
+        a,
+        b,
+        out: &mut out,
+        work,
+    });
+}
+
+/// [`drive_packed`] for `A·P` ([`gemm_packed_t_in`]): output panels are `NR` columns of `P`,
+/// the inner index runs over `P`'s rows. For output columns `q0..q0 + NR` (inside one chunk
+/// `c0` of `P`'s columns, `kcp` wide) and inner rows `t` of one panel of `NR` rows, the values
+/// `P[t, q0 + q]` lie in one block of `NR × NR` floats, `[q][t % NR]`.
+#[inline(always)]
+fn drive_transposed<S: Simd>(
+    simd: S,
+    apack: &[f32],
+    m: usize,
+    b: &PackedRhs,
+    out: &mut Epilogue<'_>,
+) {
+    let lanes = S::F32_LANES;
+    let mr = MV * lanes;
+    let (n, k) = (b.k, b.n); // outputs: columns of P; inner: rows of P
+    let n_pad = b.n.div_ceil(NR) * NR;
+    let (mp, np) = (m.div_ceil(mr), n.div_ceil(NR));
+    let apack: &[S::f32s] = bytemuck::cast_slice(&apack[..mp * mr * k]);
+    // A block of output panels' values for one inner chunk, gathered into the ordinary panel
+    // layout `[t][q]` (in `P`'s pack the blocks of one panel lie `kcp·NR` floats apart, all
+    // in the same cache sets: read in place they missed L1 on every step), then run as
+    // [`drive_packed`] runs: each row panel in L1 while the block's panels pass.
+    let mut panels = vec![0.0f32; (NB / NR) * KC * NR];
+    for jb in (0..np).step_by(NB / NR) {
+        let jend = (jb + NB / NR).min(np);
+        let mut t0 = 0;
+        while t0 < k {
+            let kc = KC.min(k - t0);
+            let (first, last) = (t0 == 0, t0 + kc == k);
+            let achunk = &apack[t0 * mp * MV..(t0 + kc) * mp * MV];
+            for jp in jb..jend {
+                let q0 = jp * NR;
+                // P's column chunk holding q0 (chunks of KC; NR divides KC), and the block
+                // of inner panel `t / NR` at `at + (t / NR)·kcp·NR`: `[q][t % NR]`.
+                let c0 = q0 / KC * KC;
+                let kcp = KC.min(b.k - c0);
+                let at = c0 * n_pad + (q0 - c0) * NR + t0 / NR * kcp * NR;
+                // Rows of P's panel past `b.k` are not in this chunk (zeros instead).
+                let rows = NR.min(b.k - q0);
+                let panel = &mut panels[(jp - jb) * kc * NR..(jp - jb + 1) * kc * NR];
+                for t in 0..kc {
+                    let blk = &b.data[at + t / NR * kcp * NR..][..rows * NR];
+                    let u = t % NR;
+                    for q in 0..NR {
+                        panel[t * NR + q] = if q < rows { blk[q * NR + u] } else { 0.0 };
+                    }
+                }
+            }
+            for ip in 0..mp {
+                let ap = &achunk[ip * kc * MV..(ip + 1) * kc * MV];
+                for jp in jb..jend {
+                    let (i0, q0) = (ip * mr, jp * NR);
+                    let bp = &panels[(jp - jb) * kc * NR..(jp - jb + 1) * kc * NR];
+                    let mut acc = [[simd.splat_f32s(0.0); NR]; MV];
+                    if !first {
+                        let Epilogue::Store(c, _) = out else {
+                            unreachable!("gemm_packed_t_in stores")
+                        };
+                        load_partial(&mut acc, c.as_ref(), i0, q0, lanes);
+                    }
+                    micro(simd, ap, bp, &mut acc);
+                    finish(&acc, out, i0, q0, lanes, last);
+                }
+            }
+            t0 += kc;
+        }
+    }
+}
+
 /// A Gram block straight from two column-major operands whose rows fill whole micro-tiles
 /// (no packing: each step reads `MR` contiguous values of `A` and `NR` of `B` from column
 /// `p`). The same chains as [`drive`], so the same bits.
@@ -1093,6 +1211,58 @@ mod tests {
             let (_, none, _) = PackedRhs::layer_from_columns(fan_in, fan_out, false, |_, _| ());
             assert!(none.is_none());
         }
+    }
+
+    /// `A·P` read across the forward pack of `P` gives the bits of packing `Pᵀ` and
+    /// running the ordinary product, for ragged shapes (partial panels, chunks and vectors
+    /// on every side) and for the layout drawn straight from weight columns.
+    #[test]
+    fn transposed_products_match_packing_the_transpose() {
+        for &(m, pn, pk) in &[
+            (1, 1, 1),
+            (37, 19, 5),
+            (70, 300, 520),
+            (33, 513, 260),
+            (5, 8, 777),
+        ] {
+            let a = mat(m, pn, 7);
+            let p = mat(pn, pk, 8);
+            let fwd = PackedRhs::new(p.as_ref());
+            let mut got = Mat::<f32>::zeros(m, pk);
+            gemm_packed_t_in(a.as_ref(), &fwd, got.as_mut(), 0.5, &mut Vec::new());
+            let mut want = Mat::<f32>::zeros(m, pk);
+            let bwd = PackedRhs::new(p.transpose());
+            gemm_packed(a.as_ref(), &bwd, Epilogue::Store(want.as_mut(), 0.5));
+            for i in 0..m {
+                for j in 0..pk {
+                    assert_eq!(
+                        got[(i, j)].to_bits(),
+                        want[(i, j)].to_bits(),
+                        "{m}x{pn}x{pk} [{i},{j}]"
+                    );
+                }
+            }
+        }
+        // The weights' own layout: P = Wᵀ drawn by columns of W.
+        let (fan_in, fan_out) = (300, 270);
+        let w = mat(fan_in, fan_out, 9);
+        let (fwd, _, _) = PackedRhs::layer_from_columns(fan_in, fan_out, false, |blk, put| {
+            let lo = blk * LAYER_BLOCK;
+            for j in 0..LAYER_BLOCK.min(fan_out - lo) {
+                let col: Vec<f64> = (0..fan_in).map(|i| f64::from(w[(i, lo + j)])).collect();
+                put(j, &col);
+            }
+        });
+        let d = mat(45, fan_out, 10);
+        let mut got = Mat::<f32>::zeros(45, fan_in);
+        gemm_packed_t_in(d.as_ref(), &fwd, got.as_mut(), 1.0, &mut Vec::new());
+        let mut want = Mat::<f32>::zeros(45, fan_in);
+        gemm_packed(
+            d.as_ref(),
+            &PackedRhs::new(w.as_ref()),
+            Epilogue::Store(want.as_mut(), 1.0),
+        );
+        assert!(got == want);
     }
 
     #[test]
