@@ -650,7 +650,7 @@ fn drive_transposed<S: Simd>(
     // layout `[t][q]` (in `P`'s pack the blocks of one panel lie `kcp·NR` floats apart, all
     // in the same cache sets: read in place they missed L1 on every step), then run as
     // [`drive_packed`] runs: each row panel in L1 while the block's panels pass.
-    let mut panels = vec![0.0f32; (NB / NR) * KC * NR];
+    let mut panels = vec![0.0f32; (NB / NR) * KC.div_ceil(NR) * NR * NR];
     for jb in (0..np).step_by(NB / NR) {
         let jend = (jb + NB / NR).min(np);
         let mut t0 = 0;
@@ -667,12 +667,27 @@ fn drive_transposed<S: Simd>(
                 let at = c0 * n_pad + (q0 - c0) * NR + t0 / NR * kcp * NR;
                 // Rows of P's panel past `b.k` are not in this chunk (zeros instead).
                 let rows = NR.min(b.k - q0);
-                let panel = &mut panels[(jp - jb) * kc * NR..(jp - jb + 1) * kc * NR];
-                for t in 0..kc {
-                    let blk = &b.data[at + t / NR * kcp * NR..][..rows * NR];
-                    let u = t % NR;
-                    for q in 0..NR {
-                        panel[t * NR + q] = if q < rows { blk[q * NR + u] } else { 0.0 };
+                let panel = &mut panels[(jp - jb) * kc.div_ceil(NR) * NR * NR..]
+                    [..kc.div_ceil(NR) * NR * NR];
+                for (tb, dst) in panel.chunks_exact_mut(NR * NR).enumerate() {
+                    let from = at + tb * kcp * NR;
+                    if let (Ok(src), Ok(dst)) = (
+                        <&[f32; NR * NR]>::try_from(&b.data[from..from + rows * NR]),
+                        <&mut [f32; NR * NR]>::try_from(&mut *dst),
+                    ) {
+                        // A whole block: a fixed-size transpose.
+                        for u in 0..NR {
+                            for q in 0..NR {
+                                dst[u * NR + q] = src[q * NR + u];
+                            }
+                        }
+                    } else {
+                        let src = &b.data[from..from + rows * NR];
+                        for u in 0..NR {
+                            for q in 0..NR {
+                                dst[u * NR + q] = if q < rows { src[q * NR + u] } else { 0.0 };
+                            }
+                        }
                     }
                 }
             }
@@ -680,7 +695,7 @@ fn drive_transposed<S: Simd>(
                 let ap = &achunk[ip * kc * MV..(ip + 1) * kc * MV];
                 for jp in jb..jend {
                     let (i0, q0) = (ip * mr, jp * NR);
-                    let bp = &panels[(jp - jb) * kc * NR..(jp - jb + 1) * kc * NR];
+                    let bp = &panels[(jp - jb) * kc.div_ceil(NR) * NR * NR..][..kc * NR];
                     let mut acc = [[simd.splat_f32s(0.0); NR]; MV];
                     if !first {
                         let Epilogue::Store(c, _) = out else {
