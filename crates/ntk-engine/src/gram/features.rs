@@ -22,8 +22,8 @@ pub struct LayerT<T: Compute> {
     /// `W_l` prepared for `h·W_l` (hidden layers).
     pub fwd: Option<T::Packed>,
     /// `W_lᵀ` prepared for `δ·W_lᵀ` (hidden layers but the first, for the NTK), where the
-    /// precision keeps its own copy; `f32` reads `fwd` across instead
-    /// ([`Compute::BACKWARD_FROM_FORWARD`]), half the weights' memory.
+    /// precision keeps its own copy ([`Compute::backward_pack`]); `f32` reads `fwd` across
+    /// instead, half the weights' memory.
     pub bwd: Option<T::Packed>,
     /// `b_l`.
     pub b: Vec<T>,
@@ -46,11 +46,15 @@ fn layer_from<T: Compute>(model: &Mlp, l: usize, w: Mat<T>, b: Vec<T>, deltas: b
             s_b,
         };
     }
-    let fwd = Some(T::pack(w.as_ref()));
-    let bwd = (deltas && l > 0 && !T::BACKWARD_FROM_FORWARD).then(|| T::pack(w.transpose()));
+    let fwd = T::pack(w.as_ref());
+    let bwd = if deltas && l > 0 {
+        T::backward_pack(&fwd)
+    } else {
+        None
+    };
     LayerT {
         w: Mat::zeros(0, 0),
-        fwd,
+        fwd: Some(fwd),
         bwd,
         b,
         s_w,
@@ -91,12 +95,16 @@ pub fn layers_of<T: Compute>(
     const { assert!(init::STREAM_BLOCK == crate::simd::gemm::LAYER_BLOCK) };
     for l in 0..depth {
         let (fan_in, fan_out) = model.layer_shape(l);
-        let bwd = deltas && l > 0 && !T::BACKWARD_FROM_FORWARD;
-        let (fwd, bwd, bs) = T::pack_layer(fan_in, fan_out, bwd, |blk, put| {
+        let (fwd, bs) = T::pack_layer(fan_in, fan_out, |blk, put| {
             init::hidden_block(model, seed, l, blk, |j, c| put(j, c))
         });
         let b: Vec<T> = bs.into_iter().flatten().map(T::of).collect();
         let (s_w, s_b) = model.forward_scales(l);
+        let bwd = if deltas && l > 0 {
+            T::backward_pack(&fwd)
+        } else {
+            None
+        };
         layers.push(LayerT {
             w: Mat::zeros(0, 0),
             fwd: Some(fwd),
@@ -222,14 +230,12 @@ pub fn block_features<T: Compute>(
                 .iter()
                 .map(|d| {
                     let mut out = Mat::<T>::zeros(r, prev.ncols());
-                    match (&layer.bwd, &layer.fwd) {
-                        (Some(wt), _) => {
-                            T::gemm_packed(out.as_mut(), d.as_ref(), wt, T::of(layer.s_w))
-                        }
-                        (None, Some(w)) if T::BACKWARD_FROM_FORWARD => {
-                            T::gemm_packed_t(out.as_mut(), d.as_ref(), w, T::of(layer.s_w))
-                        }
-                        _ => unreachable!("hidden layers are packed for the backward pass"),
+                    let Some(w) = &layer.fwd else {
+                        unreachable!("hidden layers are packed for the forward pass")
+                    };
+                    match &layer.bwd {
+                        Some(wt) => T::gemm_packed(out.as_mut(), d.as_ref(), wt, T::of(layer.s_w)),
+                        None => T::gemm_packed_t(out.as_mut(), d.as_ref(), w, T::of(layer.s_w)),
                     }
                     for j in 0..prev.ncols() {
                         simd::hadamard_in_place(out.col_as_slice_mut(j), prev.col_as_slice(j));

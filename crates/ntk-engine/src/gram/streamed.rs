@@ -70,7 +70,7 @@ fn chunk_weights<T: Compute>(
                     let blk = first + i;
                     let lo = blk * init::STREAM_BLOCK;
                     let width = REDUCE_BLOCK.min(cols.end - lo);
-                    let (packed, _, mut b) = T::pack_layer(d, width, false, |_, put| {
+                    let (packed, mut b) = T::pack_layer(d, width, |_, put| {
                         init::hidden_block(model, seed, 0, blk, |j, col| put(j, col))
                     });
                     let b = b.pop().unwrap_or_default();

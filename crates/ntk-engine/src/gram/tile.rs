@@ -51,19 +51,16 @@ pub trait Compute: Real {
     type Packed: Send + Sync;
     /// Prepares `B` (`k × n`) for `A·B`.
     fn pack(b: MatRef<'_, Self>) -> Self::Packed;
-    /// A hidden layer's weights `W` (`fan_in × fan_out`) prepared for `h·W` and, when
-    /// `bwd`, for `δ·Wᵀ`, from its columns drawn block by block: `draw(blk, put)` calls
-    /// `put(j, column)` for the neurons of block `blk` (of
-    /// [`LAYER_BLOCK`](crate::simd::gemm::LAYER_BLOCK)) and returns the block's result;
-    /// blocks run in parallel, results in order. The same as [`Compute::pack`] of the
-    /// assembled `W` and `Wᵀ`.
-    #[allow(clippy::type_complexity)]
+    /// A hidden layer's weights `W` (`fan_in × fan_out`) prepared for `h·W`, from its
+    /// columns drawn block by block: `draw(blk, put)` calls `put(j, column)` for the neurons
+    /// of block `blk` (of [`LAYER_BLOCK`](crate::simd::gemm::LAYER_BLOCK)) and returns the
+    /// block's result; blocks run in parallel, results in order. The same as
+    /// [`Compute::pack`] of the assembled `W`.
     fn pack_layer<R: Send>(
         fan_in: usize,
         fan_out: usize,
-        bwd: bool,
         draw: impl Fn(usize, &mut dyn FnMut(usize, &[f64])) -> R + Sync,
-    ) -> (Self::Packed, Option<Self::Packed>, Vec<R>);
+    ) -> (Self::Packed, Vec<R>);
     /// A left operand prepared once for many products with prepared right operands (a row
     /// block's inputs against every block of neurons).
     type Lhs: Send + Sync;
@@ -71,11 +68,13 @@ pub trait Compute: Real {
     fn pack_lhs(a: MatRef<'_, Self>) -> Self::Lhs;
     /// [`Compute::gemm_packed`] with `A` prepared by [`Compute::pack_lhs`]: the same bits.
     fn gemm_prepacked(dst: MatMut<'_, Self>, a: &Self::Lhs, b: &Self::Packed, alpha: Self);
-    /// Whether the backward product `δ·Wᵀ` reads the forward preparation of `W`
-    /// ([`Compute::gemm_packed_t`]) instead of its own copy of `Wᵀ`.
-    const BACKWARD_FROM_FORWARD: bool;
-    /// `dst = alpha·A·Bᵀ` with `B` prepared by [`Compute::pack`] (for products `X·B`); the
-    /// bits of `gemm_packed` with `Bᵀ` prepared. Only when `BACKWARD_FROM_FORWARD`.
+    /// What the backward product `δ·Wᵀ` needs besides `W` prepared by [`Compute::pack`]:
+    /// `Wᵀ` prepared where the precision keeps its own copy (`f64`), `None` where
+    /// [`Compute::gemm_packed_t`] reads the forward preparation across (`f32`: half the
+    /// weights' memory).
+    fn backward_pack(fwd: &Self::Packed) -> Option<Self::Packed>;
+    /// `dst = alpha·A·Bᵀ` with `B` prepared by [`Compute::pack`] (for products `X·B`): the
+    /// bits of [`Compute::gemm_packed`] with `Bᵀ` prepared.
     fn gemm_packed_t(dst: MatMut<'_, Self>, a: MatRef<'_, Self>, b: &Self::Packed, alpha: Self);
     /// `dst = alpha·A·B` with `B` prepared by [`Compute::pack`]; sequential.
     fn gemm_packed(dst: MatMut<'_, Self>, a: MatRef<'_, Self>, b: &Self::Packed, alpha: Self);
@@ -116,7 +115,9 @@ pub trait Compute: Real {
 
 impl Compute for f32 {
     type Packed = PackedRhs;
-    const BACKWARD_FROM_FORWARD: bool = true;
+    fn backward_pack(_: &PackedRhs) -> Option<PackedRhs> {
+        None
+    }
     fn gemm_packed_t(dst: MatMut<'_, f32>, a: MatRef<'_, f32>, b: &PackedRhs, alpha: f32) {
         thread_local! {
             /// The packed left operand, reused by the products of one thread.
@@ -163,11 +164,10 @@ impl Compute for f32 {
     fn pack_layer<R: Send>(
         fan_in: usize,
         fan_out: usize,
-        bwd: bool,
         draw: impl Fn(usize, &mut dyn FnMut(usize, &[f64])) -> R + Sync,
-    ) -> (PackedRhs, Option<PackedRhs>, Vec<R>) {
-        // Straight into the packed layouts: no `W`, no packing pass.
-        PackedRhs::layer_from_columns(fan_in, fan_out, bwd, draw)
+    ) -> (PackedRhs, Vec<R>) {
+        // Straight into the packed layout: no `W`, no packing pass.
+        PackedRhs::layer_from_columns(fan_in, fan_out, draw)
     }
     fn gemm_packed(dst: MatMut<'_, f32>, a: MatRef<'_, f32>, b: &PackedRhs, alpha: f32) {
         thread_local! {
@@ -190,9 +190,11 @@ impl Compute for f32 {
 
 impl Compute for f64 {
     type Packed = Mat<f64>;
-    const BACKWARD_FROM_FORWARD: bool = false;
-    fn gemm_packed_t(_: MatMut<'_, f64>, _: MatRef<'_, f64>, _: &Mat<f64>, _: f64) {
-        unreachable!("f64 keeps its own copy of Wᵀ for the backward pass")
+    fn backward_pack(fwd: &Mat<f64>) -> Option<Mat<f64>> {
+        Some(Self::pack(fwd.transpose()))
+    }
+    fn gemm_packed_t(dst: MatMut<'_, f64>, a: MatRef<'_, f64>, b: &Mat<f64>, alpha: f64) {
+        gemm(dst, a, b.transpose(), alpha);
     }
     type Lhs = Mat<f64>;
     fn pack_lhs(a: MatRef<'_, f64>) -> Mat<f64> {
@@ -247,9 +249,8 @@ impl Compute for f64 {
     fn pack_layer<R: Send>(
         fan_in: usize,
         fan_out: usize,
-        bwd: bool,
         draw: impl Fn(usize, &mut dyn FnMut(usize, &[f64])) -> R + Sync,
-    ) -> (Mat<f64>, Option<Mat<f64>>, Vec<R>) {
+    ) -> (Mat<f64>, Vec<R>) {
         let mut w = Mat::<f64>::zeros(fan_in, fan_out);
         let results = w
             .as_mut()
@@ -264,8 +265,7 @@ impl Compute for f64 {
                 })
             })
             .collect();
-        let bwd = bwd.then(|| Self::pack(w.transpose()));
-        (w, bwd, results)
+        (w, results)
     }
     fn gemm_packed(dst: MatMut<'_, f64>, a: MatRef<'_, f64>, b: &Mat<f64>, alpha: f64) {
         gemm(dst, a, b.as_ref(), alpha);

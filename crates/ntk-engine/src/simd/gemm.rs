@@ -85,23 +85,22 @@ pub const LAYER_BLOCK: usize = KC;
 
 impl PackedRhs {
     /// A hidden layer's weights `W` (`fan_in × fan_out`) packed for the forward product
-    /// `h·W` and, when `bwd`, for the backward one `δ·Wᵀ`, without ever forming `W`:
-    /// `draw(blk, put)` produces the columns of the neurons `blk·LAYER_BLOCK ..` (at most
-    /// [`LAYER_BLOCK`]), calling `put(j, column)` for each (`j` within the block, `column`
-    /// its `fan_in` weights in `f64`, rounded to `f32` here), and returns what it likes
-    /// (the block's biases); blocks run in parallel and their results come back in order.
-    /// The packed values and layout are exactly those of packing the assembled `W`
-    /// ([`PackedRhs::new`] of `Wᵀ` and of `W`), so the products' bits are too.
+    /// `h·W` (and, read across by [`gemm_packed_t_in`], for the backward one `δ·Wᵀ`) without
+    /// ever forming `W`: `draw(blk, put)` produces the columns of the neurons
+    /// `blk·LAYER_BLOCK ..` (at most [`LAYER_BLOCK`]), calling `put(j, column)` for each (`j`
+    /// within the block, `column` its `fan_in` weights in `f64`, rounded to `f32` here), and
+    /// returns what it likes (the block's biases); blocks run in parallel and their results
+    /// come back in order. The packed values and layout are exactly those of
+    /// [`PackedRhs::new`] of the assembled `Wᵀ`, so the products' bits are too.
     pub fn layer_from_columns<R: Send>(
         fan_in: usize,
         fan_out: usize,
-        bwd: bool,
         draw: impl Fn(usize, &mut dyn FnMut(usize, &[f64])) -> R + Sync,
-    ) -> (Self, Option<Self>, Vec<R>) {
+    ) -> (Self, Vec<R>) {
         const { assert!(LAYER_BLOCK.is_multiple_of(NR)) };
         let blocks = fan_out.div_ceil(LAYER_BLOCK);
-        // Forward: B = Wᵀ (`fan_out × fan_in`), chunks over the inputs; block `blk` owns
-        // its panels' piece of every chunk.
+        // B = Wᵀ (`fan_out × fan_in`), chunks over the inputs; block `blk` owns its panels'
+        // piece of every chunk.
         let out_pad = fan_out.div_ceil(NR) * NR;
         let mut fwd = zeroed(out_pad * fan_in);
         let mut per_block: Vec<Vec<&mut [f32]>> = (0..blocks).map(|_| Vec::new()).collect();
@@ -116,48 +115,22 @@ impl PackedRhs {
             rest = tail;
             p0 += kc;
         }
-        // Backward: B = W (`fan_in × fan_out`), chunks over the neurons: block `blk` is
-        // chunk `blk` exactly.
-        let in_pad = fan_in.div_ceil(NR) * NR;
-        let mut bwd_data = if bwd {
-            zeroed(in_pad * fan_out)
-        } else {
-            Vec::new()
-        };
-        let mut bwd_pieces: Vec<Option<&mut [f32]>> = if bwd {
-            bwd_data
-                .chunks_mut(LAYER_BLOCK * in_pad)
-                .map(Some)
-                .collect()
-        } else {
-            (0..blocks).map(|_| None).collect()
-        };
-        let jobs: Vec<_> = per_block.into_iter().zip(bwd_pieces.drain(..)).collect();
-        let results: Vec<R> = jobs
+        let results: Vec<R> = per_block
             .into_par_iter()
             .enumerate()
-            .map(|(blk, (mut fwd_pieces, mut bwd_piece))| {
+            .map(|(blk, mut pieces)| {
                 let width = LAYER_BLOCK.min(fan_out - blk * LAYER_BLOCK);
                 draw(blk, &mut |j, col| {
                     assert!(j < width && col.len() == fan_in, "a column of the block");
                     let (jp, lane) = (j / NR, j % NR);
                     let mut p0 = 0;
-                    for piece in fwd_pieces.iter_mut() {
+                    for piece in pieces.iter_mut() {
                         let kc = KC.min(fan_in - p0);
                         let panel = &mut piece[jp * kc * NR..(jp + 1) * kc * NR];
                         for (p, &v) in col[p0..p0 + kc].iter().enumerate() {
                             panel[p * NR + lane] = v as f32;
                         }
                         p0 += kc;
-                    }
-                    if let Some(piece) = bwd_piece.as_deref_mut() {
-                        // Chunk `blk` (kc = width): B[i, p0 + j] at ip·kc·NR + j·NR + i % NR.
-                        for (ip, vals) in col.chunks(NR).enumerate() {
-                            let at = ip * width * NR + j * NR;
-                            for (d, &v) in piece[at..at + vals.len()].iter_mut().zip(vals) {
-                                *d = v as f32;
-                            }
-                        }
                     }
                 })
             })
@@ -167,12 +140,7 @@ impl PackedRhs {
             k: fan_in,
             data: fwd,
         };
-        let bwd = bwd.then_some(PackedRhs {
-            n: fan_in,
-            k: fan_out,
-            data: bwd_data,
-        });
-        (fwd, bwd, results)
+        (fwd, results)
     }
 }
 
@@ -1184,47 +1152,32 @@ mod tests {
         }
     }
 
-    /// Weights drawn column by column straight into the packed layouts equal packing the
-    /// assembled `W`, value for value, padding included, for ragged shapes (inputs not a
+    /// Weights drawn column by column straight into the packed layout equal packing the
+    /// assembled `Wᵀ`, value for value, padding included, for ragged shapes (inputs not a
     /// multiple of the panel or the chunk, neurons not a multiple of the block or panel).
     #[test]
     fn layers_packed_from_columns_equal_packing_the_assembled_weights() {
         for &(fan_in, fan_out) in &[(1, 1), (37, 19), (300, 520), (513, 256), (8, 777)] {
             let value = |i: usize, j: usize| ((i * 31 + j * 17) % 101) as f64 / 7.0 - 6.5;
             let w = Mat::<f32>::from_fn(fan_in, fan_out, |i, j| value(i, j) as f32);
-            let (fwd, bwd, biases) =
-                PackedRhs::layer_from_columns(fan_in, fan_out, true, |blk, put| {
-                    let lo = blk * LAYER_BLOCK;
-                    let hi = (lo + LAYER_BLOCK).min(fan_out);
-                    // Columns out of order within the block: only `j` places them.
-                    for j in (0..hi - lo).rev() {
-                        let col: Vec<f64> = (0..fan_in).map(|i| value(i, lo + j)).collect();
-                        put(j, &col);
-                    }
-                    blk
-                });
+            let (fwd, blocks) = PackedRhs::layer_from_columns(fan_in, fan_out, |blk, put| {
+                let lo = blk * LAYER_BLOCK;
+                let hi = (lo + LAYER_BLOCK).min(fan_out);
+                // Columns out of order within the block: only `j` places them.
+                for j in (0..hi - lo).rev() {
+                    let col: Vec<f64> = (0..fan_in).map(|i| value(i, lo + j)).collect();
+                    put(j, &col);
+                }
+                blk
+            });
             assert_eq!(
-                biases,
+                blocks,
                 (0..fan_out.div_ceil(LAYER_BLOCK)).collect::<Vec<_>>()
             );
-            let want_fwd = PackedRhs::new(w.transpose());
-            let want_bwd = PackedRhs::new(w.as_ref());
-            let bwd = bwd.unwrap();
-            assert_eq!((fwd.n, fwd.k), (want_fwd.n, want_fwd.k));
-            assert_eq!((bwd.n, bwd.k), (want_bwd.n, want_bwd.k));
+            let want = PackedRhs::new(w.transpose());
+            assert_eq!((fwd.n, fwd.k), (want.n, want.k));
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(
-                bits(&fwd.data),
-                bits(&want_fwd.data),
-                "fwd {fan_in}x{fan_out}"
-            );
-            assert_eq!(
-                bits(&bwd.data),
-                bits(&want_bwd.data),
-                "bwd {fan_in}x{fan_out}"
-            );
-            let (_, none, _) = PackedRhs::layer_from_columns(fan_in, fan_out, false, |_, _| ());
-            assert!(none.is_none());
+            assert_eq!(bits(&fwd.data), bits(&want.data), "{fan_in}x{fan_out}");
         }
     }
 
@@ -1261,7 +1214,7 @@ mod tests {
         // The weights' own layout: P = Wᵀ drawn by columns of W.
         let (fan_in, fan_out) = (300, 270);
         let w = mat(fan_in, fan_out, 9);
-        let (fwd, _, _) = PackedRhs::layer_from_columns(fan_in, fan_out, false, |blk, put| {
+        let (fwd, _) = PackedRhs::layer_from_columns(fan_in, fan_out, |blk, put| {
             let lo = blk * LAYER_BLOCK;
             for j in 0..LAYER_BLOCK.min(fan_out - lo) {
                 let col: Vec<f64> = (0..fan_in).map(|i| f64::from(w[(i, lo + j)])).collect();
