@@ -35,8 +35,8 @@ pub struct LayerT<T: Compute> {
 
 /// One layer from its weights in `T`: packed when hidden, kept as is for the readout.
 fn layer_from<T: Compute>(model: &Mlp, l: usize, w: Mat<T>, b: Vec<T>, deltas: bool) -> LayerT<T> {
-    let (s_w, s_b) = model.forward_scales(l);
     if l == model.depth() {
+        let (s_w, s_b) = model.forward_scales(l);
         return LayerT {
             w,
             fwd: None,
@@ -46,7 +46,19 @@ fn layer_from<T: Compute>(model: &Mlp, l: usize, w: Mat<T>, b: Vec<T>, deltas: b
             s_b,
         };
     }
-    let fwd = T::pack(w.as_ref());
+    hidden_layer(model, l, T::pack(w.as_ref()), b, deltas)
+}
+
+/// A hidden layer from its forward preparation, with the backward one where the precision
+/// keeps it ([`Compute::backward_pack`]; layers after the first, for the NTK).
+fn hidden_layer<T: Compute>(
+    model: &Mlp,
+    l: usize,
+    fwd: T::Packed,
+    b: Vec<T>,
+    deltas: bool,
+) -> LayerT<T> {
+    let (s_w, s_b) = model.forward_scales(l);
     let bwd = if deltas && l > 0 {
         T::backward_pack(&fwd)
     } else {
@@ -99,20 +111,7 @@ pub fn layers_of<T: Compute>(
             init::hidden_block(model, seed, l, blk, |j, c| put(j, c))
         });
         let b: Vec<T> = bs.into_iter().flatten().map(T::of).collect();
-        let (s_w, s_b) = model.forward_scales(l);
-        let bwd = if deltas && l > 0 {
-            T::backward_pack(&fwd)
-        } else {
-            None
-        };
-        layers.push(LayerT {
-            w: Mat::zeros(0, 0),
-            fwd: Some(fwd),
-            bwd,
-            b,
-            s_w,
-            s_b,
-        });
+        layers.push(hidden_layer(model, l, fwd, b, deltas));
     }
     let (fan_in, k) = model.layer_shape(depth);
     let rd = init::readout_rows(model, seed, 0..fan_in);

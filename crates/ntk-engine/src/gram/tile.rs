@@ -113,17 +113,22 @@ pub trait Compute: Real {
     );
 }
 
+/// Runs `f` with this thread's buffer for a packed left operand, reused by all its `f32`
+/// products.
+fn with_lhs_work<R>(f: impl FnOnce(&mut Vec<f32>) -> R) -> R {
+    thread_local! {
+        static WORK: core::cell::RefCell<Vec<f32>> = const { core::cell::RefCell::new(Vec::new()) };
+    }
+    WORK.with_borrow_mut(f)
+}
+
 impl Compute for f32 {
     type Packed = PackedRhs;
     fn backward_pack(_: &PackedRhs) -> Option<PackedRhs> {
         None
     }
     fn gemm_packed_t(dst: MatMut<'_, f32>, a: MatRef<'_, f32>, b: &PackedRhs, alpha: f32) {
-        thread_local! {
-            /// The packed left operand, reused by the products of one thread.
-            static WORK: core::cell::RefCell<Vec<f32>> = const { core::cell::RefCell::new(Vec::new()) };
-        }
-        WORK.with_borrow_mut(|w| gemm_packed_t_in(a, b, dst, alpha, w));
+        with_lhs_work(|w| gemm_packed_t_in(a, b, dst, alpha, w));
     }
     type Lhs = PackedLhs;
     fn pack_lhs(a: MatRef<'_, f32>) -> PackedLhs {
@@ -170,11 +175,7 @@ impl Compute for f32 {
         PackedRhs::layer_from_columns(fan_in, fan_out, draw)
     }
     fn gemm_packed(dst: MatMut<'_, f32>, a: MatRef<'_, f32>, b: &PackedRhs, alpha: f32) {
-        thread_local! {
-            /// The packed left operand, reused by the products of one thread.
-            static WORK: core::cell::RefCell<Vec<f32>> = const { core::cell::RefCell::new(Vec::new()) };
-        }
-        WORK.with_borrow_mut(|w| gemm_packed_in(a, b, Epilogue::Store(dst, alpha), w));
+        with_lhs_work(|w| gemm_packed_in(a, b, Epilogue::Store(dst, alpha), w));
     }
     fn gram_block(
         acc: MatMut<'_, f64>,

@@ -214,18 +214,22 @@ pub fn gemm_packed(a: MatRef<'_, f32>, b: &PackedRhs, out: Epilogue<'_>) {
 }
 
 /// [`gemm_packed`] with a reusable buffer for the packed left operand.
-pub fn gemm_packed_in(
-    a: MatRef<'_, f32>,
-    b: &PackedRhs,
-    mut out: Epilogue<'_>,
-    work: &mut Vec<f32>,
-) {
+pub fn gemm_packed_in(a: MatRef<'_, f32>, b: &PackedRhs, out: Epilogue<'_>, work: &mut Vec<f32>) {
     assert_eq!(a.ncols(), b.k, "inner dimensions");
+    let mr = panel_rows();
+    pack_lhs_all(a, mr, work);
+    let need = a.nrows().div_ceil(mr) * mr * a.ncols();
+    gemm_on_packed(&work[..need], a.nrows(), b, out);
+}
+
+/// The checks and the dispatch of a product `A·Bᵀ` whose `A` (`m × b.k`) is packed by
+/// [`pack_lhs_all`] for this CPU, shared by [`gemm_packed_in`] and [`gemm_prepacked`].
+fn gemm_on_packed(apack: &[f32], m: usize, b: &PackedRhs, mut out: Epilogue<'_>) {
     let (rows, cols) = match &out {
         Epilogue::Store(c, _) => (c.nrows(), c.ncols()),
         Epilogue::AddF64 { c, .. } => (c.nrows(), c.ncols()),
     };
-    assert_eq!((rows, cols), (a.nrows(), b.n), "output shape");
+    assert_eq!((rows, cols), (m, b.n), "output shape");
     if let Epilogue::AddF64 { .. } = out {
         assert!(b.k <= KC, "a Gram block is at most KC inner indices");
     }
@@ -236,23 +240,23 @@ pub fn gemm_packed_in(
         return;
     }
     struct Run<'x, 'y> {
-        a: MatRef<'x, f32>,
+        apack: &'x [f32],
+        m: usize,
         b: &'x PackedRhs,
         out: &'x mut Epilogue<'y>,
-        work: &'x mut Vec<f32>,
     }
     impl pulp::WithSimd for Run<'_, '_> {
         type Output = ();
         #[inline(always)]
         fn with_simd<S: Simd>(self, simd: S) {
-            drive(simd, self.a, self.b, self.out, self.work)
+            drive_packed(simd, self.apack, self.m, self.b, self.out)
         }
     }
     Arch::new().dispatch(Run {
-        a,
+        apack,
+        m,
         b,
         out: &mut out,
-        work,
     });
 }
 
@@ -397,23 +401,7 @@ impl PackedRhs {
 /// chunks of `p`.
 const NB: usize = 256;
 
-/// The blocked loop: `A` packed into panels of `MR` rows (all chunks of `p`), then per block
-/// of [`NB`] columns and per chunk of `p`, every `(row panel, column panel)` micro-tile.
-#[inline(always)]
-fn drive<S: Simd>(
-    simd: S,
-    a: MatRef<'_, f32>,
-    b: &PackedRhs,
-    out: &mut Epilogue<'_>,
-    work: &mut Vec<f32>,
-) {
-    let mr = MV * S::F32_LANES;
-    pack_lhs_all(a, mr, work);
-    let need = a.nrows().div_ceil(mr) * mr * a.ncols();
-    drive_packed(simd, &work[..need], a.nrows(), b, out);
-}
-
-/// `A` (`m × k`) packed into `work` as [`drive`] reads it: chunk `p0` at `p0·mp·mr`, its
+/// `A` (`m × k`) packed into `work` as [`drive_packed`] reads it: chunk `p0` at `p0·mp·mr`, its
 /// panel `ip` at `+ ip·kc·mr` (in floats), rows past `m` zero.
 fn pack_lhs_all(a: MatRef<'_, f32>, mr: usize, work: &mut Vec<f32>) {
     let (m, k) = (a.nrows(), a.ncols());
@@ -457,11 +445,6 @@ impl PackedLhs {
             data,
         }
     }
-
-    /// Rows of `A`.
-    pub fn rows(&self) -> usize {
-        self.m
-    }
 }
 
 /// [`gemm_packed_in`] with `A` packed beforehand.
@@ -469,40 +452,10 @@ impl PackedLhs {
 /// # Panics
 /// If the shapes disagree, `a` was packed on another instruction set, or
 /// [`Epilogue::AddF64`] is asked for more than [`KC`] inner indices.
-pub fn gemm_prepacked(a: &PackedLhs, b: &PackedRhs, mut out: Epilogue<'_>) {
+pub fn gemm_prepacked(a: &PackedLhs, b: &PackedRhs, out: Epilogue<'_>) {
     assert_eq!(a.k, b.k, "inner dimensions");
     assert_eq!(a.mr, panel_rows(), "packed on this CPU");
-    let (rows, cols) = match &out {
-        Epilogue::Store(c, _) => (c.nrows(), c.ncols()),
-        Epilogue::AddF64 { c, .. } => (c.nrows(), c.ncols()),
-    };
-    assert_eq!((rows, cols), (a.m, b.n), "output shape");
-    if let Epilogue::AddF64 { .. } = out {
-        assert!(b.k <= KC, "a Gram block is at most KC inner indices");
-    }
-    if b.k == 0 {
-        if let Epilogue::Store(c, _) = &mut out {
-            c.fill(0.0);
-        }
-        return;
-    }
-    struct Run<'x, 'y> {
-        a: &'x PackedLhs,
-        b: &'x PackedRhs,
-        out: &'x mut Epilogue<'y>,
-    }
-    impl pulp::WithSimd for Run<'_, '_> {
-        type Output = ();
-        #[inline(always)]
-        fn with_simd<S: Simd>(self, simd: S) {
-            drive_packed(simd, &self.a.data, self.a.m, self.b, self.out)
-        }
-    }
-    Arch::new().dispatch(Run {
-        a,
-        b,
-        out: &mut out,
-    });
+    gemm_on_packed(&a.data, a.m, b, out);
 }
 
 /// The blocked loop over `A` packed by [`pack_lhs_all`] (`m` rows): per block of [`NB`]
@@ -572,27 +525,27 @@ pub fn gemm_packed_t_in(
         }
         return;
     }
+    let mr = panel_rows();
+    pack_lhs_all(a, mr, work);
+    let need = a.nrows().div_ceil(mr) * mr * a.ncols();
     struct Run<'x, 'y> {
-        a: MatRef<'x, f32>,
+        apack: &'x [f32],
+        m: usize,
         b: &'x PackedRhs,
         out: &'x mut Epilogue<'y>,
-        work: &'x mut Vec<f32>,
     }
     impl pulp::WithSimd for Run<'_, '_> {
         type Output = ();
         #[inline(always)]
         fn with_simd<S: Simd>(self, simd: S) {
-            let mr = MV * S::F32_LANES;
-            pack_lhs_all(self.a, mr, self.work);
-            let need = self.a.nrows().div_ceil(mr) * mr * self.a.ncols();
-            drive_transposed(simd, &self.work[..need], self.a.nrows(), self.b, self.out)
+            drive_transposed(simd, self.apack, self.m, self.b, self.out)
         }
     }
     Arch::new().dispatch(Run {
-        a,
+        apack: &work[..need],
+        m: a.nrows(),
         b,
         out: &mut out,
-        work,
     });
 }
 
@@ -639,22 +592,22 @@ fn drive_transposed<S: Simd>(
                     [..kc.div_ceil(NR) * NR * NR];
                 for (tb, dst) in panel.chunks_exact_mut(NR * NR).enumerate() {
                     let from = at + tb * kcp * NR;
-                    if let (Ok(src), Ok(dst)) = (
-                        <&[f32; NR * NR]>::try_from(&b.data[from..from + rows * NR]),
-                        <&mut [f32; NR * NR]>::try_from(&mut *dst),
-                    ) {
-                        // A whole block: a fixed-size transpose.
-                        for u in 0..NR {
-                            for q in 0..NR {
-                                dst[u * NR + q] = src[q * NR + u];
-                            }
+                    let src = &b.data[from..from + rows * NR];
+                    let mut padded = [0.0f32; NR * NR];
+                    let src = match <&[f32; NR * NR]>::try_from(src) {
+                        Ok(whole) => whole,
+                        Err(_) => {
+                            padded[..src.len()].copy_from_slice(src);
+                            &padded
                         }
-                    } else {
-                        let src = &b.data[from..from + rows * NR];
-                        for u in 0..NR {
-                            for q in 0..NR {
-                                dst[u * NR + q] = if q < rows { src[q * NR + u] } else { 0.0 };
-                            }
+                    };
+                    let Ok(dst) = <&mut [f32; NR * NR]>::try_from(dst) else {
+                        unreachable!("chunks of NR × NR")
+                    };
+                    // A fixed-size transpose of the block.
+                    for u in 0..NR {
+                        for q in 0..NR {
+                            dst[u * NR + q] = src[q * NR + u];
                         }
                     }
                 }
