@@ -122,9 +122,19 @@ pub struct EmpiricalOptions {
     /// `f32` only scheduling, and the default is run as [`F32_TILE`] where it can.
     pub tile: usize,
     /// Neurons per streamed chunk, a multiple of `tile::REDUCE_BLOCK` (256); only memory and
-    /// scheduling depend on it, never the result.
+    /// scheduling depend on it, never the result. The default is 512 (its reasons are at
+    /// `DEFAULT_CHUNK` in the source).
     pub chunk: usize,
 }
+
+/// The chunk of [`EmpiricalOptions::default`], 512: two blocks of [`tile::REDUCE_BLOCK`] neurons.
+/// A chunk's features (every row block's `h_1` and `δ_0`, both packed layouts) then stay
+/// in cache between the forward product that makes them and the Grams that read them, the
+/// weights of its two blocks are drawn on two threads, and the buffers are reused chunk
+/// after chunk instead of faulting in fresh pages. Measured against 4096 (the previous
+/// default) at `n = 1024, d = 784`: width 16384 0.31–0.33 s against 0.35–0.36 s, width 4096
+/// 0.12 s against 0.14 s, peak memory 43 MB against 112 MB (README, "Measured performance").
+pub(crate) const DEFAULT_CHUNK: usize = 2 * tile::REDUCE_BLOCK;
 
 /// The tile of [`EmpiricalOptions::default`].
 pub const DEFAULT_TILE: usize = 128;
@@ -170,7 +180,7 @@ impl Default for EmpiricalOptions {
             parallelism: Parallelism::default(),
             schedule: Schedule::Auto,
             tile: DEFAULT_TILE,
-            chunk: 4096,
+            chunk: DEFAULT_CHUNK,
         }
     }
 }
