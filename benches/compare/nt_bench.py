@@ -222,6 +222,7 @@ def run_ntk(ntk, x_path, m, out_path, extra=()):
     the parent's peak RSS (here that of jax) over fork and exec into the child's."""
     cmd = [ntk, "kernel", "--method", "empirical", "--x1", x_path, "--widths", str(m),
            "--out", out_path, "--dtype", "f32", *extra]
+    nt_workloads.remove_outputs(cmd)  # outside the timing: see there
     if GNU_TIME:
         cmd = [GNU_TIME, "-v", *cmd]
     t = time.perf_counter()

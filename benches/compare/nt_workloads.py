@@ -66,7 +66,17 @@ def unit_rows(n, d, seed):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
+def remove_outputs(cmd):
+    """Deletes the files a command's `--out*` options name, before it runs: ntk renames each
+    finished file over its path, and the system frees a replaced file's pages inside that
+    rename, which would put the previous round's clean-up into this round's time."""
+    for flag, path in zip(cmd, cmd[1:]):
+        if flag.startswith("--out") and os.path.lexists(path):
+            os.remove(path)
+
+
 def run(cmd, pattern):
+    remove_outputs(cmd)
     t = time.perf_counter()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wall = time.perf_counter() - t

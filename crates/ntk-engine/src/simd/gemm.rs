@@ -1277,3 +1277,50 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod probe_rows {
+    use super::*;
+    use faer::Mat;
+    use std::time::Instant;
+
+    #[test]
+    #[ignore]
+    fn probe_rows() {
+        let (k, n, m) = (4096usize, 4096usize, 1024usize);
+        let b = Mat::<f32>::from_fn(n, k, |i, j| ((i * 5 + j * 2) % 13) as f32 * 0.1);
+        let pb = PackedRhs::new(b.as_ref());
+        let halves = [
+            PackedRhs::new(b.subrows(0, n / 2)),
+            PackedRhs::new(b.subrows(n / 2, n / 2)),
+        ];
+        let a = Mat::<f32>::from_fn(m, k, |i, j| ((i * 7 + j * 3) % 11) as f32 * 0.1);
+        let blocks: Vec<PackedLhs> = (0..4).map(|i| PackedLhs::new(a.subrows(i * 256, 256))).collect();
+        let halfa: Vec<PackedLhs> = (0..2).map(|i| PackedLhs::new(a.subrows(i * 512, 512))).collect();
+        let whole = PackedLhs::new(a.as_ref());
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let mut outs_r: Vec<Mat<f32>> = (0..4).map(|_| Mat::zeros(256, n)).collect();
+        let mut outs_h: Vec<Mat<f32>> = (0..2).map(|_| Mat::zeros(512, n)).collect();
+        let mut outs_c: Vec<Mat<f32>> = (0..2).map(|_| Mat::zeros(m, n / 2)).collect();
+        for it in 0..12 {
+            let mode = it % 3;
+            let t = Instant::now();
+            for _ in 0..3 {
+                pool.install(|| match mode {
+                    0 => outs_r.par_iter_mut().zip(blocks.par_iter()).for_each(|(c, a)| {
+                        gemm_prepacked(a, &pb, Epilogue::Store(c.as_mut(), 1.0))
+                    }),
+                    1 => outs_h.par_iter_mut().zip(halfa.par_iter()).for_each(|(c, a)| {
+                        gemm_prepacked(a, &pb, Epilogue::Store(c.as_mut(), 1.0))
+                    }),
+                    _ => outs_c.par_iter_mut().zip(halves.par_iter()).for_each(|(c, h)| {
+                        gemm_prepacked(&whole, h, Epilogue::Store(c.as_mut(), 1.0))
+                    }),
+                });
+            }
+            let dt = t.elapsed().as_secs_f64() / 3.0;
+            let name = ["4 x 256 rows", "2 x 512 rows", "1024 rows, column halves"][mode];
+            eprintln!("{name}: {:.1} GFLOP/s", 2.0 * (m * k * n) as f64 / dt / 1e9);
+        }
+    }
+}
