@@ -1278,49 +1278,133 @@ mod tests {
     }
 }
 
+/// Throughput probes of the packed products, run by hand (they print rates and check
+/// nothing; README, "Measured performance", quotes them):
+/// `cargo test --release -p ntk-engine --lib simd::gemm::probe -- --ignored --nocapture`
+/// (add `RAYON_NUM_THREADS=1` in front for the one-core figures of the first two).
 #[cfg(test)]
-mod probe_rows {
+mod probe {
     use super::*;
     use faer::Mat;
     use std::time::Instant;
 
+    fn mat(r: usize, c: usize, s: usize) -> Mat<f32> {
+        Mat::from_fn(r, c, |i, j| ((i * 7 + j * 3 + s) % 11) as f32 * 0.1)
+    }
+
+    fn rate(flop: f64, reps: usize, mut f: impl FnMut()) -> f64 {
+        let t = Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        flop * reps as f64 / t.elapsed().as_secs_f64() / 1e9
+    }
+
+    /// The micro-kernel with both panels in L1, with the right panels streaming from L2,
+    /// and whole products of the engine's shapes (rows × inner × columns), one thread.
     #[test]
-    #[ignore]
-    fn probe_rows() {
-        let (k, n, m) = (4096usize, 4096usize, 1024usize);
-        let b = Mat::<f32>::from_fn(n, k, |i, j| ((i * 5 + j * 2) % 13) as f32 * 0.1);
-        let pb = PackedRhs::new(b.as_ref());
-        let halves = [
-            PackedRhs::new(b.subrows(0, n / 2)),
-            PackedRhs::new(b.subrows(n / 2, n / 2)),
-        ];
-        let a = Mat::<f32>::from_fn(m, k, |i, j| ((i * 7 + j * 3) % 11) as f32 * 0.1);
-        let blocks: Vec<PackedLhs> = (0..4).map(|i| PackedLhs::new(a.subrows(i * 256, 256))).collect();
-        let halfa: Vec<PackedLhs> = (0..2).map(|i| PackedLhs::new(a.subrows(i * 512, 512))).collect();
-        let whole = PackedLhs::new(a.as_ref());
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-        let mut outs_r: Vec<Mat<f32>> = (0..4).map(|_| Mat::zeros(256, n)).collect();
-        let mut outs_h: Vec<Mat<f32>> = (0..2).map(|_| Mat::zeros(512, n)).collect();
-        let mut outs_c: Vec<Mat<f32>> = (0..2).map(|_| Mat::zeros(m, n / 2)).collect();
-        for it in 0..12 {
-            let mode = it % 3;
-            let t = Instant::now();
-            for _ in 0..3 {
-                pool.install(|| match mode {
-                    0 => outs_r.par_iter_mut().zip(blocks.par_iter()).for_each(|(c, a)| {
-                        gemm_prepacked(a, &pb, Epilogue::Store(c.as_mut(), 1.0))
-                    }),
-                    1 => outs_h.par_iter_mut().zip(halfa.par_iter()).for_each(|(c, a)| {
-                        gemm_prepacked(a, &pb, Epilogue::Store(c.as_mut(), 1.0))
-                    }),
-                    _ => outs_c.par_iter_mut().zip(halves.par_iter()).for_each(|(c, h)| {
-                        gemm_prepacked(&whole, h, Epilogue::Store(c.as_mut(), 1.0))
-                    }),
-                });
+    #[ignore = "a probe, run by hand"]
+    fn products_on_one_thread() {
+        struct Micro;
+        impl pulp::WithSimd for Micro {
+            type Output = (f64, f64);
+            #[inline(always)]
+            fn with_simd<S: Simd>(self, simd: S) -> (f64, f64) {
+                let ap = vec![simd.splat_f32s(1.0); MV * KC];
+                let panels = vec![0.5f32; NR * KC * 32]; // 256 KiB: L2
+                let mut acc = [[simd.splat_f32s(0.0); NR]; MV];
+                let flop = 2.0 * (MV * S::F32_LANES * NR * KC) as f64;
+                // Plain loops: a closure here would be compiled without the target features.
+                let reps = 100_000;
+                let t = Instant::now();
+                for _ in 0..reps {
+                    micro(
+                        simd,
+                        &ap,
+                        core::hint::black_box(&panels[..NR * KC]),
+                        &mut acc,
+                    );
+                    core::hint::black_box(&mut acc);
+                }
+                let l1 = flop * reps as f64 / t.elapsed().as_secs_f64() / 1e9;
+                let t = Instant::now();
+                for r in 0..reps {
+                    let bp = &panels[r % 32 * NR * KC..][..NR * KC];
+                    micro(simd, &ap, core::hint::black_box(bp), &mut acc);
+                    core::hint::black_box(&mut acc);
+                }
+                let l2 = flop * reps as f64 / t.elapsed().as_secs_f64() / 1e9;
+                (l1, l2)
             }
-            let dt = t.elapsed().as_secs_f64() / 3.0;
-            let name = ["4 x 256 rows", "2 x 512 rows", "1024 rows, column halves"][mode];
-            eprintln!("{name}: {:.1} GFLOP/s", 2.0 * (m * k * n) as f64 / dt / 1e9);
+        }
+        let (l1, l2) = Arch::new().dispatch(Micro);
+        eprintln!("micro-kernel: {l1:.1} GFLOP/s in L1, {l2:.1} with right panels from L2");
+        for (m, k, n) in [(256, 784, 256), (256, 784, 16384), (256, 4096, 4096)] {
+            let a = PackedLhs::new(mat(m, k, 1).as_ref());
+            let b = PackedRhs::new(mat(n, k, 2).as_ref());
+            let mut c = Mat::<f32>::zeros(m, n);
+            let flop = 2.0 * (m * k * n) as f64;
+            let reps = (20e9 / flop).ceil() as usize;
+            let g = rate(flop, reps, || {
+                gemm_prepacked(&a, &b, Epilogue::Store(c.as_mut(), 1.0))
+            });
+            eprintln!("product {m} x {k} x {n}: {g:.1} GFLOP/s");
+        }
+    }
+
+    /// The Gram of 256-row tiles over `m` neurons (blocks of 256), off the diagonal and on
+    /// it (lower triangle), operands from memory (`m = 16384`) and within L2 (`m = 256`).
+    #[test]
+    #[ignore = "a probe, run by hand"]
+    fn grams_on_one_thread() {
+        for m in [256, 16384] {
+            let (a, b) = (mat(256, m, 1), mat(256, m, 2));
+            let (pa, pb) = (
+                PackedRows::new(a.as_ref(), 256),
+                PackedRows::new(b.as_ref(), 256),
+            );
+            let mut acc = Mat::<f64>::zeros(256, 256);
+            let flop = 2.0 * (256 * 256 * m) as f64;
+            let reps = (10e9 / flop).ceil() as usize;
+            let off = rate(flop, reps, || {
+                gram_rows_f64(acc.as_mut(), &pa, &pb, 1.0, false)
+            });
+            // The lower triangle with its diagonal micro-tiles: (1/2 + 1/16) of the products.
+            let low = rate(flop * (0.5 + 1.0 / 16.0), reps, || {
+                gram_rows_f64(acc.as_mut(), &pa, &pa, 1.0, true)
+            });
+            eprintln!("Gram 256 x 256 over {m}: {off:.1} GFLOP/s off the diagonal, {low:.1} on it");
+        }
+    }
+
+    /// The deep-net product `1024 × 4096 · 4096 × 4096` on two threads, as four blocks of
+    /// 256 rows (the engine's schedule) and as two of 512.
+    #[test]
+    #[ignore = "a probe, run by hand"]
+    fn row_blocks_on_two_threads() {
+        let (k, n) = (4096, 4096);
+        let a = mat(1024, k, 1);
+        let b = PackedRhs::new(mat(n, k, 2).as_ref());
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        for rows in [256, 512] {
+            let blocks: Vec<PackedLhs> = (0..1024 / rows)
+                .map(|i| PackedLhs::new(a.subrows(i * rows, rows)))
+                .collect();
+            let mut outs: Vec<Mat<f32>> = blocks.iter().map(|_| Mat::zeros(rows, n)).collect();
+            let g = rate(2.0 * (1024 * k * n) as f64, 3, || {
+                pool.install(|| {
+                    outs.par_iter_mut()
+                        .zip(&blocks)
+                        .for_each(|(c, a)| gemm_prepacked(a, &b, Epilogue::Store(c.as_mut(), 1.0)))
+                })
+            });
+            eprintln!(
+                "{} blocks of {rows} rows on two threads: {g:.1} GFLOP/s",
+                1024 / rows
+            );
         }
     }
 }
