@@ -32,6 +32,7 @@ pub mod two_layer_relu;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use faer::Mat;
+use rayon::prelude::*;
 
 use crate::data::Points;
 use crate::error::{Error, Result};
@@ -434,7 +435,9 @@ pub(crate) type TileResult = ((usize, usize), Vec<Mat<f64>>);
 /// `n1 × n2` traced or NNGP, `n1 × n2 × k × k` full (a full NNGP is `K ⊗ I_k`). For a
 /// symmetric kernel only the entries with `i ≥ j` of a tile are taken, written at `[i, j]` and
 /// mirrored to `[j, i]` (`Θ[j, i, b, a] = Θ[i, j, a, b]`), each where it falls inside the band,
-/// so the result is exactly symmetric and the same bits whatever the band.
+/// so the result is exactly symmetric and the same bits whatever the band. The rows are
+/// filled in parallel, each from the tiles its entries lie in (was one pass over the tiles on
+/// one thread, writing across the rows: 9 ms of a 0.1 s kernel at `n = 1024`).
 pub(crate) fn assemble(
     model: &Mlp,
     opts: &EmpiricalOptions,
@@ -445,42 +448,61 @@ pub(crate) fn assemble(
     band: core::ops::Range<usize>,
 ) -> Kernel {
     let k = if opts.full { model.outputs } else { 1 };
+    let kk = k * k;
     let n2 = rows2.last().map_or(0, |r| r.end);
     let nngp_full = opts.full && opts.kind == KernelKind::Nngp && k > 1;
-    let mut data = crate::memory::zeroed_f64(band.len() * n2 * k * k);
-    let r0 = band.start;
-    for ((bi, bj), out) in tiles {
-        let (ra, rb) = (&rows1[bi], &rows2[bj]);
-        // Entry by entry of the tile, all its k × k values at once: each (i, j) block of the
-        // output is written contiguously (the other order strides over the whole kernel).
-        for jj in 0..rb.len() {
-            let j = rb.start + jj;
-            let cols: Vec<&[f64]> = out.iter().map(|m| m.col_as_slice(jj)).collect();
-            for ii in 0..ra.len() {
-                let i = ra.start + ii;
-                if symmetric && i < j {
-                    continue;
-                }
-                let here = band.contains(&i).then(|| ((i - r0) * n2 + j) * k * k);
-                let there = (symmetric && band.contains(&j)).then(|| ((j - r0) * n2 + i) * k * k);
-                for (e, col) in cols.iter().enumerate() {
-                    let v = col[ii];
-                    let mut put = |a: usize, b: usize| {
-                        if let Some(at) = here {
-                            data[at + a * k + b] = v;
+    let mut data = crate::memory::zeroed_f64(band.len() * n2 * kk);
+    // The tile of each pair of blocks (absent ones leave zeros).
+    let nb2 = rows2.len();
+    let mut of_pair: Vec<Option<&[Mat<f64>]>> = vec![None; rows1.len() * nb2];
+    for ((bi, bj), out) in &tiles {
+        of_pair[bi * nb2 + bj] = Some(out);
+    }
+    let block = |rows: &[core::ops::Range<usize>], i: usize| rows.partition_point(|r| r.end <= i);
+    if n2 > 0 {
+        // Row by row of the band, in parallel: entry [i, j] (k × k values) is the tile
+        // entry (i, j) when `i ≥ j` or the kernel is not symmetric, else the mirror of the
+        // tile entry (j, i). On the diagonal of a full kernel the lower `k × k` half is
+        // mirrored onto the upper (what writing each entry and then its mirror gives).
+        data.par_chunks_mut(n2 * kk)
+            .enumerate()
+            .for_each(|(t, row)| {
+                let i = band.start + t;
+                let bi = block(rows1, i);
+                for (bj, rb) in rows2.iter().enumerate() {
+                    // The tiles holding this row's entries of column block `bj`: `(i, j)` of
+                    // tile (bi, bj), and for a symmetric kernel `(j, i)` of tile (bj, bi').
+                    let lower = of_pair[bi * nb2 + bj].map(|t| (t, i - rows1[bi].start));
+                    let mirror = symmetric
+                        .then(|| {
+                            let bm = block(rows1, rb.start);
+                            let bc = block(rows2, i);
+                            let t = of_pair.get(bm * nb2 + bc).copied().flatten()?;
+                            Some((t, rows1[bm].start, i - rows2[bc].start))
+                        })
+                        .flatten();
+                    for j in rb.clone() {
+                        let put = &mut row[j * kk..(j + 1) * kk];
+                        for a in 0..k {
+                            for b in 0..k {
+                                let flip = symmetric && (j > i || (j == i && a < b));
+                                let (tile, ii, jj) = match (flip, lower, mirror) {
+                                    (false, Some((t, ii)), _) => (t, ii, j - rb.start),
+                                    (true, _, Some((t, r0, jj))) => (t, j - r0, jj),
+                                    _ => continue,
+                                };
+                                let e = match (nngp_full, flip) {
+                                    (true, _) if a != b => continue,
+                                    (true, _) => 0,
+                                    (false, true) => b * k + a,
+                                    (false, false) => a * k + b,
+                                };
+                                put[a * k + b] = tile[e].col_as_slice(jj)[ii];
+                            }
                         }
-                        if let Some(at) = there {
-                            data[at + b * k + a] = v;
-                        }
-                    };
-                    if nngp_full {
-                        (0..k).for_each(|a| put(a, a));
-                    } else {
-                        put(e / k, e % k);
                     }
                 }
-            }
-        }
+            });
     }
     Kernel {
         n1: band.len(),
