@@ -458,7 +458,6 @@ pub(crate) fn assemble(
     for ((bi, bj), out) in &tiles {
         of_pair[bi * nb2 + bj] = Some(out);
     }
-    let block = |rows: &[core::ops::Range<usize>], i: usize| rows.partition_point(|r| r.end <= i);
     if n2 > 0 {
         // Row by row of the band, in parallel: entry [i, j] (k × k values) is the tile
         // entry (i, j) when `i ≥ j` or the kernel is not symmetric, else the mirror of the
@@ -468,19 +467,18 @@ pub(crate) fn assemble(
             .enumerate()
             .for_each(|(t, row)| {
                 let i = band.start + t;
-                let bi = block(rows1, i);
+                let bi = rows1.partition_point(|r| r.end <= i);
                 for (bj, rb) in rows2.iter().enumerate() {
                     // The tiles holding this row's entries of column block `bj`: `(i, j)` of
-                    // tile (bi, bj), and for a symmetric kernel `(j, i)` of tile (bj, bi').
-                    let lower = of_pair[bi * nb2 + bj].map(|t| (t, i - rows1[bi].start));
-                    let mirror = symmetric
-                        .then(|| {
-                            let bm = block(rows1, rb.start);
-                            let bc = block(rows2, i);
-                            let t = of_pair.get(bm * nb2 + bc).copied().flatten()?;
-                            Some((t, rows1[bm].start, i - rows2[bc].start))
-                        })
-                        .flatten();
+                    // tile (bi, bj), and for a symmetric kernel (one blocking of the rows for
+                    // both sides) `(j, i)` of tile (bj, bi).
+                    let at = i - rows1[bi].start;
+                    let lower = of_pair[bi * nb2 + bj].map(|t| (t, at));
+                    let mirror = if symmetric {
+                        of_pair[bj * nb2 + bi].map(|t| (t, rb.start, at))
+                    } else {
+                        None
+                    };
                     for j in rb.clone() {
                         let put = &mut row[j * kk..(j + 1) * kk];
                         for a in 0..k {

@@ -217,24 +217,43 @@ pub fn gemm_packed(a: MatRef<'_, f32>, b: &PackedRhs, out: Epilogue<'_>) {
 /// [`gemm_packed`] with a reusable buffer for the packed left operand.
 pub fn gemm_packed_in(a: MatRef<'_, f32>, b: &PackedRhs, out: Epilogue<'_>, work: &mut Vec<f32>) {
     assert_eq!(a.ncols(), b.k, "inner dimensions");
-    let mr = panel_rows();
-    pack_lhs_all(a, mr, work);
-    let need = a.nrows().div_ceil(mr) * mr * a.ncols();
-    gemm_on_packed(&work[..need], a.nrows(), b, out);
+    gemm_on_packed(pack_lhs_into(a, work), a.nrows(), b, out, Read::Panels);
 }
 
-/// The checks and the dispatch of a product `A·Bᵀ` whose `A` (`m × b.k`) is packed by
-/// [`pack_lhs_all`] for this CPU, shared by [`gemm_packed_in`] and [`gemm_prepacked`].
-fn gemm_on_packed(apack: &[f32], m: usize, b: &PackedRhs, mut out: Epilogue<'_>) {
+/// `A` packed into `work` by [`pack_lhs_all`] for this CPU: the part the products read.
+fn pack_lhs_into<'w>(a: MatRef<'_, f32>, work: &'w mut Vec<f32>) -> &'w [f32] {
+    let mr = panel_rows();
+    pack_lhs_all(a, mr, work);
+    &work[..a.nrows().div_ceil(mr) * mr * a.ncols()]
+}
+
+/// How a product reads its packed right operand `b` (`P`, `b.n × b.k`).
+#[derive(Clone, Copy)]
+enum Read {
+    /// `A·Pᵀ` by panels ([`drive_packed`]): inner dimension `b.k`, `b.n` output columns.
+    Panels,
+    /// `A·P`, the panels read across ([`drive_transposed`]): inner dimension `b.n`, `b.k`
+    /// output columns.
+    Across,
+}
+
+/// The checks and the dispatch of a product whose `A` (`m` rows) is packed by
+/// [`pack_lhs_all`] for this CPU, shared by [`gemm_packed_in`], [`gemm_prepacked`] and
+/// [`gemm_packed_t_in`].
+fn gemm_on_packed(apack: &[f32], m: usize, b: &PackedRhs, mut out: Epilogue<'_>, read: Read) {
+    let (inner, n) = match read {
+        Read::Panels => (b.k, b.n),
+        Read::Across => (b.n, b.k),
+    };
     let (rows, cols) = match &out {
         Epilogue::Store(c, _) => (c.nrows(), c.ncols()),
         Epilogue::AddF64 { c, .. } => (c.nrows(), c.ncols()),
     };
-    assert_eq!((rows, cols), (m, b.n), "output shape");
+    assert_eq!((rows, cols), (m, n), "output shape");
     if let Epilogue::AddF64 { .. } = out {
-        assert!(b.k <= KC, "a Gram block is at most KC inner indices");
+        assert!(inner <= KC, "a Gram block is at most KC inner indices");
     }
-    if b.k == 0 {
+    if inner == 0 {
         if let Epilogue::Store(c, _) = &mut out {
             c.fill(0.0);
         }
@@ -245,12 +264,16 @@ fn gemm_on_packed(apack: &[f32], m: usize, b: &PackedRhs, mut out: Epilogue<'_>)
         m: usize,
         b: &'x PackedRhs,
         out: &'x mut Epilogue<'y>,
+        read: Read,
     }
     impl pulp::WithSimd for Run<'_, '_> {
         type Output = ();
         #[inline(always)]
         fn with_simd<S: Simd>(self, simd: S) {
-            drive_packed(simd, self.apack, self.m, self.b, self.out)
+            match self.read {
+                Read::Panels => drive_packed(simd, self.apack, self.m, self.b, self.out),
+                Read::Across => drive_transposed(simd, self.apack, self.m, self.b, self.out),
+            }
         }
     }
     Arch::new().dispatch(Run {
@@ -258,6 +281,7 @@ fn gemm_on_packed(apack: &[f32], m: usize, b: &PackedRhs, mut out: Epilogue<'_>)
         m,
         b,
         out: &mut out,
+        read,
     });
 }
 
@@ -456,7 +480,7 @@ impl PackedLhs {
 pub fn gemm_prepacked(a: &PackedLhs, b: &PackedRhs, out: Epilogue<'_>) {
     assert_eq!(a.k, b.k, "inner dimensions");
     assert_eq!(a.mr, panel_rows(), "packed on this CPU");
-    gemm_on_packed(&a.data, a.m, b, out);
+    gemm_on_packed(&a.data, a.m, b, out, Read::Panels);
 }
 
 /// The longest inner dimension run whole per micro-tile by [`drive_packed`] (four chunks):
@@ -514,15 +538,7 @@ fn drive_packed<S: Simd>(simd: S, apack: &[f32], m: usize, b: &PackedRhs, out: &
                     {
                         continue; // every entry of the micro-tile has j > i
                     }
-                    let mut acc = [[simd.splat_f32s(0.0); NR]; MV];
-                    if !first {
-                        let Epilogue::Store(c, _) = out else {
-                            unreachable!("AddF64 has a single chunk")
-                        };
-                        load_partial(&mut acc, c.as_ref(), i0, j0, lanes);
-                    }
-                    micro(simd, ap, bp, &mut acc);
-                    finish(&acc, out, i0, j0, lanes, last);
+                    chunk_tile(simd, ap, bp, out, (i0, j0), (first, last));
                 }
             }
             p0 += kc;
@@ -547,36 +563,14 @@ pub fn gemm_packed_t_in(
     work: &mut Vec<f32>,
 ) {
     assert_eq!(a.ncols(), b.n, "inner dimensions");
-    assert_eq!((c.nrows(), c.ncols()), (a.nrows(), b.k), "output shape");
-    let mut out = Epilogue::Store(c, alpha);
-    if b.n == 0 {
-        if let Epilogue::Store(c, _) = &mut out {
-            c.fill(0.0);
-        }
-        return;
-    }
-    let mr = panel_rows();
-    pack_lhs_all(a, mr, work);
-    let need = a.nrows().div_ceil(mr) * mr * a.ncols();
-    struct Run<'x, 'y> {
-        apack: &'x [f32],
-        m: usize,
-        b: &'x PackedRhs,
-        out: &'x mut Epilogue<'y>,
-    }
-    impl pulp::WithSimd for Run<'_, '_> {
-        type Output = ();
-        #[inline(always)]
-        fn with_simd<S: Simd>(self, simd: S) {
-            drive_transposed(simd, self.apack, self.m, self.b, self.out)
-        }
-    }
-    Arch::new().dispatch(Run {
-        apack: &work[..need],
-        m: a.nrows(),
+    let m = a.nrows();
+    gemm_on_packed(
+        pack_lhs_into(a, work),
+        m,
         b,
-        out: &mut out,
-    });
+        Epilogue::Store(c, alpha),
+        Read::Across,
+    );
 }
 
 /// [`drive_packed`] for `A·P` ([`gemm_packed_t_in`]): output panels are `NR` columns of `P`,
@@ -647,15 +641,7 @@ fn drive_transposed<S: Simd>(
                 for jp in jb..jend {
                     let (i0, q0) = (ip * mr, jp * NR);
                     let bp = &panels[(jp - jb) * kc.div_ceil(NR) * NR * NR..][..kc * NR];
-                    let mut acc = [[simd.splat_f32s(0.0); NR]; MV];
-                    if !first {
-                        let Epilogue::Store(c, _) = out else {
-                            unreachable!("gemm_packed_t_in stores")
-                        };
-                        load_partial(&mut acc, c.as_ref(), i0, q0, lanes);
-                    }
-                    micro(simd, ap, bp, &mut acc);
-                    finish(&acc, out, i0, q0, lanes, last);
+                    chunk_tile(simd, ap, bp, out, (i0, q0), (first, last));
                 }
             }
             t0 += kc;
@@ -951,6 +937,30 @@ fn pack_lhs_panel(
     }
 }
 
+/// One inner chunk of the micro-tile at `(i0, j0)`: its partial sums read back from the
+/// output unless the chunk is the `first`, the chunk's steps, then the sums stored (scaled
+/// when it is the `last`). Only [`Epilogue::Store`] has several chunks.
+#[inline(always)]
+fn chunk_tile<S: Simd>(
+    simd: S,
+    ap: &[S::f32s],
+    bp: &[f32],
+    out: &mut Epilogue<'_>,
+    (i0, j0): (usize, usize),
+    (first, last): (bool, bool),
+) {
+    let lanes = S::F32_LANES;
+    let mut acc = [[simd.splat_f32s(0.0); NR]; MV];
+    if !first {
+        let Epilogue::Store(c, _) = out else {
+            unreachable!("AddF64 has a single chunk")
+        };
+        load_partial(&mut acc, c.as_ref(), i0, j0, lanes);
+    }
+    micro(simd, ap, bp, &mut acc);
+    finish(&acc, out, i0, j0, lanes, last);
+}
+
 /// The register-blocked core: `acc[v][j] += A[v·lanes.., p] · B[j, p]` for every `p`, in
 /// order, by fused multiply-adds.
 #[inline(always)]
@@ -1084,7 +1094,7 @@ mod tests {
     use super::*;
     use faer::Mat;
 
-    fn mat(r: usize, c: usize, seed: u32) -> Mat<f32> {
+    pub(super) fn mat(r: usize, c: usize, seed: u32) -> Mat<f32> {
         Mat::from_fn(r, c, |i, j| {
             let h = (i as u32).wrapping_mul(2654435761) ^ (j as u32).wrapping_mul(40503) ^ seed;
             (h % 1999) as f32 / 997.0 - 1.0
@@ -1284,13 +1294,10 @@ mod tests {
 /// (add `RAYON_NUM_THREADS=1` in front for the one-core figures of the first two).
 #[cfg(test)]
 mod probe {
+    use super::tests::mat;
     use super::*;
     use faer::Mat;
     use std::time::Instant;
-
-    fn mat(r: usize, c: usize, s: usize) -> Mat<f32> {
-        Mat::from_fn(r, c, |i, j| ((i * 7 + j * 3 + s) % 11) as f32 * 0.1)
-    }
 
     fn rate(flop: f64, reps: usize, mut f: impl FnMut()) -> f64 {
         let t = Instant::now();
