@@ -31,8 +31,28 @@ pub(crate) fn zeroed(n: usize) -> Vec<f32> {
 pub const NR: usize = 8;
 /// Inner-dimension chunk: a left panel of `32 × KC` values is 32 KiB, within L1.
 pub const KC: usize = 256;
-/// SIMD vectors per left panel (the micro-tile has `MV · lanes` rows).
-const MV: usize = 2;
+/// SIMD vectors per left panel for vectors of `lanes` floats: the micro-tile has
+/// `vectors(lanes) · lanes` rows. Two with 32 registers (AVX-512: a `32 × 8` tile, 16 sums);
+/// three with 16 (AVX2 and narrower: a `24 × 8` tile run as two passes of `24 × 4`, 12 sums
+/// in registers — [`micro`]).
+const fn vectors(lanes: usize) -> usize {
+    if lanes >= WIDE { 2 } else { 3 }
+}
+
+/// Lanes from which the vector registers are taken to be 32 (AVX-512).
+const WIDE: usize = 16;
+
+/// Runs `$f::<S, V>(args)` with `V = vectors(S::F32_LANES)` (a const generic needs a literal
+/// per instruction-set width).
+macro_rules! with_vectors {
+    ($s:ident, $f:ident ( $($arg:expr),* $(,)? )) => {
+        if <$s as Simd>::F32_LANES >= WIDE {
+            $f::<$s, 2>($($arg),*)
+        } else {
+            $f::<$s, 3>($($arg),*)
+        }
+    };
+}
 
 /// The right operand of `A·Bᵀ`, `B` (`n × k`), packed once and reusable by any number of
 /// products (a layer's weights are packed once for all row blocks).
@@ -271,8 +291,15 @@ fn gemm_on_packed(apack: &[f32], m: usize, b: &PackedRhs, mut out: Epilogue<'_>,
         #[inline(always)]
         fn with_simd<S: Simd>(self, simd: S) {
             match self.read {
-                Read::Panels => drive_packed(simd, self.apack, self.m, self.b, self.out),
-                Read::Across => drive_transposed(simd, self.apack, self.m, self.b, self.out),
+                Read::Panels => {
+                    with_vectors!(S, drive_packed(simd, self.apack, self.m, self.b, self.out))
+                }
+                Read::Across => {
+                    with_vectors!(
+                        S,
+                        drive_transposed(simd, self.apack, self.m, self.b, self.out)
+                    )
+                }
             }
         }
     }
@@ -298,13 +325,13 @@ pub fn gram_block_f64(
     gram_block_f64_in(acc, a, b, alpha, lower, &mut GramWork::default());
 }
 
-/// The `f32` lanes of the instruction set [`Arch`] picks.
+/// The micro-tile's rows on the instruction set [`Arch`] picks.
 struct Lanes;
 impl pulp::WithSimd for Lanes {
     type Output = usize;
     #[inline(always)]
     fn with_simd<S: Simd>(self, _: S) -> usize {
-        S::F32_LANES
+        vectors(S::F32_LANES) * S::F32_LANES
     }
 }
 
@@ -324,7 +351,7 @@ pub fn gram_block_f64_in(
     lower: bool,
     work: &mut GramWork,
 ) {
-    let mr = MV * Arch::new().dispatch(Lanes);
+    let mr = panel_rows();
     fn cols<'m>(x: MatRef<'m, f32>) -> Option<Vec<&'m [f32]>> {
         (0..x.ncols())
             .map(|p| x.col(p).try_as_col_major().map(|c| c.as_slice()))
@@ -351,7 +378,10 @@ pub fn gram_block_f64_in(
             type Output = ();
             #[inline(always)]
             fn with_simd<S: Simd>(mut self, simd: S) {
-                gram_direct(simd, self.ac, self.bc, self.m, self.n, &mut self.out)
+                with_vectors!(
+                    S,
+                    gram_direct(simd, self.ac, self.bc, self.m, self.n, &mut self.out)
+                )
             }
         }
         let (m, n) = (a.nrows(), b.nrows());
@@ -494,7 +524,13 @@ const NB_WHOLE: usize = 64;
 /// The blocked loop over `A` packed by [`pack_lhs_all`] (`m` rows): per block of [`NB`]
 /// columns and per chunk of `p`, every `(row panel, column panel)` micro-tile.
 #[inline(always)]
-fn drive_packed<S: Simd>(simd: S, apack: &[f32], m: usize, b: &PackedRhs, out: &mut Epilogue<'_>) {
+fn drive_packed<S: Simd, const MV: usize>(
+    simd: S,
+    apack: &[f32],
+    m: usize,
+    b: &PackedRhs,
+    out: &mut Epilogue<'_>,
+) {
     let lanes = S::F32_LANES;
     let mr = MV * lanes;
     let (n, k) = (b.n, b.k);
@@ -538,7 +574,7 @@ fn drive_packed<S: Simd>(simd: S, apack: &[f32], m: usize, b: &PackedRhs, out: &
                     {
                         continue; // every entry of the micro-tile has j > i
                     }
-                    chunk_tile(simd, ap, bp, out, (i0, j0), (first, last));
+                    chunk_tile::<S, MV>(simd, ap, bp, out, (i0, j0), (first, last));
                 }
             }
             p0 += kc;
@@ -578,7 +614,7 @@ pub fn gemm_packed_t_in(
 /// `c0` of `P`'s columns, `kcp` wide) and inner rows `t` of one panel of `NR` rows, the values
 /// `P[t, q0 + q]` lie in one block of `NR × NR` floats, `[q][t % NR]`.
 #[inline(always)]
-fn drive_transposed<S: Simd>(
+fn drive_transposed<S: Simd, const MV: usize>(
     simd: S,
     apack: &[f32],
     m: usize,
@@ -641,7 +677,7 @@ fn drive_transposed<S: Simd>(
                 for jp in jb..jend {
                     let (i0, q0) = (ip * mr, jp * NR);
                     let bp = &panels[(jp - jb) * kc.div_ceil(NR) * NR * NR..][..kc * NR];
-                    chunk_tile(simd, ap, bp, out, (i0, q0), (first, last));
+                    chunk_tile::<S, MV>(simd, ap, bp, out, (i0, q0), (first, last));
                 }
             }
             t0 += kc;
@@ -653,7 +689,7 @@ fn drive_transposed<S: Simd>(
 /// (no packing: each step reads `MR` contiguous values of `A` and `NR` of `B` from column
 /// `p`). The same chains as [`drive`], so the same bits.
 #[inline(always)]
-fn gram_direct<S: Simd>(
+fn gram_direct<S: Simd, const MV: usize>(
     simd: S,
     acols: &[&[f32]],
     bcols: &[&[f32]],
@@ -672,17 +708,13 @@ fn gram_direct<S: Simd>(
                 continue;
             }
             let mut r = [[simd.splat_f32s(0.0); NR]; MV];
-            for (ac, bc) in acols.iter().zip(bcols) {
+            let steps = acols.iter().zip(bcols).map(|(ac, bc)| {
                 let av: &[S::f32s] = bytemuck::cast_slice(&ac[i0..i0 + mr]);
+                let (av, _) = pulp::as_arrays::<MV, _>(av);
                 let (bv, _) = pulp::as_arrays::<NR, _>(&bc[j0..j0 + NR]);
-                let bv = &bv[0];
-                for j in 0..NR {
-                    let bj = simd.splat_f32s(bv[j]);
-                    for v in 0..MV {
-                        r[v][j] = simd.mul_add_f32s(av[v], bj, r[v][j]);
-                    }
-                }
-            }
+                (&av[0], &bv[0])
+            });
+            micro_steps(simd, steps, &mut r);
             finish(&r, out, i0, j0, lanes, true);
         }
     }
@@ -690,7 +722,7 @@ fn gram_direct<S: Simd>(
 
 /// Rows of a left panel on this CPU: the micro-tile's `MR`.
 fn panel_rows() -> usize {
-    MV * Arch::new().dispatch(Lanes)
+    Arch::new().dispatch(Lanes)
 }
 
 /// The rows of an `r × c` matrix (points × neurons) packed once for any number of Gram
@@ -858,7 +890,7 @@ pub fn gram_rows_f64(
         type Output = ();
         #[inline(always)]
         fn with_simd<S: Simd>(mut self, simd: S) {
-            gram_rows_drive(simd, self.a, self.b, &mut self.out)
+            with_vectors!(S, gram_rows_drive(simd, self.a, self.b, &mut self.out))
         }
     }
     Arch::new().dispatch(Run {
@@ -873,7 +905,12 @@ pub fn gram_rows_f64(
 }
 
 #[inline(always)]
-fn gram_rows_drive<S: Simd>(simd: S, a: &PackedRows, b: &PackedRows, out: &mut Epilogue<'_>) {
+fn gram_rows_drive<S: Simd, const MV: usize>(
+    simd: S,
+    a: &PackedRows,
+    b: &PackedRows,
+    out: &mut Epilogue<'_>,
+) {
     let lanes = S::F32_LANES;
     let mr = MV * lanes;
     let (rl, rr) = (a.rows.div_ceil(mr) * mr, b.rows.div_ceil(NR) * NR);
@@ -941,7 +978,7 @@ fn pack_lhs_panel(
 /// output unless the chunk is the `first`, the chunk's steps, then the sums stored (scaled
 /// when it is the `last`). Only [`Epilogue::Store`] has several chunks.
 #[inline(always)]
-fn chunk_tile<S: Simd>(
+fn chunk_tile<S: Simd, const MV: usize>(
     simd: S,
     ap: &[S::f32s],
     bp: &[f32],
@@ -963,20 +1000,110 @@ fn chunk_tile<S: Simd>(
 
 /// The register-blocked core: `acc[v][j] += A[v·lanes.., p] · B[j, p]` for every `p`, in
 /// order, by fused multiply-adds.
+///
+/// With 32 vector registers (AVX-512) the whole `MV × NR` tile is one pass. With 16 (AVX2,
+/// SSE) the `MV · NR = 16` sums, the `A` vectors and the broadcast do not fit: the compiler
+/// spilled and shuffled sums on every step (33 GFLOP/s of an 89 GFLOP/s FMA peak on a Zen 3
+/// core). There the tile runs as [`COL_GROUPS`] passes over `p`, each over `NR / COL_GROUPS`
+/// columns (8 sums in registers); every entry's chain is unchanged, so are its bits.
 #[inline(always)]
-fn micro<S: Simd>(simd: S, ap: &[S::f32s], bp: &[f32], acc: &mut [[S::f32s; NR]; MV]) {
+fn micro<S: Simd, const MV: usize>(
+    simd: S,
+    ap: &[S::f32s],
+    bp: &[f32],
+    acc: &mut [[S::f32s; NR]; MV],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if S::F32_LANES == 8 && MV == 3 && avx2_fma() {
+        micro_avx2(ap, bp, acc);
+        return;
+    }
     let (av, _) = pulp::as_arrays::<MV, _>(ap);
     let (bv, _) = pulp::as_arrays::<NR, _>(bp);
-    let mut r = *acc;
-    for (a, b) in av.iter().zip(bv) {
-        for j in 0..NR {
-            let bj = simd.splat_f32s(b[j]);
+    micro_steps(simd, av.iter().zip(bv).map(|(a, b)| (a, b)), acc);
+}
+
+/// Whether this CPU runs [`super::micro_avx2`] (a cached flag after the first call).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn avx2_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
+/// [`micro`] for 8-lane vectors and 24-row tiles through the assembly kernel, one group of
+/// four columns at a time.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn micro_avx2<V: bytemuck::Pod, const MV: usize>(ap: &[V], bp: &[f32], acc: &mut [[V; NR]; MV]) {
+    const G: usize = NR / COL_GROUPS;
+    let steps = bp.len() / NR;
+    let a: &[f32] = bytemuck::cast_slice(ap);
+    assert!(MV == 3 && a.len() >= 24 * steps && G == 4, "a 24 × 8 tile");
+    for g in 0..COL_GROUPS {
+        let mut t = [[0.0f32; 8]; 12];
+        for j in 0..G {
+            for v in 0..MV {
+                t[3 * j + v] = bytemuck::cast(acc[v][g * G + j]);
+            }
+        }
+        // SAFETY: AVX2 and FMA were detected (`avx2_fma`); `a` holds 24 floats per step and
+        // `bp[g·4..]` at least 8·(steps − 1) + 4 (the panel is `steps × 8`).
+        unsafe { super::micro_avx2::cols_24x4(a.as_ptr(), bp[g * G..].as_ptr(), steps, &mut t) };
+        for j in 0..G {
+            for v in 0..MV {
+                acc[v][g * G + j] = bytemuck::cast(t[3 * j + v]);
+            }
+        }
+    }
+}
+
+/// Passes over the columns of a micro-tile when the ISA has 16 vector registers.
+const COL_GROUPS: usize = 2;
+
+/// [`micro`] over any sequence of steps `(A vectors, B values)`: one pass over all columns
+/// with wide vectors, [`COL_GROUPS`] passes over column groups with narrow ones.
+#[inline(always)]
+fn micro_steps<'s, S: Simd, const MV: usize, I>(simd: S, steps: I, acc: &mut [[S::f32s; NR]; MV])
+where
+    I: Iterator<Item = (&'s [S::f32s; MV], &'s [f32; NR])> + Clone,
+    S::f32s: 's,
+{
+    if S::F32_LANES >= WIDE {
+        micro_cols::<S, MV, I, NR>(simd, steps, acc, 0);
+    } else {
+        const G: usize = NR / COL_GROUPS;
+        for g in 0..COL_GROUPS {
+            micro_cols::<S, MV, I, G>(simd, steps.clone(), acc, g * G);
+        }
+    }
+}
+
+/// Columns `j0 .. j0 + G` of a micro-tile over every step, their `MV · G` sums in registers.
+#[inline(always)]
+fn micro_cols<'s, S: Simd, const MV: usize, I, const G: usize>(
+    simd: S,
+    steps: I,
+    acc: &mut [[S::f32s; NR]; MV],
+    j0: usize,
+) where
+    I: Iterator<Item = (&'s [S::f32s; MV], &'s [f32; NR])>,
+    S::f32s: 's,
+{
+    let mut r = [[simd.splat_f32s(0.0); G]; MV];
+    for v in 0..MV {
+        r[v].copy_from_slice(&acc[v][j0..j0 + G]);
+    }
+    for (a, b) in steps {
+        for j in 0..G {
+            let bj = simd.splat_f32s(b[j0 + j]);
             for v in 0..MV {
                 r[v][j] = simd.mul_add_f32s(a[v], bj, r[v][j]);
             }
         }
     }
-    *acc = r;
+    for v in 0..MV {
+        acc[v][j0..j0 + G].copy_from_slice(&r[v]);
+    }
 }
 
 /// The `f32` values of a micro-tile's column `j`, vector `v` (rows `v·lanes ..`).
@@ -986,7 +1113,7 @@ fn lanes_of<V: bytemuck::Pod>(x: &V) -> &[f32] {
 }
 
 #[inline(always)]
-fn load_partial<V: bytemuck::Pod>(
+fn load_partial<V: bytemuck::Pod, const MV: usize>(
     acc: &mut [[V; NR]; MV],
     c: MatRef<'_, f32>,
     i0: usize,
@@ -1017,7 +1144,7 @@ fn load_partial<V: bytemuck::Pod>(
 }
 
 #[inline(always)]
-fn finish<V: bytemuck::Pod>(
+fn finish<V: bytemuck::Pod, const MV: usize>(
     acc: &[[V; NR]; MV],
     out: &mut Epilogue<'_>,
     i0: usize,
@@ -1317,32 +1444,36 @@ mod probe {
             type Output = (f64, f64);
             #[inline(always)]
             fn with_simd<S: Simd>(self, simd: S) -> (f64, f64) {
-                let ap = vec![simd.splat_f32s(1.0); MV * KC];
-                let panels = vec![0.5f32; NR * KC * 32]; // 256 KiB: L2
-                let mut acc = [[simd.splat_f32s(0.0); NR]; MV];
-                let flop = 2.0 * (MV * S::F32_LANES * NR * KC) as f64;
-                // Plain loops: a closure here would be compiled without the target features.
-                let reps = 100_000;
-                let t = Instant::now();
-                for _ in 0..reps {
-                    micro(
-                        simd,
-                        &ap,
-                        core::hint::black_box(&panels[..NR * KC]),
-                        &mut acc,
-                    );
-                    core::hint::black_box(&mut acc);
-                }
-                let l1 = flop * reps as f64 / t.elapsed().as_secs_f64() / 1e9;
-                let t = Instant::now();
-                for r in 0..reps {
-                    let bp = &panels[r % 32 * NR * KC..][..NR * KC];
-                    micro(simd, &ap, core::hint::black_box(bp), &mut acc);
-                    core::hint::black_box(&mut acc);
-                }
-                let l2 = flop * reps as f64 / t.elapsed().as_secs_f64() / 1e9;
-                (l1, l2)
+                with_vectors!(S, micro_rates(simd))
             }
+        }
+        // Plain loops: a closure here would be compiled without the target features.
+        #[inline(always)]
+        fn micro_rates<S: Simd, const MV: usize>(simd: S) -> (f64, f64) {
+            let ap = vec![simd.splat_f32s(1.0); MV * KC];
+            let panels = vec![0.5f32; NR * KC * 32]; // 256 KiB: L2
+            let mut acc = [[simd.splat_f32s(0.0); NR]; MV];
+            let flop = 2.0 * (MV * S::F32_LANES * NR * KC) as f64;
+            let reps = 100_000;
+            let t = Instant::now();
+            for _ in 0..reps {
+                micro(
+                    simd,
+                    &ap,
+                    core::hint::black_box(&panels[..NR * KC]),
+                    &mut acc,
+                );
+                core::hint::black_box(&mut acc);
+            }
+            let l1 = flop * reps as f64 / t.elapsed().as_secs_f64() / 1e9;
+            let t = Instant::now();
+            for r in 0..reps {
+                let bp = &panels[r % 32 * NR * KC..][..NR * KC];
+                micro(simd, &ap, core::hint::black_box(bp), &mut acc);
+                core::hint::black_box(&mut acc);
+            }
+            let l2 = flop * reps as f64 / t.elapsed().as_secs_f64() / 1e9;
+            (l1, l2)
         }
         let (l1, l2) = Arch::new().dispatch(Micro);
         eprintln!("micro-kernel: {l1:.1} GFLOP/s in L1, {l2:.1} with right panels from L2");
