@@ -380,9 +380,16 @@ def deep_workloads(args, x, x_path, tmp, gemm):
         run_ntk(args.ntk, x_path, wspec, out, extra=[*flags, "--weights", wdir])
         k_nt, k_ntk = kern.kernel(), np.load(out)
         err = np.max(np.abs(k_nt - k_ntk)) / np.max(np.abs(k_nt))
-        say(f"  agreement on nt's weights: max |K_nt - K_ntk| / max |K_nt| = {err:.2e} "
-            f"(shapes {k_nt.shape} / {k_ntk.shape})")
-        if k_nt.shape != k_ntk.shape or err > 1e-3:
+        frob = np.linalg.norm(k_nt - k_ntk) / np.linalg.norm(k_nt)
+        say(f"  agreement on nt's weights: max |K_nt - K_ntk| / max |K_nt| = {err:.2e}, "
+            f"‖K_nt - K_ntk‖_F / ‖K_nt‖_F = {frob:.2e} (shapes {k_nt.shape} / {k_ntk.shape})")
+        # The check is on the Frobenius norm, not the largest entry: in f32 a pre-activation
+        # within rounding of zero flips one ReLU derivative in one engine and not the other,
+        # and moves that point's row by O(1/m) (nt's weights, depth 2 × 1024, k = 10: point
+        # 997 has |z| = 2.3e-8 at one neuron of layer 2, typical |z| 0.12; ntk f32 then
+        # differs from ntk f64 and from nt by 3.4e-3 of the largest entry, 6.9e-5 in norm).
+        # A different workload (weights, scales, parameterization) is off by O(1) either way.
+        if k_nt.shape != k_ntk.shape or frob > 1e-3:
             raise SystemExit("the two kernels disagree: not the same workload")
         del k_nt, k_ntk
         nt_t, ntk_r = alternate({3: kern}, lambda: run_ntk(args.ntk, x_path, wspec, out, extra=flags),

@@ -1020,7 +1020,7 @@ fn micro<S: Simd, const MV: usize>(
     }
     let (av, _) = pulp::as_arrays::<MV, _>(ap);
     let (bv, _) = pulp::as_arrays::<NR, _>(bp);
-    micro_steps(simd, av.iter().zip(bv).map(|(a, b)| (a, b)), acc);
+    micro_steps(simd, av.iter().zip(bv), acc);
 }
 
 /// Whether this CPU runs [`super::micro_avx2`] (a cached flag after the first call).
