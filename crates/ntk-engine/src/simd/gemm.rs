@@ -930,12 +930,40 @@ fn gram_rows_drive<S: Simd, const MV: usize>(
                 {
                     break; // this and every later column panel lie above the diagonal
                 }
+                prefetch_f64_tile(out, i0, j0, mr);
                 let mut acc = [[simd.splat_f32s(0.0); NR]; MV];
                 micro(simd, ap, bp, &mut acc);
                 finish(&acc, out, i0, j0, lanes, true);
             }
         }
         q0 += w;
+    }
+}
+
+/// Asks for the `f64` accumulators of the micro-tile at `(i0, j0)` (`mr` rows, [`NR`]
+/// columns) to be brought into cache while its sums are computed: a Gram tile's
+/// accumulators are read and written once per block of neurons, from L3 or memory when the
+/// tile outgrows L2, and the epilogue otherwise waits for them.
+#[inline(always)]
+fn prefetch_f64_tile(out: &Epilogue<'_>, i0: usize, j0: usize, mr: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Epilogue::AddF64 { c, .. } = out {
+        let (m, n) = (c.nrows(), c.ncols());
+        let rows = mr.min(m.saturating_sub(i0));
+        for j in j0..(j0 + NR).min(n) {
+            let Some(col) = c.as_ref().col(j).try_as_col_major() else {
+                return;
+            };
+            let col = &col.as_slice()[i0..i0 + rows];
+            for line in col.chunks(8) {
+                // SAFETY: a prefetch has no architectural effect; the address is in `col`.
+                unsafe {
+                    core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                        line.as_ptr().cast(),
+                    )
+                };
+            }
+        }
     }
 }
 
@@ -1543,6 +1571,39 @@ mod probe {
                 "{} blocks of {rows} rows on two threads: {g:.1} GFLOP/s",
                 1024 / rows
             );
+        }
+    }
+
+    /// The one-layer schedule's Grams: every tile of `n = 1024` (lower triangle) over one
+    /// chunk of 512 neurons per call, the accumulators of all tiles live between calls.
+    #[test]
+    #[ignore]
+    fn tile_grams_per_chunk_on_two_threads() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        for (tile, cols) in [(256usize, 512usize), (128, 512), (256, 16384)] {
+            let blocks = 1024 / tile;
+            let rows: Vec<PackedRows> = (0..blocks)
+                .map(|i| PackedRows::new(mat(tile, cols, i as u32).as_ref(), 256))
+                .collect();
+            let pairs: Vec<(usize, usize)> = (0..blocks)
+                .flat_map(|i| (0..=i).map(move |j| (i, j)))
+                .collect();
+            let mut accs: Vec<Mat<f64>> = pairs.iter().map(|_| Mat::zeros(tile, tile)).collect();
+            let flop = 1024.0 * 1024.0 * cols as f64; // the lower half of 2·n²·cols
+            let g = rate(flop, (20e9 / flop).ceil() as usize, || {
+                pool.install(|| {
+                    pairs
+                        .par_iter()
+                        .zip(accs.par_iter_mut())
+                        .for_each(|(&(i, j), acc)| {
+                            gram_rows_f64(acc.as_mut(), &rows[i], &rows[j], 1.0, i == j)
+                        })
+                })
+            });
+            eprintln!("tiles of {tile}, {cols} neurons per call, two threads: {g:.1} GFLOP/s");
         }
     }
 }
