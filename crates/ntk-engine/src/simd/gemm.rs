@@ -930,7 +930,7 @@ fn gram_rows_drive<S: Simd, const MV: usize>(
                 {
                     break; // this and every later column panel lie above the diagonal
                 }
-                prefetch_f64_tile(out, i0, j0, mr);
+                prefetch_tile(out, i0, j0, mr);
                 let mut acc = [[simd.splat_f32s(0.0); NR]; MV];
                 micro(simd, ap, bp, &mut acc);
                 finish(&acc, out, i0, j0, lanes, true);
@@ -940,31 +940,43 @@ fn gram_rows_drive<S: Simd, const MV: usize>(
     }
 }
 
-/// Asks for the `f64` accumulators of the micro-tile at `(i0, j0)` (`mr` rows, [`NR`]
-/// columns) to be brought into cache while its sums are computed: a Gram tile's
-/// accumulators are read and written once per block of neurons, from L3 or memory when the
-/// tile outgrows L2, and the epilogue otherwise waits for them.
+/// Asks for the outputs of the micro-tile at `(i0, j0)` (`mr` rows, [`NR`] columns) to be
+/// brought into cache while its sums are computed: the `f64` accumulators of a Gram tile
+/// (read and written once per block of neurons) and the `f32` partial sums of a product
+/// between inner chunks come from L3 or memory once a tile outgrows L2, and the epilogue
+/// (or the next chunk's first step) otherwise waits for them.
 #[inline(always)]
-fn prefetch_f64_tile(out: &Epilogue<'_>, i0: usize, j0: usize, mr: usize) {
+fn prefetch_tile(out: &Epilogue<'_>, i0: usize, j0: usize, mr: usize) {
+    match out {
+        Epilogue::AddF64 { c, .. } => prefetch_cols(c.as_ref(), i0, j0, mr),
+        Epilogue::Store(c, _) => prefetch_cols(c.as_ref(), i0, j0, mr),
+    }
+}
+
+/// [`prefetch_tile`] on a column-major matrix.
+#[inline(always)]
+fn prefetch_cols<T>(c: MatRef<'_, T>, i0: usize, j0: usize, mr: usize) {
     #[cfg(target_arch = "x86_64")]
-    if let Epilogue::AddF64 { c, .. } = out {
+    {
         let (m, n) = (c.nrows(), c.ncols());
         let rows = mr.min(m.saturating_sub(i0));
+        let line = 64 / size_of::<T>();
         for j in j0..(j0 + NR).min(n) {
-            let Some(col) = c.as_ref().col(j).try_as_col_major() else {
+            let Some(col) = c.col(j).try_as_col_major() else {
                 return;
             };
-            let col = &col.as_slice()[i0..i0 + rows];
-            for line in col.chunks(8) {
+            for piece in col.as_slice()[i0..i0 + rows].chunks(line) {
                 // SAFETY: a prefetch has no architectural effect; the address is in `col`.
                 unsafe {
                     core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-                        line.as_ptr().cast(),
+                        piece.as_ptr().cast(),
                     )
                 };
             }
         }
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (c, i0, j0, mr);
 }
 
 /// `panel[p·mr + i] = a[i0 + i, p0 + p]` (zero for `i0 + i ≥ m`).
@@ -1015,6 +1027,11 @@ fn chunk_tile<S: Simd, const MV: usize>(
     (first, last): (bool, bool),
 ) {
     let lanes = S::F32_LANES;
+    if !first {
+        // The partial sums of the next micro-tile along the row, which the next call reads
+        // back first: they arrive while this one runs.
+        prefetch_tile(out, i0, j0 + NR, MV * lanes);
+    }
     let mut acc = [[simd.splat_f32s(0.0); NR]; MV];
     if !first {
         let Epilogue::Store(c, _) = out else {
