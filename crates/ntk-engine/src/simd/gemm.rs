@@ -652,6 +652,11 @@ fn drive_transposed<S: Simd, const MV: usize>(
                     [..kc.div_ceil(NR) * NR * NR];
                 for (tb, dst) in panel.chunks_exact_mut(NR * NR).enumerate() {
                     let from = at + tb * kcp * NR;
+                    // The blocks lie a page or more apart: no hardware prefetcher follows them.
+                    let ahead = from + GATHER_AHEAD * kcp * NR;
+                    if let Some(next) = b.data.get(ahead..(ahead + rows * NR).min(b.data.len())) {
+                        prefetch_slice(next);
+                    }
                     let src = &b.data[from..from + rows * NR];
                     let mut padded = [0.0f32; NR * NR];
                     let src = match <&[f32; NR * NR]>::try_from(src) {
@@ -664,12 +669,7 @@ fn drive_transposed<S: Simd, const MV: usize>(
                     let Ok(dst) = <&mut [f32; NR * NR]>::try_from(dst) else {
                         unreachable!("chunks of NR × NR")
                     };
-                    // A fixed-size transpose of the block.
-                    for u in 0..NR {
-                        for q in 0..NR {
-                            dst[u * NR + q] = src[q * NR + u];
-                        }
-                    }
+                    transpose_block(src, dst);
                 }
             }
             for ip in 0..mp {
@@ -681,6 +681,22 @@ fn drive_transposed<S: Simd, const MV: usize>(
                 }
             }
             t0 += kc;
+        }
+    }
+}
+
+/// `dst[u·NR + q] = src[q·NR + u]`: in registers with AVX, else the plain loop.
+#[inline(always)]
+fn transpose_block(src: &[f32; NR * NR], dst: &mut [f32; NR * NR]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: AVX was detected.
+        unsafe { super::micro_avx2::transpose_8x8(src, dst) };
+        return;
+    }
+    for u in 0..NR {
+        for q in 0..NR {
+            dst[u * NR + q] = src[q * NR + u];
         }
     }
 }
@@ -951,6 +967,25 @@ fn prefetch_tile(out: &Epilogue<'_>, i0: usize, j0: usize, mr: usize) {
         Epilogue::AddF64 { c, .. } => prefetch_cols(c.as_ref(), i0, j0, mr),
         Epilogue::Store(c, _) => prefetch_cols(c.as_ref(), i0, j0, mr),
     }
+}
+
+/// Blocks ahead that [`drive_transposed`]'s gather asks for.
+const GATHER_AHEAD: usize = 4;
+
+/// Asks for every cache line of `x`.
+#[inline(always)]
+fn prefetch_slice(x: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    for piece in x.chunks(16) {
+        // SAFETY: a prefetch has no architectural effect; the address is in `x`.
+        unsafe {
+            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                piece.as_ptr().cast(),
+            )
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
 }
 
 /// [`prefetch_tile`] on a column-major matrix.

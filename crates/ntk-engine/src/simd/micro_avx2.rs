@@ -85,3 +85,72 @@ pub(crate) unsafe fn cols_24x4(a: *const f32, b: *const f32, steps: usize, t: &m
         );
     }
 }
+
+/// `dst[u·8 + q] = src[q·8 + u]`: an `8 × 8` transpose in registers (unpack, shuffle and
+/// lane permutes, 24 shuffles where the plain loop was 64 scalar moves).
+///
+/// # Safety
+/// The CPU must have AVX.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+pub(crate) unsafe fn transpose_8x8(src: &[f32; 64], dst: &mut [f32; 64]) {
+    use core::arch::x86_64::*;
+    // SAFETY: AVX is guaranteed by the caller; every load and store is of 8 floats inside
+    // `src` or `dst` (unaligned forms).
+    unsafe {
+        let r: [__m256; 8] = core::array::from_fn(|q| _mm256_loadu_ps(src.as_ptr().add(8 * q)));
+        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+        let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+        let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+        let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+        let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+        let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+        let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+        let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+        let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+        let out = [
+            _mm256_permute2f128_ps::<0x20>(s0, s4),
+            _mm256_permute2f128_ps::<0x20>(s1, s5),
+            _mm256_permute2f128_ps::<0x20>(s2, s6),
+            _mm256_permute2f128_ps::<0x20>(s3, s7),
+            _mm256_permute2f128_ps::<0x31>(s0, s4),
+            _mm256_permute2f128_ps::<0x31>(s1, s5),
+            _mm256_permute2f128_ps::<0x31>(s2, s6),
+            _mm256_permute2f128_ps::<0x31>(s3, s7),
+        ];
+        for (u, v) in out.into_iter().enumerate() {
+            _mm256_storeu_ps(dst.as_mut_ptr().add(8 * u), v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn transpose_matches_the_index_swap() {
+        if !std::arch::is_x86_feature_detected!("avx") {
+            return;
+        }
+        let src: [f32; 64] = core::array::from_fn(|i| i as f32 * 1.5 - 7.0);
+        let mut dst = [0.0f32; 64];
+        // SAFETY: AVX was detected above.
+        unsafe { super::transpose_8x8(&src, &mut dst) };
+        for u in 0..8 {
+            for q in 0..8 {
+                assert_eq!(
+                    dst[u * 8 + q].to_bits(),
+                    src[q * 8 + u].to_bits(),
+                    "({u}, {q})"
+                );
+            }
+        }
+    }
+}
