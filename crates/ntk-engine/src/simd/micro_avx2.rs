@@ -154,3 +154,95 @@ mod tests {
         }
     }
 }
+
+/// The analytic input Gram's AVX2 micro-kernel (`analytic::input_gram`): `t[3·r + c]` (four
+/// `f64` lanes each) `+= Σ_s a_r[s] · panel[s·12 + 4c ..]` over `s < steps`, each
+/// lane the sequential fused chain over `s` (`vfmadd231pd`), for four rows `a_r` and a panel
+/// of twelve columns packed `s`-major. Twelve sums, three panel vectors and a broadcast fill
+/// the sixteen registers; the compiler kept sums on the stack instead (the same trouble as
+/// [`cols_24x4`]).
+///
+/// # Safety
+/// The CPU must have AVX, AVX2 and FMA; each `a[r]` must be valid for reading `steps` values
+/// and `panel` for `12 · steps`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2,fma")]
+pub(crate) unsafe fn gram_4x12_f64(
+    a: [*const f64; 4],
+    panel: *const f64,
+    steps: usize,
+    t: &mut [[f64; 4]; 12],
+) {
+    if steps == 0 {
+        return;
+    }
+    // SAFETY: the caller guarantees the instruction set and the extents read; `t` is
+    // 12 × 32 bytes, read and written in place; no stack is used.
+    unsafe {
+        core::arch::asm!(
+            "vmovupd ymm0, [{t}]",
+            "vmovupd ymm1, [{t} + 32]",
+            "vmovupd ymm2, [{t} + 64]",
+            "vmovupd ymm3, [{t} + 96]",
+            "vmovupd ymm4, [{t} + 128]",
+            "vmovupd ymm5, [{t} + 160]",
+            "vmovupd ymm6, [{t} + 192]",
+            "vmovupd ymm7, [{t} + 224]",
+            "vmovupd ymm8, [{t} + 256]",
+            "vmovupd ymm9, [{t} + 288]",
+            "vmovupd ymm10, [{t} + 320]",
+            "vmovupd ymm11, [{t} + 352]",
+            "2:",
+            "vmovupd ymm12, [{p}]",
+            "vmovupd ymm13, [{p} + 32]",
+            "vmovupd ymm14, [{p} + 64]",
+            "vbroadcastsd ymm15, qword ptr [{a0}]",
+            "vfmadd231pd ymm0, ymm12, ymm15",
+            "vfmadd231pd ymm1, ymm13, ymm15",
+            "vfmadd231pd ymm2, ymm14, ymm15",
+            "vbroadcastsd ymm15, qword ptr [{a1}]",
+            "vfmadd231pd ymm3, ymm12, ymm15",
+            "vfmadd231pd ymm4, ymm13, ymm15",
+            "vfmadd231pd ymm5, ymm14, ymm15",
+            "vbroadcastsd ymm15, qword ptr [{a2}]",
+            "vfmadd231pd ymm6, ymm12, ymm15",
+            "vfmadd231pd ymm7, ymm13, ymm15",
+            "vfmadd231pd ymm8, ymm14, ymm15",
+            "vbroadcastsd ymm15, qword ptr [{a3}]",
+            "vfmadd231pd ymm9, ymm12, ymm15",
+            "vfmadd231pd ymm10, ymm13, ymm15",
+            "vfmadd231pd ymm11, ymm14, ymm15",
+            "add {p}, 96",
+            "add {a0}, 8",
+            "add {a1}, 8",
+            "add {a2}, 8",
+            "add {a3}, 8",
+            "dec {n}",
+            "jnz 2b",
+            "vmovupd [{t}], ymm0",
+            "vmovupd [{t} + 32], ymm1",
+            "vmovupd [{t} + 64], ymm2",
+            "vmovupd [{t} + 96], ymm3",
+            "vmovupd [{t} + 128], ymm4",
+            "vmovupd [{t} + 160], ymm5",
+            "vmovupd [{t} + 192], ymm6",
+            "vmovupd [{t} + 224], ymm7",
+            "vmovupd [{t} + 256], ymm8",
+            "vmovupd [{t} + 288], ymm9",
+            "vmovupd [{t} + 320], ymm10",
+            "vmovupd [{t} + 352], ymm11",
+            t = in(reg) t.as_mut_ptr(),
+            p = inout(reg) panel => _,
+            a0 = inout(reg) a[0] => _,
+            a1 = inout(reg) a[1] => _,
+            a2 = inout(reg) a[2] => _,
+            a3 = inout(reg) a[3] => _,
+            n = inout(reg) steps => _,
+            out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
+            out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
+            out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _,
+            out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _,
+            options(nostack),
+        );
+    }
+}

@@ -9,7 +9,7 @@
 
 pub mod atan2;
 pub mod gemm;
-mod micro_avx2;
+pub(crate) mod micro_avx2;
 pub mod popcount;
 pub mod rowdot;
 
