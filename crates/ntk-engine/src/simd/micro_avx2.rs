@@ -131,30 +131,6 @@ pub(crate) unsafe fn transpose_8x8(src: &[f32; 64], dst: &mut [f32; 64]) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    #[cfg(target_arch = "x86_64")]
-    fn transpose_matches_the_index_swap() {
-        if !std::arch::is_x86_feature_detected!("avx") {
-            return;
-        }
-        let src: [f32; 64] = core::array::from_fn(|i| i as f32 * 1.5 - 7.0);
-        let mut dst = [0.0f32; 64];
-        // SAFETY: AVX was detected above.
-        unsafe { super::transpose_8x8(&src, &mut dst) };
-        for u in 0..8 {
-            for q in 0..8 {
-                assert_eq!(
-                    dst[u * 8 + q].to_bits(),
-                    src[q * 8 + u].to_bits(),
-                    "({u}, {q})"
-                );
-            }
-        }
-    }
-}
-
 /// The analytic input Gram's AVX2 micro-kernel (`analytic::input_gram`): `t[3·r + c]` (four
 /// `f64` lanes each) `+= Σ_s a_r[s] · panel[s·12 + 4c ..]` over `s < steps`, each
 /// lane the sequential fused chain over `s` (`vfmadd231pd`), for four rows `a_r` and a panel
@@ -244,5 +220,29 @@ pub(crate) unsafe fn gram_4x12_f64(
             out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _,
             options(nostack),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn transpose_matches_the_index_swap() {
+        if !std::arch::is_x86_feature_detected!("avx") {
+            return;
+        }
+        let src: [f32; 64] = core::array::from_fn(|i| i as f32 * 1.5 - 7.0);
+        let mut dst = [0.0f32; 64];
+        // SAFETY: AVX was detected above.
+        unsafe { super::transpose_8x8(&src, &mut dst) };
+        for u in 0..8 {
+            for q in 0..8 {
+                assert_eq!(
+                    dst[u * 8 + q].to_bits(),
+                    src[q * 8 + u].to_bits(),
+                    "({u}, {q})"
+                );
+            }
+        }
     }
 }
