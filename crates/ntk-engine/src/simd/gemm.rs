@@ -10,8 +10,8 @@
 //!
 //! The kernel is the classic register-blocked one of Goto & van de Geijn (2008, "Anatomy of
 //! high-performance matrix multiplication"): the right operand is packed into panels of
-//! [`NR`] rows interleaved by `p`, the left one into panels of `MR` rows (two SIMD vectors:
-//! 32 rows with AVX-512, 16 with AVX2), and a micro-kernel keeps the `MR × NR` sums in
+//! [`NR`] rows interleaved by `p`, the left one into panels of `MR` rows (two SIMD vectors,
+//! 32 rows, with AVX-512; three, 24 rows, with AVX2: [`vectors`]), and a micro-kernel keeps the `MR × NR` sums in
 //! registers while it walks `p`, one broadcast of `B` and two vector loads of `A` per step.
 //! The inner dimension is cut into chunks of [`KC`] so that a left panel stays in L1; between
 //! chunks the partial sums go through memory in `f32`, which does not change them (an inner
@@ -29,7 +29,8 @@ pub(crate) fn zeroed(n: usize) -> Vec<f32> {
 
 /// Rows of a packed right-operand panel (columns of the micro-tile).
 pub const NR: usize = 8;
-/// Inner-dimension chunk: a left panel of `32 × KC` values is 32 KiB, within L1.
+/// Inner-dimension chunk: a left panel of `32 × KC` values is 32 KiB, within an AVX-512
+/// core's L1 (48 KiB); `24 × KC` on AVX2 is 24 KiB of a Zen 3 core's 32 KiB.
 pub const KC: usize = 256;
 /// SIMD vectors per left panel for vectors of `lanes` floats: the micro-tile has
 /// `vectors(lanes) · lanes` rows. Two with 32 registers (AVX-512: a `32 × 8` tile, 16 sums);
