@@ -81,12 +81,6 @@ impl WithSimd for GramTile<'_> {
     }
 }
 
-/// Whether this CPU runs the assembly micro-kernel (a cached flag after the first call).
-#[cfg(target_arch = "x86_64")]
-fn avx2_fma() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-}
-
 /// Every row of the tile against one packed panel of twelve columns (`c0 .. c0 + cw`) by
 /// [`gram_4x12_f64`](crate::simd::micro_avx2::gram_4x12_f64), where it applies (AVX2 and
 /// FMA, four `f64` lanes); `false` (nothing done) elsewhere.
@@ -102,7 +96,7 @@ fn avx2_rows(
     (c0, cw): (usize, usize),
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if lanes == 4 && mr == 4 && NR == 3 && avx2_fma() {
+    if lanes == 4 && mr == 4 && NR == 3 && crate::simd::micro_avx2::available() {
         assert!(panel.len() >= 12 * d && a.len() >= rows * d && cw <= 12);
         // Whole rows per pass: chunks of 256 inner indices with the sums through `out` (the
         // panel chunk in L1) measured no faster on a Zen 3 core.
@@ -143,13 +137,15 @@ fn kernel<S: Simd, const MR: usize>(simd: S, t: GramTile<'_>) {
     let lanes = S::F64_LANES;
     let w = NR * lanes;
     let mut panel = vec![0.0f64; d * w];
+    let mut srcs: Vec<&[f64]> = Vec::with_capacity(w);
     let mut c0 = 0;
     while c0 < cols {
         let cw = (cols - c0).min(w);
         // Pack columns c0..c0+cw t-major (zero-padded to w): panel[t·w + c] = b[c0 + c][t].
         // Step by step over `t` (each step one contiguous run of `w` values: stores in
         // order, where column by column they were `d` scattered stores per column).
-        let srcs: Vec<&[f64]> = (0..cw).map(|c| &b[(c0 + c) * d..][..d]).collect();
+        srcs.clear();
+        srcs.extend((0..cw).map(|c| &b[(c0 + c) * d..][..d]));
         for (t, dst) in panel.chunks_exact_mut(w).enumerate() {
             for (v, src) in dst.iter_mut().zip(&srcs) {
                 *v = src[t];

@@ -656,7 +656,7 @@ fn drive_transposed<S: Simd, const MV: usize>(
                     // The blocks lie a page or more apart: no hardware prefetcher follows them.
                     let ahead = from + GATHER_AHEAD * kcp * NR;
                     if let Some(next) = b.data.get(ahead..(ahead + rows * NR).min(b.data.len())) {
-                        prefetch_slice(next);
+                        prefetch(next);
                     }
                     let src = &b.data[from..from + rows * NR];
                     let mut padded = [0.0f32; NR * NR];
@@ -973,11 +973,11 @@ fn prefetch_tile(out: &Epilogue<'_>, i0: usize, j0: usize, mr: usize) {
 /// Blocks ahead that [`drive_transposed`]'s gather asks for.
 const GATHER_AHEAD: usize = 4;
 
-/// Asks for every cache line of `x`.
+/// Asks for every cache line of `x` (nothing off x86-64).
 #[inline(always)]
-fn prefetch_slice(x: &[f32]) {
+fn prefetch<T>(x: &[T]) {
     #[cfg(target_arch = "x86_64")]
-    for piece in x.chunks(16) {
+    for piece in x.chunks(64 / size_of::<T>()) {
         // SAFETY: a prefetch has no architectural effect; the address is in `x`.
         unsafe {
             core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
@@ -992,27 +992,13 @@ fn prefetch_slice(x: &[f32]) {
 /// [`prefetch_tile`] on a column-major matrix.
 #[inline(always)]
 fn prefetch_cols<T>(c: MatRef<'_, T>, i0: usize, j0: usize, mr: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let (m, n) = (c.nrows(), c.ncols());
-        let rows = mr.min(m.saturating_sub(i0));
-        let line = 64 / size_of::<T>();
-        for j in j0..(j0 + NR).min(n) {
-            let Some(col) = c.col(j).try_as_col_major() else {
-                return;
-            };
-            for piece in col.as_slice()[i0..i0 + rows].chunks(line) {
-                // SAFETY: a prefetch has no architectural effect; the address is in `col`.
-                unsafe {
-                    core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-                        piece.as_ptr().cast(),
-                    )
-                };
-            }
-        }
+    let rows = mr.min(c.nrows().saturating_sub(i0));
+    for j in j0..(j0 + NR).min(c.ncols()) {
+        let Some(col) = c.col(j).try_as_col_major() else {
+            return;
+        };
+        prefetch(&col.as_slice()[i0..i0 + rows]);
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (c, i0, j0, mr);
 }
 
 /// `panel[p·mr + i] = a[i0 + i, p0 + p]` (zero for `i0 + i ≥ m`).
@@ -1095,20 +1081,13 @@ fn micro<S: Simd, const MV: usize>(
     acc: &mut [[S::f32s; NR]; MV],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if S::F32_LANES == 8 && MV == 3 && avx2_fma() {
+    if S::F32_LANES == 8 && MV == 3 && super::micro_avx2::available() {
         micro_avx2(ap, bp, acc);
         return;
     }
     let (av, _) = pulp::as_arrays::<MV, _>(ap);
     let (bv, _) = pulp::as_arrays::<NR, _>(bp);
     micro_steps(simd, av.iter().zip(bv), acc);
-}
-
-/// Whether this CPU runs [`super::micro_avx2`] (a cached flag after the first call).
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn avx2_fma() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
 /// [`micro`] for 8-lane vectors and 24-row tiles through the assembly kernel, one group of
@@ -1127,7 +1106,7 @@ fn micro_avx2<V: bytemuck::Pod, const MV: usize>(ap: &[V], bp: &[f32], acc: &mut
                 t[3 * j + v] = bytemuck::cast(acc[v][g * G + j]);
             }
         }
-        // SAFETY: AVX2 and FMA were detected (`avx2_fma`); `a` holds 24 floats per step and
+        // SAFETY: AVX2 and FMA were detected (`micro_avx2::available`); `a` holds 24 floats per step and
         // `bp[g·4..]` at least 8·(steps − 1) + 4 (the panel is `steps × 8`).
         unsafe { super::micro_avx2::cols_24x4(a.as_ptr(), bp[g * G..].as_ptr(), steps, &mut t) };
         for j in 0..G {

@@ -1,12 +1,22 @@
-//! The AVX2 micro-kernel of [`super::gemm`], in assembly: half of a `24 × 8` micro-tile
-//! (`24 × 4`, twelve sums) over `steps` inner indices.
+//! The AVX2 kernels written by hand: the packed `f32` product's micro-kernel (half of a
+//! `24 × 8` micro-tile, `24 × 4`, twelve sums, for [`super::gemm`]), the analytic input
+//! Gram's `4 × 12` `f64` tile, and the `8 × 8` transpose of the backward product's gather.
 //!
-//! Written by hand because with 16 vector registers the twelve sums, three vectors of `A`
-//! and a broadcast of `B` fill the register file exactly, and the compiler (LLVM 20) kept
-//! one sum on the stack: a store and a reload on that chain every step, which bounded the
-//! whole tile by the store-forwarding latency (33–39 GFLOP/s on a Zen 3 core whose FMA peak
-//! is 89). Each sum is still the one chain `s ← fma(A[i, p], B[j, p], s)` over `p` in order
-//! (`vfmadd231ps`: one rounding), so the bits are those of the portable kernel.
+//! The two micro-kernels are assembly because with 16 vector registers their twelve sums,
+//! three loaded vectors and a broadcast fill the register file exactly, and the compiler
+//! (LLVM 20) kept one sum on the stack: a store and a reload on that chain every step, which
+//! bounded the whole tile by the store-forwarding latency (33–39 GFLOP/s on a Zen 3 core
+//! whose FMA peak is 89). Each sum is still the one chain `s ← fma(a, b, s)` over the inner
+//! index in order (`vfmadd231ps`/`pd`: one rounding), so the bits are those of the portable
+//! kernels.
+
+/// Whether this CPU runs the micro-kernels below (AVX2 and FMA; a cached flag after the
+/// first call).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn available() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
 
 /// `t[3·j + v] += Σ_p A[v·8 .. v·8 + 8, p] · B[j, p]` for `j < 4`, `v < 3`, `p < steps`,
 /// each lane a sequential fused chain; `a` is a left panel (`[p][24]`), `b` points at the
