@@ -153,3 +153,124 @@ fn an_interrupted_symmetric_run_resumes() {
         "no partial files left"
     );
 }
+
+/// A symmetric kernel that fits in the budget is computed whole and written band by band
+/// while it is computed: the same bits as the in-memory kernel for closed forms and
+/// quadrature, traced and full, f32 and f64, a ragged last band; and an interrupted run
+/// resumes, its finished bands not written again.
+#[test]
+fn whole_symmetric_kernels_written_while_computed_equal_the_in_memory_kernel_bitwise() {
+    let d = 6;
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            Mlp::new(d, &[64, 64, 64], Activation::Relu),
+            300,
+            false,
+            Dtype::F32,
+        ),
+        (
+            Mlp::new(d, &[64, 64], Activation::Erf)
+                .with_b_std(0.3)
+                .with_outputs(3),
+            130,
+            true,
+            Dtype::F64,
+        ),
+        (Mlp::new(d, &[64], Activation::Gelu), 257, false, Dtype::F64),
+        (Mlp::new(d, &[64], Activation::Tanh), 100, false, Dtype::F64),
+    ];
+    for (i, (model, n, full, dtype)) in cases.into_iter().enumerate() {
+        let x = points(n, d, 140 + i as u64);
+        let p = Points::from_f64(&x, n, d).unwrap();
+        let opts = AnalyticOptions {
+            full,
+            tile: 32,
+            ..Default::default()
+        };
+        let path = dir.path().join(format!("w{i}.npy"));
+        let out = Output::new("--out", &path).unwrap();
+        let report = write_analytic(
+            &model,
+            &p,
+            None,
+            &opts,
+            &BandedOutput::new(&out, dtype, 1 << 30, "job", false),
+        )
+        .unwrap();
+        assert_eq!(
+            (report.rows_per_band, report.bands),
+            (32, n.div_ceil(32)),
+            "case {i}"
+        );
+        let whole = analytic(&model, &p, None, &opts).unwrap();
+        assert!(same_bits(&path, &whole, dtype), "case {i}: {report:?}");
+    }
+
+    let (n, model) = (
+        400,
+        Mlp::new(d, &[64, 64], Activation::Relu).with_b_std(0.1),
+    );
+    let x = points(n, d, 177);
+    let p = Points::from_f64(&x, n, d).unwrap();
+    let opts = AnalyticOptions {
+        tile: 64,
+        ..Default::default()
+    };
+    let path = dir.path().join("resumed.npy");
+    let out = Output::new("--out", &path).unwrap();
+    let mut f = KernelFile::create(&out, &[n, n], Dtype::F64, 64, "job", false).unwrap();
+    for b in [0, 6] {
+        let r = b * 64..((b + 1) * 64).min(n);
+        let k = analytic_rows(&model, &p, None, r.clone(), &opts).unwrap();
+        f.write_band(b, r.start, &k.data).unwrap();
+    }
+    f.suspend();
+    let report = write_analytic(
+        &model,
+        &p,
+        None,
+        &opts,
+        &BandedOutput::new(&out, Dtype::F64, 1 << 30, "job", true),
+    )
+    .unwrap();
+    assert_eq!(
+        (report.rows_per_band, report.bands, report.resumed),
+        (64, 7, 2)
+    );
+    let whole = analytic(&model, &p, None, &opts).unwrap();
+    assert!(same_bits(&path, &whole, Dtype::F64));
+}
+
+/// A kernel that overflows while it is written whole is an error naming an entry, and
+/// leaves no file behind (neither the output nor a partial one).
+#[test]
+fn an_overflowing_whole_kernel_leaves_no_file() {
+    let (n, d) = (150, 4);
+    let mut x = points(n, d, 9);
+    for v in &mut x[97 * d..98 * d] {
+        *v = 1e200;
+    }
+    let p = Points::from_f64(&x, n, d).unwrap();
+    let model = Mlp::new(d, &[64], Activation::Relu);
+    let opts = AnalyticOptions {
+        tile: 16,
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.npy");
+    let out = Output::new("--out", &path).unwrap();
+    let err = write_analytic(
+        &model,
+        &p,
+        None,
+        &opts,
+        &BandedOutput::new(&out, Dtype::F64, 1 << 30, "job", false),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ntk_engine::Error::NonFiniteResult { .. }),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{err}");
+}

@@ -207,7 +207,7 @@ fn cancelled(cancel: Option<&AtomicBool>) -> bool {
 /// Fills the band of rows `rows` (`band` holds `rows.len()` output rows of `n2·k²`) for the
 /// columns `0..col_end`, tile by tile.
 #[allow(clippy::too_many_arguments)]
-fn band_tiles(
+pub(crate) fn band_tiles(
     rec: &Recursion,
     s1: &Side<'_>,
     s2: &Side<'_>,

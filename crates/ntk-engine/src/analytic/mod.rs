@@ -38,6 +38,7 @@ mod input_gram;
 pub mod out_of_core;
 pub(crate) mod quadrature;
 pub(crate) mod state;
+mod streamed;
 
 use assemble::Side;
 
@@ -131,6 +132,36 @@ pub fn analytic_rows_lower(
     analytic_impl(model, x1, None, opts, Method::Auto, Part::Lower(rows), None)
 }
 
+/// What [`analytic_lower_streamed`] hands each band to: `(rows, band)`, a band of
+/// `rows.len()` rows of `n·k²` values.
+pub(crate) type BandSink<'a> = dyn FnMut(core::ops::Range<usize>, &[f64]) -> Result<()> + Send + 'a;
+/// What [`analytic_lower_streamed`] checks each band with as it is computed.
+pub(crate) type BandCheck<'a> = dyn Fn(core::ops::Range<usize>, &[f64]) -> Result<()> + Sync + 'a;
+
+/// The symmetric kernel `analytic(x1, None)` whole in memory, handed to `emit` in bands of
+/// `opts.tile` rows, last band first, each as soon as it is final (the rows of
+/// [`analytic`]'s kernel bit for bit); `check` sees each band's lower part as it is
+/// computed. The in-memory writer's unit of work: the file is written while the kernel is
+/// computed ([`crate::analytic::out_of_core`]).
+pub(crate) fn analytic_lower_streamed(
+    model: &Mlp,
+    x1: &Points<'_>,
+    opts: &AnalyticOptions,
+    check: &BandCheck<'_>,
+    emit: &mut BandSink<'_>,
+) -> Result<()> {
+    analytic_impl(
+        model,
+        x1,
+        None,
+        opts,
+        Method::Auto,
+        Part::Streamed(check, emit),
+        None,
+    )
+    .map(|_| ())
+}
+
 /// A band of rows must lie within `0..n`.
 fn check_band(rows: &core::ops::Range<usize>, n: usize) -> Result<()> {
     if rows.start > rows.end || rows.end > n {
@@ -144,10 +175,13 @@ fn check_band(rows: &core::ops::Range<usize>, n: usize) -> Result<()> {
 }
 
 /// Which part of the kernel [`analytic_impl`] computes.
-enum Part {
+enum Part<'a, 'b> {
     All,
     Rows(core::ops::Range<usize>),
     Lower(core::ops::Range<usize>),
+    /// The symmetric kernel handed over in bands ([`analytic_lower_streamed`]); the
+    /// returned kernel is empty.
+    Streamed(&'a BandCheck<'b>, &'a mut BandSink<'b>),
 }
 
 /// [`analytic`] with the evaluation [`Method`] chosen explicitly.
@@ -167,7 +201,7 @@ fn analytic_impl(
     x2: Option<&Points<'_>>,
     opts: &AnalyticOptions,
     method: Method,
-    part: Part,
+    part: Part<'_, '_>,
     cancel: Option<&std::sync::atomic::AtomicBool>,
 ) -> Result<Kernel> {
     model.validate()?;
@@ -214,15 +248,41 @@ fn analytic_impl(
                 _ => None,
             };
             match part {
-                Part::Rows(r) => {
-                    assemble::assemble_rows(&rec, &s1, s2.as_ref(), ntk, k, r, opts.tile, cancel)
+                Part::Rows(r) => Ok(assemble::assemble_rows(
+                    &rec,
+                    &s1,
+                    s2.as_ref(),
+                    ntk,
+                    k,
+                    r,
+                    opts.tile,
+                    cancel,
+                )),
+                Part::Lower(r) => Ok(assemble::assemble_rows_lower(
+                    &rec, &s1, ntk, k, r, opts.tile, cancel,
+                )),
+                Part::All => Ok(assemble::assemble(
+                    &rec,
+                    &s1,
+                    s2.as_ref(),
+                    ntk,
+                    k,
+                    opts.tile,
+                    cancel,
+                )),
+                Part::Streamed(check, emit) => {
+                    streamed::lower_streamed(&rec, &s1, ntk, k, opts.tile, check, emit).map(|()| {
+                        Kernel {
+                            n1: 0,
+                            n2: 0,
+                            k,
+                            data: Vec::new(),
+                        }
+                    })
                 }
-                Part::Lower(r) => {
-                    assemble::assemble_rows_lower(&rec, &s1, ntk, k, r, opts.tile, cancel)
-                }
-                Part::All => assemble::assemble(&rec, &s1, s2.as_ref(), ntk, k, opts.tile, cancel),
             }
         })
+        .and_then(|r| r)
         .and_then(|k| crate::gram::check_cancel(cancel).map(|()| k))
 }
 

@@ -1,8 +1,13 @@
 //! The analytic kernel written to a `.npy` file in row bands within a memory budget
 //! ([`write_analytic`]), bit for bit the in-memory [`analytic`](super::analytic) kernel.
 //!
-//! A kernel of two point sets costs its full rows per band. A symmetric kernel `x × x` costs
-//! only its lower triangle: the bands are computed last first, each band computes its columns
+//! A symmetric kernel `x × x` that fits in the budget (twice over, as a band and its
+//! conversion are counted) is computed whole in memory and written band by band of
+//! `opts.tile` rows, each as soon as it is final, while the others are computed
+//! ([`super::analytic_lower_streamed`]): the disk works during the computation.
+//!
+//! Otherwise a kernel of two point sets costs its full rows per band. A symmetric kernel
+//! `x × x` costs only its lower triangle: the bands are computed last first, each band computes its columns
 //! `0..end` ([`analytic_rows_lower`]), and the columns
 //! `end..n` are the transposes of the later rows, read back from the partial file
 //! ([`KernelFile::read_block`]). The analytic kernel is symmetric bit for bit (the in-memory
@@ -15,13 +20,14 @@ use core::ops::Range;
 
 use rayon::prelude::*;
 
-use super::{AnalyticOptions, analytic_rows, analytic_rows_lower};
+use super::{AnalyticOptions, analytic_lower_streamed, analytic_rows, analytic_rows_lower};
 use crate::data::Points;
 use crate::data::kernel_file::KernelFile;
 use crate::error::Result;
 use crate::gram::Kernel;
 use crate::gram::out_of_core::{
     BandOrder, BandReport, BandedOutput, rows_within_memory, write_bands, write_in_bands,
+    write_streamed,
 };
 use crate::model::Mlp;
 
@@ -56,9 +62,21 @@ pub fn write_analytic(
     } else {
         vec![n1, n2]
     };
-    // Under ranks every band computes its full rows from the inputs alone (a band cannot
-    // wait for another rank's later rows): the ranked writer's contract.
+    // A symmetric kernel that fits twice over is computed whole (module docs), and written
+    // in bands of the engine's tile.
+    let whole = x2.is_none() && out.ranks.is_none() && rows >= n1;
+    let (rows, estimated) = if whole {
+        let kernel = mul(mul(mul(mul(n1, n2), k), k), 8);
+        (opts.tile.clamp(1, n1.max(1)), fixed.saturating_add(kernel))
+    } else {
+        (rows, fixed.saturating_add(rows.saturating_mul(per_row)))
+    };
     let (bands, resumed) = match (x2, out.ranks) {
+        (None, None) if whole => write_streamed(out, &shape, rows, |check, sink| {
+            analytic_lower_streamed(model, x1, opts, check, sink)
+        })?,
+        // Under ranks every band computes its full rows from the inputs alone (a band cannot
+        // wait for another rank's later rows): the ranked writer's contract.
         (Some(_), _) | (None, Some(_)) => {
             write_in_bands(out, &shape, rows, |r| analytic_rows(model, x1, x2, r, opts))?
         }
@@ -74,7 +92,7 @@ pub fn write_analytic(
         rows_per_band: rows,
         bands,
         resumed,
-        estimated_bytes: fixed.saturating_add(rows.saturating_mul(per_row)),
+        estimated_bytes: estimated,
     })
 }
 

@@ -105,6 +105,111 @@ pub struct KernelFile {
     done: Vec<bool>,
 }
 
+/// Writes rows into a [`KernelFile`]'s partial file through its own handle, so that a band
+/// is written (by another thread) while the next one is computed
+/// ([`crate::gram::out_of_core::write_bands`]).
+#[derive(Debug)]
+pub struct BandWriter {
+    file: File,
+    path: PathBuf,
+    dtype: Dtype,
+    header_len: usize,
+    row_elems: usize,
+    shape: Vec<usize>,
+}
+
+impl BandWriter {
+    /// Writes the rows starting at `first_row` from `values` (row-major `f64`, converted to
+    /// the file's dtype) and returns the XXH3-64 checksum of their bytes.
+    ///
+    /// Positioned writes in 1 MiB pieces, each hashed just before it is written (while in
+    /// cache). No map: stores into a map of the reserved file fault every page in and zero
+    /// it first, and a synchronous flush waits for the disk. The data is not synced: a band
+    /// that a crash loses fails its checksum on `--resume` and is computed again.
+    pub fn write(&self, first_row: usize, values: &[f64]) -> Result<u64> {
+        let size = self.dtype.size();
+        let offset = (self.header_len + first_row * self.row_elems * size) as u64;
+        let per = (WRITE_CHUNK / size).max(1);
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let mut buf = Vec::new();
+        let mut at = offset;
+        let mut unflushed = at;
+        for piece in values.chunks(per) {
+            let bytes = le_bytes(self.dtype, piece, &mut buf);
+            hasher.update(bytes);
+            self.file
+                .write_all_at(bytes, at)
+                .map_err(io_err(&self.path))?;
+            at += bytes.len() as u64;
+            if at - unflushed >= WRITEBACK_CHUNK {
+                start_writeback(&self.file, unflushed, at - unflushed);
+                unflushed = at;
+            }
+        }
+        start_writeback(&self.file, unflushed, at - unflushed);
+        debug_assert_eq!(at - offset, (values.len() * size) as u64);
+        Ok(hasher.digest())
+    }
+
+    /// Waits until the bytes written so far are on the disk (`fdatasync`).
+    pub fn sync(&self) -> Result<()> {
+        self.file.sync_data().map_err(io_err(&self.path))
+    }
+
+    /// `Ok` when every value of the rows starting at `first_row` is finite (and finite once
+    /// converted to f32, for an f32 file); else an error naming the first entry that is not
+    /// and its likely cause.
+    pub fn check_finite(&self, first_row: usize, values: &[f64]) -> Result<()> {
+        self.non_finite(first_row, values).map_or(Ok(()), Err)
+    }
+
+    /// The first non-finite entry of a band as an error, with its likely cause.
+    fn non_finite(&self, first_row: usize, values: &[f64]) -> Option<Error> {
+        let f32_out = self.dtype == Dtype::F32;
+        // Scanned in parallel by pieces; the first bad piece names the first bad entry.
+        const PIECE: usize = 1 << 18;
+        let bad = |v: &f64| !v.is_finite() || (f32_out && !(*v as f32).is_finite());
+        let firsts: Vec<Option<usize>> = values
+            .par_chunks(PIECE)
+            .map(|c| c.iter().position(bad))
+            .collect();
+        let p = firsts
+            .iter()
+            .enumerate()
+            .find_map(|(i, f)| f.map(|f| i * PIECE + f))?;
+        let v = values[p];
+        let mut index = vec![first_row + p / self.row_elems];
+        let mut rest = p % self.row_elems;
+        let dims = &self.shape[1..];
+        let mut tail = Vec::with_capacity(dims.len());
+        for (i, _) in dims.iter().enumerate() {
+            let stride: usize = dims[i + 1..].iter().product();
+            tail.push(rest / stride.max(1));
+            rest %= stride.max(1);
+        }
+        index.extend(tail);
+        let cause = if v.is_finite() {
+            format!("|{v:e}| exceeds the f32 range; write it in f64 (--dtype f64)")
+        } else if f32_out {
+            format!(
+                "values beyond the f32 range (use --dtype f64, which also computes in f64), or {OVERFLOW_CAUSE}"
+            )
+        } else {
+            OVERFLOW_CAUSE.to_string()
+        };
+        Some(Error::NonFiniteResult {
+            what: format!("kernel {}", self.path.display()),
+            index: format!("{index:?}"),
+            value: if v.is_finite() {
+                f64::INFINITY.copysign(v)
+            } else {
+                v
+            },
+            cause,
+        })
+    }
+}
+
 /// The first lines of a progress log: format, shape, dtype, band size and job.
 pub fn progress_header(
     shape: &[usize],
@@ -383,9 +488,11 @@ impl KernelFile {
         if let Some(progress) = self.progress.as_mut() {
             let p = progress.path().to_path_buf();
             let f = progress.file_mut();
-            writeln!(f, "band {b} {sum:016x}")
-                .and_then(|_| f.sync_data())
-                .map_err(io_err(&p))?;
+            // Not synced: a line a crash loses makes `--resume` compute its band again, and
+            // a line that outlives its band's bytes fails the band's checksum (the same
+            // rule as the bands' data, which is not synced either). A sync here waited
+            // 30–40 ms per band on ext4 (a journal commit).
+            writeln!(f, "band {b} {sum:016x}").map_err(io_err(&p))?;
         }
         self.done[b] = true;
         Ok(())
@@ -476,48 +583,9 @@ impl KernelFile {
     /// that is not finite (or not finite once converted to f32) is an error naming the entry
     /// and its likely cause.
     pub fn write_band(&mut self, b: usize, first_row: usize, values: &[f64]) -> Result<u64> {
-        if let Some(e) = self.non_finite(first_row, values) {
-            return Err(e);
-        }
-        let size = self.dtype.size();
-        let offset = self.header_len + first_row * self.row_elems * size;
-        let len = values.len() * size;
-        // Written with positioned writes in 1 MiB pieces (no map: stores into a map of the
-        // reserved file fault every page in and zero it first, and a synchronous flush
-        // waits for the disk) while another thread hashes the same bytes in order. The
-        // band's data is not synced: a band that a crash loses fails its checksum on
-        // `--resume` and is computed again.
-        let per = (WRITE_CHUNK / size).max(1);
-        let dtype = self.dtype;
-        let file = self.partial.file();
-        let (sum, written) = rayon::join(
-            || {
-                let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-                let mut buf = Vec::new();
-                for piece in values.chunks(per) {
-                    hasher.update(le_bytes(dtype, piece, &mut buf));
-                }
-                hasher.digest()
-            },
-            || -> std::io::Result<u64> {
-                let mut buf = Vec::new();
-                let mut at = offset as u64;
-                let mut unflushed = at;
-                for piece in values.chunks(per) {
-                    let bytes = le_bytes(dtype, piece, &mut buf);
-                    file.write_all_at(bytes, at)?;
-                    at += bytes.len() as u64;
-                    if at - unflushed >= WRITEBACK_CHUNK {
-                        start_writeback(file, unflushed, at - unflushed);
-                        unflushed = at;
-                    }
-                }
-                start_writeback(file, unflushed, at - unflushed);
-                Ok(at)
-            },
-        );
-        let at = written.map_err(io_err(self.target.path()))?;
-        debug_assert_eq!(at as usize, offset + len);
+        let writer = self.band_writer()?;
+        writer.check_finite(first_row, values)?;
+        let sum = writer.write(first_row, values)?;
         if self.progress.is_none() {
             // Another process logs it: the bytes must be on the (shared) disk first.
             self.partial
@@ -529,49 +597,20 @@ impl KernelFile {
         Ok(sum)
     }
 
-    /// The first non-finite entry of a band as an error, with its likely cause.
-    fn non_finite(&self, first_row: usize, values: &[f64]) -> Option<Error> {
-        let f32_out = self.dtype == Dtype::F32;
-        // Scanned in parallel by pieces; the first bad piece names the first bad entry.
-        const PIECE: usize = 1 << 18;
-        let bad = |v: &f64| !v.is_finite() || (f32_out && !(*v as f32).is_finite());
-        let firsts: Vec<Option<usize>> = values
-            .par_chunks(PIECE)
-            .map(|c| c.iter().position(bad))
-            .collect();
-        let p = firsts
-            .iter()
-            .enumerate()
-            .find_map(|(i, f)| f.map(|f| i * PIECE + f))?;
-        let v = values[p];
-        let mut index = vec![first_row + p / self.row_elems];
-        let mut rest = p % self.row_elems;
-        let dims = &self.shape[1..];
-        let mut tail = Vec::with_capacity(dims.len());
-        for (i, _) in dims.iter().enumerate() {
-            let stride: usize = dims[i + 1..].iter().product();
-            tail.push(rest / stride.max(1));
-            rest %= stride.max(1);
-        }
-        index.extend(tail);
-        let cause = if v.is_finite() {
-            format!("|{v:e}| exceeds the f32 range; write it in f64 (--dtype f64)")
-        } else if f32_out {
-            format!(
-                "values beyond the f32 range (use --dtype f64, which also computes in f64), or {OVERFLOW_CAUSE}"
-            )
-        } else {
-            OVERFLOW_CAUSE.to_string()
-        };
-        Some(Error::NonFiniteResult {
-            what: format!("kernel {}", self.target.path().display()),
-            index: format!("{index:?}"),
-            value: if v.is_finite() {
-                f64::INFINITY.copysign(v)
-            } else {
-                v
-            },
-            cause,
+    /// A handle that writes rows into this partial file from any thread
+    /// ([`BandWriter::write`]); the band is then recorded with [`KernelFile::record_band`].
+    pub fn band_writer(&self) -> Result<BandWriter> {
+        Ok(BandWriter {
+            file: self
+                .partial
+                .file()
+                .try_clone()
+                .map_err(io_err(self.partial.path()))?,
+            path: self.target.path().to_path_buf(),
+            dtype: self.dtype,
+            header_len: self.header_len,
+            row_elems: self.row_elems,
+            shape: self.shape.clone(),
         })
     }
 

@@ -301,6 +301,89 @@ pub fn write_bands(
     Ok((bands, resumed))
 }
 
+/// Writes a kernel whose bands `produce` hands over in any order, each once, while it
+/// computes the others: `produce(check, sink)` calls `check(rows, values)` on each band as
+/// it is computed (the finiteness check of [`KernelFile::write_band`]) and
+/// `sink(rows, values)` with each final band of `rows_per_band` rows (the last may be
+/// shorter), which writes it at once. Bands a resumed run finished are not written again.
+/// As [`write_in_bands`], the file appears only when complete and is removed on any error.
+/// Returns `(bands, resumed)`.
+pub(crate) fn write_streamed(
+    out: &BandedOutput<'_>,
+    shape: &[usize],
+    rows_per_band: usize,
+    produce: impl FnOnce(
+        &crate::analytic::BandCheck<'_>,
+        &mut crate::analytic::BandSink<'_>,
+    ) -> Result<()>,
+) -> Result<(usize, usize)> {
+    if out.ranks.is_some() {
+        return Err(Error::invalid(
+            "band writer",
+            "bands shared among ranks",
+            "one process (a kernel computed whole is not shared among ranks)",
+        ));
+    }
+    let rows_per_band = rows_per_band.max(1);
+    let bands = shape[0].div_ceil(rows_per_band).max(1);
+    let mut file = KernelFile::create(
+        out.out,
+        shape,
+        out.dtype,
+        rows_per_band,
+        out.job_key,
+        out.resume,
+    )?;
+    let resumed = file.done_count();
+    let writer = file.band_writer()?;
+    let check =
+        |rows: core::ops::Range<usize>, values: &[f64]| writer.check_finite(rows.start, values);
+    let file_ref = &mut file;
+    // Each band's bytes are synced by a thread of its own as the next bands are computed:
+    // the commit's `fsync` then finds little left to wait for (the disk here flushes
+    // ~300–500 MB/s, and a 5000² kernel is 200 MB).
+    let (sync_tx, sync_rx) = std::sync::mpsc::channel::<()>();
+    let (produced, synced) = std::thread::scope(|scope| {
+        let writer = &writer;
+        let syncer = scope.spawn(move || -> Result<()> {
+            while sync_rx.recv().is_ok() {
+                while sync_rx.try_recv().is_ok() {}
+                writer.sync()?;
+            }
+            Ok(())
+        });
+        let mut sink = move |rows: core::ops::Range<usize>, values: &[f64]| -> Result<()> {
+            let b = rows.start / rows_per_band;
+            if !file_ref.is_done(b) {
+                let sum = writer.write(rows.start, values)?;
+                file_ref.record_band(b, sum)?;
+                // A stopped syncer reports its error when joined.
+                let _ = sync_tx.send(());
+            }
+            Ok(())
+        };
+        let produced = produce(&check, &mut sink);
+        drop(sink);
+        (produced, syncer.join())
+    });
+    produced?;
+    synced.map_err(|_| {
+        Error::invalid("kernel file sync", "a panic", "a sync thread that returns")
+    })??;
+    if let Some(b) = file.done().iter().position(|d| !d) {
+        return Err(Error::invalid(
+            "kernel producer",
+            format!("band {b} never handed over"),
+            "every band handed over once",
+        ));
+    }
+    if let Some(check) = out.before_commit {
+        check()?;
+    }
+    file.commit()?;
+    Ok((bands, resumed))
+}
+
 /// The empirical kernel written to `path` in bands within `budget` bytes (output in `dtype`,
 /// f32 or f64), identical to writing [`super::empirical`]'s result.
 pub fn write_empirical(
