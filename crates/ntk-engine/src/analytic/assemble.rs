@@ -17,7 +17,7 @@ use std::sync::atomic::AtomicBool;
 
 use rayon::prelude::*;
 
-use super::input_gram::gram_tile;
+use super::input_gram::{PackedColumns, gram_tile_packed, pack_columns};
 use super::state::Recursion;
 use crate::gram::Kernel;
 
@@ -83,6 +83,7 @@ pub(crate) fn assemble(
     let (n1, n2) = (s1.n, s2.n);
     let kk = k * k;
     let mut data = crate::memory::zeroed_f64(n1 * n2 * kk);
+    let packed = pack_columns(s2.x, n2, rec.input_dim, tile);
     let band_len = tile * n2 * kk;
     data.par_chunks_mut(band_len.max(1))
         .enumerate()
@@ -92,7 +93,7 @@ pub(crate) fn assemble(
             }
             let rows = bi * tile..((bi + 1) * tile).min(n1);
             let col_end = if symmetric { rows.end } else { n2 };
-            band_tiles(rec, s1, s2, ntk, k, rows, col_end, tile, band);
+            band_tiles(rec, s1, s2, ntk, k, rows, col_end, (tile, &packed), band);
         });
     if symmetric && !cancelled(cancel) {
         mirror(&mut data, n1, k);
@@ -123,11 +124,12 @@ pub(crate) fn assemble_rows(
     let n2 = s2.n;
     let kk = k * k;
     let mut data = crate::memory::zeroed_f64(rows.len() * n2 * kk);
+    let packed = pack_columns(s2.x, n2, rec.input_dim, tile);
     tile_bands(&mut data, &rows, tile, n2 * kk, cancel, |sub, band| {
         if symmetric && rec.dual.is_quadrature() {
             quadrature_rows_symmetric(rec, s1, ntk, k, sub, s1.n, band);
         } else {
-            band_tiles(rec, s1, s2, ntk, k, sub, n2, tile, band);
+            band_tiles(rec, s1, s2, ntk, k, sub, n2, (tile, &packed), band);
         }
     });
     Kernel {
@@ -158,12 +160,13 @@ pub(crate) fn assemble_rows_lower(
     let kk = k * k;
     let nr = rows.len();
     let mut data = crate::memory::zeroed_f64(nr * n * kk);
+    let packed = pack_columns(s1.x, rows.end, rec.input_dim, tile);
     tile_bands(&mut data, &rows, tile, n * kk, cancel, |sub, band| {
         let end = sub.end;
         if rec.dual.is_quadrature() {
             quadrature_rows_symmetric(rec, s1, ntk, k, sub, end, band);
         } else {
-            band_tiles(rec, s1, s1, ntk, k, sub, end, tile, band);
+            band_tiles(rec, s1, s1, ntk, k, sub, end, (tile, &packed), band);
         }
     });
     // The diagonal block's upper part: `[i, j] ← [j, i]` for rows.start ≤ i < j < rows.end.
@@ -205,7 +208,8 @@ fn cancelled(cancel: Option<&AtomicBool>) -> bool {
 }
 
 /// Fills the band of rows `rows` (`band` holds `rows.len()` output rows of `n2·k²`) for the
-/// columns `0..col_end`, tile by tile.
+/// columns `0..col_end`, tile by tile, the columns read from `packed` (`s2`'s points packed
+/// for tiles of `tile` columns, [`pack_columns`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn band_tiles(
     rec: &Recursion,
@@ -215,7 +219,7 @@ pub(crate) fn band_tiles(
     k: usize,
     rows: core::ops::Range<usize>,
     col_end: usize,
-    tile: usize,
+    (tile, packed): (usize, &PackedColumns),
     band: &mut [f64],
 ) {
     let (n2, d, depth) = (s2.n, rec.input_dim, rec.depth());
@@ -226,10 +230,10 @@ pub(crate) fn band_tiles(
     let mut c0 = 0;
     while c0 < col_end {
         let cw = tile.min(col_end - c0);
-        gram_tile(
+        gram_tile_packed(
             &s1.x[rows.start * d..],
             nr,
-            &s2.x[c0 * d..],
+            packed.tile(c0 / tile),
             cw,
             d,
             &mut g,

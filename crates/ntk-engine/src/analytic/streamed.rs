@@ -53,6 +53,7 @@ pub(crate) fn lower_streamed(
     let bands = n.div_ceil(tile);
     let rows_of = |t: usize| t * tile..((t + 1) * tile).min(n);
     let mut data = crate::memory::zeroed_f64(n * row_len);
+    let packed = super::input_gram::pack_columns(s.x, n, rec.input_dim, tile);
     // Handed out from the end of the list: the last band first.
     let queue = Mutex::new(
         data.chunks_mut(tile * row_len)
@@ -94,7 +95,17 @@ pub(crate) fn lower_streamed(
                     break;
                 };
                 let rows = rows_of(t);
-                band_tiles(rec, s, s, ntk, k, rows.clone(), rows.end, tile, band);
+                band_tiles(
+                    rec,
+                    s,
+                    s,
+                    ntk,
+                    k,
+                    rows.clone(),
+                    rows.end,
+                    (tile, &packed),
+                    band,
+                );
                 // The columns right of the rows are filled later by the hand-over thread;
                 // their pages are touched here, in parallel, so that their first-touch
                 // faults are not taken there one by one (3–5× faster hand-over measured).
