@@ -123,14 +123,7 @@ def analytic_rows(ntk, work, reps, n=5000, d=784):
                "--widths", ",".join([str(WIDTH)] * DEPTH), "--activation", act,
                "--w-std", repr(W_STD), "--b-std", repr(B_STD), "--dtype", dtype,
                "--out", out]
-
-        def ntk_call():
-            # The previous round's 200 MB output is removed before the round, untimed:
-            # replacing it would charge ntk with freeing its blocks (0.15–0.4 s on an ext4
-            # disk mounted with `discard`), work that neural-tangents never does.
-            if os.path.exists(out):
-                os.remove(out)
-            return run(cmd, _KTIME)
+        ntk_call = lambda: run(cmd, _KTIME)
 
         def one(kfn, xj):
             t = time.perf_counter()

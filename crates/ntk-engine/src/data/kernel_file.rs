@@ -1,14 +1,16 @@
-//! A `.npy` kernel file written band by band through a memory map, for Gram matrices larger
-//! than memory, with resume after an interruption.
+//! A `.npy` kernel file written band by band, for Gram matrices larger than memory, with
+//! resume after an interruption.
 //!
 //! The file is built under a hidden name next to the target (`.K.npy.partial`), created
 //! exclusively ([`safe_file`](super::safe_file)) under the output's lock (`.K.npy.lock`,
 //! held until the file is committed or dropped), its full size reserved on disk up front
-//! (`posix_fallocate`, so a full disk is an error at the start, never a `SIGBUS` in the
-//! middle), each band of rows mapped, checked finite, written, flushed and unmapped in turn,
-//! and its index and checksum appended to a progress log (`.K.npy.progress`) only after the
-//! flush. [`KernelFile::commit`] renames the file into place: the target appears only when
-//! complete. Dropping a `KernelFile` (an error, a panic unwinding) removes both hidden
+//! (`posix_fallocate`, so a full disk is an error at the start, never in the middle), each
+//! band of rows checked finite and written with positioned writes ([`BandWriter`]), and its
+//! index and checksum appended to a progress log (`.K.npy.progress`) after the write.
+//! Neither the band nor the log line is synced on its own: a line that a crash loses makes
+//! a resumed run compute its band again, and a band whose bytes a crash loses fails its
+//! checksum. [`KernelFile::commit`] syncs the file and renames it into place: the target
+//! appears only when complete. Dropping a `KernelFile` (an error, a panic unwinding) removes both hidden
 //! files; a killed run (or [`KernelFile::suspend`]) leaves them, and a new run with
 //! `resume` and the same job key verifies each finished band's checksum and skips it.
 //!
