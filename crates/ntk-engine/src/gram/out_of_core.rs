@@ -264,23 +264,10 @@ pub fn write_bands(
     order: BandOrder,
     mut band: impl FnMut(core::ops::Range<usize>, &KernelFile) -> Result<Kernel>,
 ) -> Result<(usize, usize)> {
-    if out.ranks.is_some() {
-        return Err(Error::invalid(
-            "band writer",
-            "bands shared among ranks",
-            "one process (bands that read each other back are not shared among ranks)",
-        ));
-    }
+    let why = "one process (bands that read each other back are not shared among ranks)";
+    let mut file = own_file(out, shape, rows_per_band, why)?;
     let n1 = shape[0];
     let bands = n1.div_ceil(rows_per_band.max(1)).max(1);
-    let mut file = KernelFile::create(
-        out.out,
-        shape,
-        out.dtype,
-        rows_per_band,
-        out.job_key,
-        out.resume,
-    )?;
     let resumed = file.done_count();
     for i in 0..bands {
         let b = match order {
@@ -301,6 +288,31 @@ pub fn write_bands(
     Ok((bands, resumed))
 }
 
+/// The kernel file of a writer that runs in one process: bands shared among ranks are
+/// refused with `why` (what the writer needs).
+fn own_file(
+    out: &BandedOutput<'_>,
+    shape: &[usize],
+    rows_per_band: usize,
+    why: &str,
+) -> Result<KernelFile> {
+    if out.ranks.is_some() {
+        return Err(Error::invalid(
+            "band writer",
+            "bands shared among ranks",
+            why,
+        ));
+    }
+    KernelFile::create(
+        out.out,
+        shape,
+        out.dtype,
+        rows_per_band,
+        out.job_key,
+        out.resume,
+    )
+}
+
 /// Writes a kernel whose bands `produce` hands over in any order, each once, while it
 /// computes the others: `produce(check, sink)` calls `check(rows, values)` on each band as
 /// it is computed (the finiteness check of [`KernelFile::write_band`]) and
@@ -317,23 +329,10 @@ pub(crate) fn write_streamed(
         &mut crate::analytic::BandSink<'_>,
     ) -> Result<()>,
 ) -> Result<(usize, usize)> {
-    if out.ranks.is_some() {
-        return Err(Error::invalid(
-            "band writer",
-            "bands shared among ranks",
-            "one process (a kernel computed whole is not shared among ranks)",
-        ));
-    }
     let rows_per_band = rows_per_band.max(1);
+    let why = "one process (a kernel computed whole is not shared among ranks)";
+    let mut file = own_file(out, shape, rows_per_band, why)?;
     let bands = shape[0].div_ceil(rows_per_band).max(1);
-    let mut file = KernelFile::create(
-        out.out,
-        shape,
-        out.dtype,
-        rows_per_band,
-        out.job_key,
-        out.resume,
-    )?;
     let resumed = file.done_count();
     let writer = file.band_writer()?;
     let check =
