@@ -207,8 +207,8 @@ fn cancelled(cancel: Option<&AtomicBool>) -> bool {
     crate::gram::check_cancel(cancel).is_err()
 }
 
-/// Fills the band of rows `rows` (`band` holds `rows.len()` output rows of `n2·k²`) for the
-/// columns `0..col_end`, tile by tile, the columns read from `packed` (`s2`'s points packed
+/// Fills the band of rows `rows` (`band` holds `rows.len()` output rows of equal length,
+/// `n2·k²` or at least `col_end·k²`) for the columns `0..col_end`, tile by tile, the columns read from `packed` (`s2`'s points packed
 /// for tiles of `tile` columns, [`pack_columns`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn band_tiles(
@@ -225,6 +225,7 @@ pub(crate) fn band_tiles(
     let (n2, d, depth) = (s2.n, rec.input_dim, rec.depth());
     let kk = k * k;
     let nr = rows.len();
+    let row_len = band.len() / nr.max(1);
     let mut g = vec![0.0; nr * tile.min(col_end.max(1))];
     let mut theta = vec![0.0; tile.min(col_end.max(1))];
     let mut c0 = 0;
@@ -250,7 +251,7 @@ pub(crate) fn band_tiles(
                 ntk,
             );
             let v = if ntk { &*th } else { &*kr };
-            let out = &mut band[r * n2 * kk..][..n2 * kk];
+            let out = &mut band[r * row_len..][..row_len];
             if k == 1 {
                 out[c0..c0 + cw].copy_from_slice(v);
             } else {

@@ -38,7 +38,7 @@ mod input_gram;
 pub mod out_of_core;
 pub(crate) mod quadrature;
 pub(crate) mod state;
-mod streamed;
+pub(crate) mod streamed;
 
 use assemble::Side;
 

@@ -66,7 +66,11 @@ pub fn write_analytic(
     // in bands of the engine's tile.
     let whole = x2.is_none() && out.ranks.is_none() && rows >= n1;
     let (rows, estimated) = if whole {
-        let kernel = mul(mul(mul(mul(n1, n2), k), k), 8);
+        let tile = opts.tile.clamp(1, n1.max(1));
+        let kernel = mul(
+            super::streamed::lower_len(n1, k, tile).saturating_add(mul(mul(mul(tile, n2), k), k)),
+            8,
+        );
         (opts.tile.clamp(1, n1.max(1)), fixed.saturating_add(kernel))
     } else {
         (rows, fixed.saturating_add(rows.saturating_mul(per_row)))

@@ -13,8 +13,9 @@
 //! handed-over rows are those of the in-memory kernel, bit for bit, whatever the thread
 //! count (tested below).
 //!
-//! Memory: the whole `n × n × k²` kernel (the callers use it when the kernel fits in their
-//! budget twice over), the inputs and their variances.
+//! Memory: each band's lower part (about half the `n × n × k²` kernel) and one band of full
+//! rows, assembled for `emit` in a reused buffer; the callers use it when the kernel fits in
+//! their budget twice over.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,14 +53,21 @@ pub(crate) fn lower_streamed(
     let tile = tile.max(1);
     let bands = n.div_ceil(tile);
     let rows_of = |t: usize| t * tile..((t + 1) * tile).min(n);
-    let mut data = crate::memory::zeroed_f64(n * row_len);
+    // Each band's lower part only (its rows, columns `0..end`): half the kernel's memory
+    // and page faults; the full rows are assembled in one reused buffer as they are handed
+    // over.
+    let mut data = crate::memory::zeroed_f64(lower_len(n, k, tile));
     let packed = super::input_gram::pack_columns(s.x, n, rec.input_dim, tile);
+    let mut parts = Vec::with_capacity(bands);
+    let mut rest = data.as_mut_slice();
+    for t in 0..bands {
+        let rows = rows_of(t);
+        let (part, tail) = rest.split_at_mut(rows.len() * rows.end * k * k);
+        parts.push((t, part));
+        rest = tail;
+    }
     // Handed out from the end of the list: the last band first.
-    let queue = Mutex::new(
-        data.chunks_mut(tile * row_len)
-            .enumerate()
-            .collect::<Vec<_>>(),
-    );
+    let queue = Mutex::new(parts);
     let stop = AtomicBool::new(false);
     let failed: Mutex<Option<Error>> = Mutex::new(None);
     let fail = |e: Error| {
@@ -73,16 +81,19 @@ pub(crate) fn lower_streamed(
     let handed = std::thread::scope(|scope| {
         let hand_over = scope.spawn(move || -> Result<()> {
             let mut computed: Vec<Option<&mut [f64]>> = (0..bands).map(|_| None).collect();
+            let mut full = vec![0.0f64; tile.min(n) * row_len];
             // Bands `next..bands` are handed over.
             let mut next = bands;
             for (t, band) in rx {
                 computed[t] = Some(band);
                 while next > 0 && computed[next - 1].is_some() {
                     let t = next - 1;
-                    let (head, later) = computed.split_at_mut(t + 1);
-                    let band = head[t].as_deref_mut().expect("computed");
-                    fill_upper(band, rows_of(t), later, tile, row_len, k);
-                    emit(rows_of(t), band)?;
+                    let rows = rows_of(t);
+                    let (head, later) = computed.split_at(t + 1);
+                    let band = head[t].as_deref().expect("computed");
+                    let full = &mut full[..rows.len() * row_len];
+                    full_rows(full, band, rows.clone(), later, tile, row_len, k);
+                    emit(rows, full)?;
                     next = t;
                 }
             }
@@ -106,13 +117,13 @@ pub(crate) fn lower_streamed(
                     (tile, &packed),
                     band,
                 );
-                // The columns right of the rows are filled later by the hand-over thread;
-                // their pages are touched here, in parallel, so that their first-touch
-                // faults are not taken there one by one (3–5× faster hand-over measured).
-                for row in band.chunks_exact_mut(row_len) {
-                    row[rows.end * k * k..].fill(0.0);
-                }
-                if let Err(e) = check(rows, band) {
+                // Row by row: the file's row of each entry is then the one the check names.
+                let lower = rows.end * k * k;
+                let bad = band
+                    .chunks_exact(lower)
+                    .zip(rows.clone())
+                    .find_map(|(row, i)| check(i..i + 1, row).err());
+                if let Some(e) = bad {
                     fail(e);
                     break;
                 }
@@ -139,11 +150,26 @@ pub(crate) fn lower_streamed(
     handed
 }
 
-/// Band `rows`'s columns right of its rows from the later bands (`later[u]` holds the rows of
-/// band `rows.start / tile + 1 + u`), and its diagonal block's upper part from its lower
-/// part: `[i, j] ← [j, i]` for `i < j` (element blocks `k × k`, only their diagonal non-zero).
-fn fill_upper(
-    band: &mut [f64],
+/// Numbers in the bands' lower parts of an `n`-point kernel with `k` outputs in bands of
+/// `tile` rows: band `t` keeps its rows' columns `0..end` (`end` its last row + 1).
+pub(crate) fn lower_len(n: usize, k: usize, tile: usize) -> usize {
+    let tile = tile.max(1);
+    (0..n.div_ceil(tile))
+        .map(|t| {
+            let end = ((t + 1) * tile).min(n);
+            (end - t * tile) * end * k * k
+        })
+        .sum()
+}
+
+/// The full rows of band `rows` into `full` (`rows.len()` rows of `row_len = n·k²`): its
+/// lower part from `band` (rows of `rows.end·k²`), its diagonal block's upper part from its
+/// lower part (`[i, j] ← [j, i]`, `i < j`), and its columns right of its rows from the
+/// later bands (`later[u]` holds band `rows.start / tile + 1 + u`'s lower part). Element
+/// blocks are `k × k` with only their diagonal non-zero.
+fn full_rows(
+    full: &mut [f64],
+    band: &[f64],
     rows: core::ops::Range<usize>,
     later: &[Option<&mut [f64]>],
     tile: usize,
@@ -152,32 +178,41 @@ fn fill_upper(
 ) {
     let kk = k * k;
     let nr = rows.len();
+    let lower = rows.end * kk;
+    for (to, from) in full.chunks_exact_mut(row_len).zip(band.chunks_exact(lower)) {
+        to[..lower].copy_from_slice(from);
+        if k > 1 {
+            // Only the blocks' diagonals are written below; the buffer is reused.
+            to[lower..].fill(0.0);
+        }
+    }
     for i in 0..nr {
         for j in i + 1..nr {
             for a in 0..k {
-                band[i * row_len + (rows.start + j) * kk + a * k + a] =
-                    band[j * row_len + (rows.start + i) * kk + a * k + a];
+                full[i * row_len + (rows.start + j) * kk + a * k + a] =
+                    band[j * lower + (rows.start + i) * kk + a * k + a];
             }
         }
     }
     for (u, other) in later.iter().enumerate() {
         let other: &[f64] = other.as_deref().expect("every later band is computed");
         let first = rows.end + u * tile;
-        let nj = other.len() / row_len;
+        let nj = tile.min(row_len / kk - first);
+        let stride = (first + nj) * kk;
         for jb in (0..nj).step_by(BLOCK) {
             let je = (jb + BLOCK).min(nj);
             for ib in (0..nr).step_by(BLOCK) {
                 for i in ib..(ib + BLOCK).min(nr) {
                     let col = (rows.start + i) * kk;
-                    let to = &mut band[i * row_len + (first + jb) * kk..][..(je - jb) * kk];
+                    let to = &mut full[i * row_len + (first + jb) * kk..][..(je - jb) * kk];
                     if k == 1 {
                         for (t, j) in to.iter_mut().zip(jb..je) {
-                            *t = other[j * row_len + col];
+                            *t = other[j * stride + col];
                         }
                     } else {
                         for (t, j) in to.chunks_exact_mut(kk).zip(jb..je) {
                             for a in 0..k {
-                                t[a * k + a] = other[j * row_len + col + a * k + a];
+                                t[a * k + a] = other[j * stride + col + a * k + a];
                             }
                         }
                     }
