@@ -208,8 +208,8 @@ fn cancelled(cancel: Option<&AtomicBool>) -> bool {
 }
 
 /// Fills the band of rows `rows` (`band` holds `rows.len()` output rows of equal length,
-/// `n2·k²` or at least `col_end·k²`) for the columns `0..col_end`, tile by tile, the columns read from `packed` (`s2`'s points packed
-/// for tiles of `tile` columns, [`pack_columns`]).
+/// `n2·k²` or at least `col_end·k²`) for the columns `0..col_end`, tile by tile, the columns
+/// read from `packed` (`s2`'s points packed for tiles of `tile` columns, [`pack_columns`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn band_tiles(
     rec: &Recursion,

@@ -247,40 +247,24 @@ fn analytic_impl(
                 (Some(xv2), Some(q2), Some(x2)) => Some(Side::new(xv2, q2, x2.rows(), depth)),
                 _ => None,
             };
-            match part {
-                Part::Rows(r) => Ok(assemble::assemble_rows(
-                    &rec,
-                    &s1,
-                    s2.as_ref(),
-                    ntk,
-                    k,
-                    r,
-                    opts.tile,
-                    cancel,
-                )),
-                Part::Lower(r) => Ok(assemble::assemble_rows_lower(
-                    &rec, &s1, ntk, k, r, opts.tile, cancel,
-                )),
-                Part::All => Ok(assemble::assemble(
-                    &rec,
-                    &s1,
-                    s2.as_ref(),
-                    ntk,
-                    k,
-                    opts.tile,
-                    cancel,
-                )),
-                Part::Streamed(check, emit) => {
-                    streamed::lower_streamed(&rec, &s1, ntk, k, opts.tile, check, emit).map(|()| {
-                        Kernel {
-                            n1: 0,
-                            n2: 0,
-                            k,
-                            data: Vec::new(),
-                        }
-                    })
+            Ok(match part {
+                Part::Rows(r) => {
+                    assemble::assemble_rows(&rec, &s1, s2.as_ref(), ntk, k, r, opts.tile, cancel)
                 }
-            }
+                Part::Lower(r) => {
+                    assemble::assemble_rows_lower(&rec, &s1, ntk, k, r, opts.tile, cancel)
+                }
+                Part::All => assemble::assemble(&rec, &s1, s2.as_ref(), ntk, k, opts.tile, cancel),
+                Part::Streamed(check, emit) => {
+                    streamed::lower_streamed(&rec, &s1, ntk, k, opts.tile, check, emit)?;
+                    Kernel {
+                        n1: 0,
+                        n2: 0,
+                        k,
+                        data: Vec::new(),
+                    }
+                }
+            })
         })
         .and_then(|r| r)
         .and_then(|k| crate::gram::check_cancel(cancel).map(|()| k))

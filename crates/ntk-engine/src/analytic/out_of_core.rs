@@ -7,8 +7,8 @@
 //! ([`super::analytic_lower_streamed`]): the disk works during the computation.
 //!
 //! Otherwise a kernel of two point sets costs its full rows per band. A symmetric kernel
-//! `x × x` costs only its lower triangle: the bands are computed last first, each band computes its columns
-//! `0..end` ([`analytic_rows_lower`]), and the columns
+//! `x × x` costs only its lower triangle: the bands are computed last first, each band
+//! computes its columns `0..end` ([`analytic_rows_lower`]), and the columns
 //! `end..n` are the transposes of the later rows, read back from the partial file
 //! ([`KernelFile::read_block`]). The analytic kernel is symmetric bit for bit (the in-memory
 //! assembly mirrors its lower triangle in the same way), and an `f32` file's values widen to
@@ -71,7 +71,7 @@ pub fn write_analytic(
             super::streamed::lower_len(n1, k, tile).saturating_add(mul(mul(mul(tile, n2), k), k)),
             8,
         );
-        (opts.tile.clamp(1, n1.max(1)), fixed.saturating_add(kernel))
+        (tile, fixed.saturating_add(kernel))
     } else {
         (rows, fixed.saturating_add(rows.saturating_mul(per_row)))
     };

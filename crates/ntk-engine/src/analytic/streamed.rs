@@ -25,17 +25,16 @@ use super::state::Recursion;
 use crate::error::{Error, Result};
 
 /// Edge of the square blocks of the transposing copy: 16 rows read and 16 written, each in
-/// its own page (rows are `n·k²·8` bytes apart), within the first-level TLB.
+/// its own page (rows are up to `n·k²·8` bytes apart), within the first-level TLB.
 const BLOCK: usize = 16;
 
-/// Computes the symmetric closed-form kernel of the points of `s` (`NTK` or NNGP as `ntk`
-/// says, `k` outputs on the output diagonal) in bands of `tile` rows: `check(rows, band)`
-/// sees each band on the thread that computed it (the columns right of its rows still zero,
-/// to be filled with copies of entries `check` sees elsewhere), and `emit(rows, band)`
-/// receives each final band, `rows.len() × n × k²` row-major, from the last band to the
-/// first. The first error from `check` or `emit` stops the work and is returned. Runs in
-/// the caller's rayon pool, plus one thread of its own for the hand-over.
-#[allow(clippy::too_many_arguments)]
+/// Computes the symmetric kernel of the points of `s` (`NTK` or NNGP as `ntk` says, `k`
+/// outputs on the output diagonal) in bands of `tile` rows: `check(i..i + 1, row)` sees
+/// each row's lower part (columns `0..end` of its band, every entry the rest of the kernel
+/// copies) on the thread that computed it, and `emit(rows, band)` receives each final band,
+/// `rows.len() × n × k²` row-major, from the last band to the first. The first error from
+/// `check` or `emit` stops the work and is returned. Runs in the caller's rayon pool, plus
+/// one thread of its own for the hand-over.
 pub(crate) fn lower_streamed(
     rec: &Recursion,
     s: &Side<'_>,

@@ -10,8 +10,8 @@
 //! Neither the band nor the log line is synced on its own: a line that a crash loses makes
 //! a resumed run compute its band again, and a band whose bytes a crash loses fails its
 //! checksum. [`KernelFile::commit`] syncs the file and renames it into place: the target
-//! appears only when complete. Dropping a `KernelFile` (an error, a panic unwinding) removes both hidden
-//! files; a killed run (or [`KernelFile::suspend`]) leaves them, and a new run with
+//! appears only when complete. Dropping a `KernelFile` (an error, a panic unwinding)
+//! removes both hidden files; a killed run (or [`KernelFile::suspend`]) leaves them, and a new run with
 //! `resume` and the same job key verifies each finished band's checksum and skips it.
 //!
 //! The progress log ([`parse_progress`]) is the header
@@ -107,9 +107,9 @@ pub struct KernelFile {
     done: Vec<bool>,
 }
 
-/// Writes rows into a [`KernelFile`]'s partial file through its own handle, so that a band
-/// is written (by another thread) while the next one is computed
-/// ([`crate::gram::out_of_core::write_bands`]).
+/// Writes rows into a [`KernelFile`]'s partial file through its own handle, so that bands
+/// are written (and synced) by other threads while the next ones are computed
+/// (`gram::out_of_core::write_streamed`).
 #[derive(Debug)]
 pub struct BandWriter {
     file: File,

@@ -11,8 +11,9 @@
 //! The kernel is the classic register-blocked one of Goto & van de Geijn (2008, "Anatomy of
 //! high-performance matrix multiplication"): the right operand is packed into panels of
 //! [`NR`] rows interleaved by `p`, the left one into panels of `MR` rows (two SIMD vectors,
-//! 32 rows, with AVX-512; three, 24 rows, with AVX2: [`vectors`]), and a micro-kernel keeps the `MR × NR` sums in
-//! registers while it walks `p`, one broadcast of `B` and two vector loads of `A` per step.
+//! 32 rows, with AVX-512; three, 24 rows, with AVX2: [`vectors`]), and a micro-kernel keeps
+//! the `MR × NR` sums in registers while it walks `p`, one broadcast of `B` and one vector
+//! load of `A` per vector of the panel per step.
 //! The inner dimension is cut into chunks of [`KC`] so that a left panel stays in L1; between
 //! chunks the partial sums go through memory in `f32`, which does not change them (an inner
 //! dimension of at most four chunks keeps them in registers instead).
@@ -1106,8 +1107,8 @@ fn micro_avx2<V: bytemuck::Pod, const MV: usize>(ap: &[V], bp: &[f32], acc: &mut
                 t[3 * j + v] = bytemuck::cast(acc[v][g * G + j]);
             }
         }
-        // SAFETY: AVX2 and FMA were detected (`micro_avx2::available`); `a` holds 24 floats per step and
-        // `bp[g·4..]` at least 8·(steps − 1) + 4 (the panel is `steps × 8`).
+        // SAFETY: AVX2 and FMA were detected (`micro_avx2::available`); `a` holds 24 floats
+        // per step and `bp[g·4..]` at least 8·(steps − 1) + 4 (the panel is `steps × 8`).
         unsafe { super::micro_avx2::cols_24x4(a.as_ptr(), bp[g * G..].as_ptr(), steps, &mut t) };
         for j in 0..G {
             for v in 0..MV {
