@@ -96,6 +96,173 @@ pub(crate) unsafe fn cols_24x4(a: *const f32, b: *const f32, steps: usize, t: &m
     }
 }
 
+/// A whole `24 × 8` micro-tile of a stored product, straight from and to its output: for
+/// each group of four columns, the twelve sums start at zero (`load` false) or at the
+/// partial sums held in `c` (`load` true), run [`cols_24x4`]'s chains over `steps`, are
+/// multiplied by `*scale` when `scale` is non-null, and are stored back to `c`. Column `j`
+/// of the tile is `c + j·ldc` (floats), rows `0..24` contiguous. The same chains, roundings
+/// and final `α·s` product as the portable path through registers copied in and out
+/// (`simd::gemm::finish`): the same bits, without copying twenty-four sums through two
+/// buffers per call.
+///
+/// # Safety
+/// The CPU must have AVX, AVX2 and FMA; `a` must be valid for reading `24 · steps` floats,
+/// `b` for `8 · steps`, and `c + j·ldc .. + 24` for reading and writing for `j < 8`; `scale`
+/// null or valid for reading one float.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2,fma")]
+pub(crate) unsafe fn tile_24x8_c(
+    a: *const f32,
+    b: *const f32,
+    steps: usize,
+    c: *mut f32,
+    ldc: usize,
+    load: bool,
+    scale: *const f32,
+) {
+    for g in 0..2 {
+        // SAFETY: the caller's guarantees, for columns 4g .. 4g + 4 of the tile and the
+        // group's first column of each step of the right panel.
+        unsafe {
+            group_24x4_c(
+                a,
+                b.add(4 * g),
+                steps,
+                c.add(4 * g * ldc),
+                ldc * 4,
+                load,
+                scale,
+            )
+        };
+    }
+}
+
+/// One group of [`tile_24x8_c`]: four columns at `c`, `ld` bytes apart.
+///
+/// # Safety
+/// As [`tile_24x8_c`], for four columns.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2,fma")]
+unsafe fn group_24x4_c(
+    a: *const f32,
+    b: *const f32,
+    steps: usize,
+    c: *mut f32,
+    ld: usize,
+    load: bool,
+    scale: *const f32,
+) {
+    // SAFETY: the caller guarantees the instruction set and every range read or written:
+    // `a` and `b` for `steps` steps, the four columns of 24 floats at `c + j·ld` bytes,
+    // `scale` when non-null; no stack is used.
+    unsafe {
+        core::arch::asm!(
+            "lea {c1}, [{c} + {ld}]",
+            "lea {c2}, [{c} + 2*{ld}]",
+            "lea {c3}, [{c1} + 2*{ld}]",
+            "test {load}, {load}",
+            "jz 3f",
+            "vmovups ymm0, [{c}]",
+            "vmovups ymm1, [{c} + 32]",
+            "vmovups ymm2, [{c} + 64]",
+            "vmovups ymm3, [{c1}]",
+            "vmovups ymm4, [{c1} + 32]",
+            "vmovups ymm5, [{c1} + 64]",
+            "vmovups ymm6, [{c2}]",
+            "vmovups ymm7, [{c2} + 32]",
+            "vmovups ymm8, [{c2} + 64]",
+            "vmovups ymm9, [{c3}]",
+            "vmovups ymm10, [{c3} + 32]",
+            "vmovups ymm11, [{c3} + 64]",
+            "jmp 4f",
+            "3:",
+            "vxorps ymm0, ymm0, ymm0",
+            "vxorps ymm1, ymm1, ymm1",
+            "vxorps ymm2, ymm2, ymm2",
+            "vxorps ymm3, ymm3, ymm3",
+            "vxorps ymm4, ymm4, ymm4",
+            "vxorps ymm5, ymm5, ymm5",
+            "vxorps ymm6, ymm6, ymm6",
+            "vxorps ymm7, ymm7, ymm7",
+            "vxorps ymm8, ymm8, ymm8",
+            "vxorps ymm9, ymm9, ymm9",
+            "vxorps ymm10, ymm10, ymm10",
+            "vxorps ymm11, ymm11, ymm11",
+            "4:",
+            "test {n}, {n}",
+            "jz 5f",
+            "2:",
+            "vmovups ymm12, [{a}]",
+            "vmovups ymm13, [{a} + 32]",
+            "vmovups ymm14, [{a} + 64]",
+            "vbroadcastss ymm15, dword ptr [{b}]",
+            "vfmadd231ps ymm0, ymm12, ymm15",
+            "vfmadd231ps ymm1, ymm13, ymm15",
+            "vfmadd231ps ymm2, ymm14, ymm15",
+            "vbroadcastss ymm15, dword ptr [{b} + 4]",
+            "vfmadd231ps ymm3, ymm12, ymm15",
+            "vfmadd231ps ymm4, ymm13, ymm15",
+            "vfmadd231ps ymm5, ymm14, ymm15",
+            "vbroadcastss ymm15, dword ptr [{b} + 8]",
+            "vfmadd231ps ymm6, ymm12, ymm15",
+            "vfmadd231ps ymm7, ymm13, ymm15",
+            "vfmadd231ps ymm8, ymm14, ymm15",
+            "vbroadcastss ymm15, dword ptr [{b} + 12]",
+            "vfmadd231ps ymm9, ymm12, ymm15",
+            "vfmadd231ps ymm10, ymm13, ymm15",
+            "vfmadd231ps ymm11, ymm14, ymm15",
+            "add {a}, 96",
+            "add {b}, 32",
+            "dec {n}",
+            "jnz 2b",
+            "5:",
+            "test {scale}, {scale}",
+            "jz 6f",
+            "vbroadcastss ymm15, dword ptr [{scale}]",
+            "vmulps ymm0, ymm15, ymm0",
+            "vmulps ymm1, ymm15, ymm1",
+            "vmulps ymm2, ymm15, ymm2",
+            "vmulps ymm3, ymm15, ymm3",
+            "vmulps ymm4, ymm15, ymm4",
+            "vmulps ymm5, ymm15, ymm5",
+            "vmulps ymm6, ymm15, ymm6",
+            "vmulps ymm7, ymm15, ymm7",
+            "vmulps ymm8, ymm15, ymm8",
+            "vmulps ymm9, ymm15, ymm9",
+            "vmulps ymm10, ymm15, ymm10",
+            "vmulps ymm11, ymm15, ymm11",
+            "6:",
+            "vmovups [{c}], ymm0",
+            "vmovups [{c} + 32], ymm1",
+            "vmovups [{c} + 64], ymm2",
+            "vmovups [{c1}], ymm3",
+            "vmovups [{c1} + 32], ymm4",
+            "vmovups [{c1} + 64], ymm5",
+            "vmovups [{c2}], ymm6",
+            "vmovups [{c2} + 32], ymm7",
+            "vmovups [{c2} + 64], ymm8",
+            "vmovups [{c3}], ymm9",
+            "vmovups [{c3} + 32], ymm10",
+            "vmovups [{c3} + 64], ymm11",
+            c = in(reg) c,
+            ld = in(reg) ld,
+            load = in(reg) usize::from(load),
+            scale = in(reg) scale,
+            c1 = out(reg) _,
+            c2 = out(reg) _,
+            c3 = out(reg) _,
+            a = inout(reg) a => _,
+            b = inout(reg) b => _,
+            n = inout(reg) steps => _,
+            out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
+            out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
+            out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _,
+            out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _,
+            options(nostack),
+        );
+    }
+}
+
 /// `dst[u·8 + q] = src[q·8 + u]`: an `8 × 8` transpose in registers (unpack, shuffle and
 /// lane permutes, 24 shuffles where the plain loop was 64 scalar moves).
 ///
