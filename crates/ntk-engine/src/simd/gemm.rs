@@ -980,6 +980,9 @@ fn gram_rows_drive<S: Simd, const MV: usize>(
                     break; // this and every later column panel lie above the diagonal
                 }
                 prefetch_tile(out, i0, j0, mr);
+                if gram_whole::<MV>(lanes, ap, bp, out, (i0, j0)) {
+                    continue;
+                }
                 let mut acc = [[simd.splat_f32s(0.0); NR]; MV];
                 micro(simd, ap, bp, &mut acc);
                 finish(&acc, out, i0, j0, lanes, true);
@@ -987,6 +990,50 @@ fn gram_rows_drive<S: Simd, const MV: usize>(
         }
         q0 += w;
     }
+}
+
+/// [`gram_rows_drive`]'s tile on AVX2 when it is a whole `24 × 8` tile inside the
+/// accumulators and, for a lower triangle, wholly on or below the diagonal: the assembly
+/// kernel ([`super::micro_avx2::gram_24x8_f64`]) adds `α·f64(s)` to the accumulators
+/// straight from its registers, the bits of [`finish`]. Returns whether it ran.
+#[inline(always)]
+fn gram_whole<const MV: usize>(
+    lanes: usize,
+    ap: &[impl bytemuck::Pod],
+    bp: &[f32],
+    out: &mut Epilogue<'_>,
+    (i0, j0): (usize, usize),
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if lanes == 8 && MV == 3 && super::micro_avx2::available() {
+        let Epilogue::AddF64 { c, alpha, lower } = out else {
+            return false;
+        };
+        let Ok(ldc) = usize::try_from(c.col_stride()) else {
+            return false;
+        };
+        // Every entry of the tile has i ≥ j when its first row is at or below its last column.
+        let inside = i0 + 24 <= c.nrows() && j0 + NR <= c.ncols();
+        if c.row_stride() != 1 || !inside || (*lower && i0 < j0 + NR - 1) {
+            return false;
+        }
+        let a: &[f32] = bytemuck::cast_slice(ap);
+        let steps = bp.len() / NR;
+        assert!(
+            a.len() >= 24 * steps && bp.len() == NR * steps,
+            "a 24 × 8 tile's panels"
+        );
+        let at = c.rb_mut().ptr_at_mut(i0, j0);
+        // SAFETY: AVX2 and FMA were detected; `a` holds 24 floats and `bp` 8 per step
+        // (asserted); rows `i0 .. i0 + 24` and columns `j0 .. j0 + 8` lie inside `c`, whose
+        // rows are contiguous and whose columns are `ldc` apart, borrowed mutably here.
+        unsafe {
+            super::micro_avx2::gram_24x8_f64(a.as_ptr(), bp.as_ptr(), steps, at, ldc, *alpha)
+        };
+        return true;
+    }
+    let _ = (lanes, ap, bp, out, i0, j0);
+    false
 }
 
 /// Asks for the outputs of the micro-tile at `(i0, j0)` (`mr` rows, [`NR`] columns) to be
@@ -1446,7 +1493,11 @@ mod tests {
                     } else {
                         before[(i, j)]
                     };
-                    assert_eq!(big[(i, j)].to_bits(), want.to_bits(), "{m}x{n}x{k} [{i},{j}]");
+                    assert_eq!(
+                        big[(i, j)].to_bits(),
+                        want.to_bits(),
+                        "{m}x{n}x{k} [{i},{j}]"
+                    );
                 }
             }
         }
@@ -1563,6 +1614,54 @@ mod tests {
             for i in 0..m {
                 for j in 0..n {
                     assert_eq!(got[(i, j)].to_bits(), want[(i, j)].to_bits(), "[{i},{j}]");
+                }
+            }
+        }
+    }
+
+    /// Grams of packed rows added into a view of larger accumulators: per block of 256
+    /// columns the fused chain from zero, `acc += α·f64(s)` block after block; the triangle
+    /// respected on tiles that straddle the diagonal, nothing touched outside the view (the
+    /// whole-tile assembly path on AVX2, the general one elsewhere).
+    #[test]
+    fn row_grams_into_views_match_the_scalar_chains() {
+        for &(m, n, k, lower) in &[
+            (96, 96, 300, true),
+            (72, 40, 520, false),
+            (50, 50, 90, true),
+        ] {
+            let (a, b) = (mat(m, k, 7), mat(n, k, if lower { 7 } else { 8 }));
+            let base = |i: usize, j: usize| (i * 3 + j) as f64 / 8.0;
+            let mut big = Mat::<f64>::from_fn(m + 5, n + 4, base);
+            let (pa, pb) = (
+                PackedRows::new(a.as_ref(), 256),
+                PackedRows::new(b.as_ref(), 256),
+            );
+            gram_rows_f64(
+                big.as_mut().submatrix_mut(3, 1, m, n),
+                &pa,
+                &pb,
+                0.75,
+                lower,
+            );
+            for i in 0..m + 5 {
+                for j in 0..n + 4 {
+                    let (r, c) = (i.wrapping_sub(3), j.wrapping_sub(1));
+                    let mut want = base(i, j);
+                    if r < m && c < n && !(lower && c > r) {
+                        let mut q = 0;
+                        while q < k {
+                            let w = 256.min(k - q);
+                            let s = chain(a.as_ref().subcols(q, w), b.as_ref().subcols(q, w), r, c);
+                            want += 0.75 * f64::from(s);
+                            q += w;
+                        }
+                    }
+                    assert_eq!(
+                        big[(i, j)].to_bits(),
+                        want.to_bits(),
+                        "{m}x{n}x{k} [{i},{j}]"
+                    );
                 }
             }
         }

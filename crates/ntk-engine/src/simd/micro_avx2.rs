@@ -263,6 +263,221 @@ unsafe fn group_24x4_c(
     }
 }
 
+/// A whole `24 × 8` micro-tile of a Gram block added to its `f64` accumulators: for each
+/// group of four columns, twelve sums from zero over `steps` ([`cols_24x4`]'s chains), then
+/// `c[i, j] += α · f64(s[i, j])` (a product and a sum, each rounded once, as
+/// `simd::gemm::finish` computes it). Column `j` of the tile is `c + j·ldc` (`f64`s), rows
+/// `0..24` contiguous. The same bits as the portable path, without copying the sums through
+/// two buffers and converting them one by one.
+///
+/// # Safety
+/// The CPU must have AVX, AVX2 and FMA; `a` must be valid for reading `24 · steps` floats,
+/// `b` for `8 · steps`, and `c + j·ldc .. + 24` for reading and writing for `j < 8`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2,fma")]
+pub(crate) unsafe fn gram_24x8_f64(
+    a: *const f32,
+    b: *const f32,
+    steps: usize,
+    c: *mut f64,
+    ldc: usize,
+    alpha: f64,
+) {
+    for g in 0..2 {
+        // SAFETY: the caller's guarantees, for columns 4g .. 4g + 4 of the tile and the
+        // group's first column of each step of the right panel.
+        unsafe { gram_group_f64(a, b.add(4 * g), steps, c.add(4 * g * ldc), ldc * 8, &alpha) };
+    }
+}
+
+/// One group of [`gram_24x8_f64`]: four columns at `c`, `ld` bytes apart.
+///
+/// # Safety
+/// As [`gram_24x8_f64`], for four columns.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2,fma")]
+unsafe fn gram_group_f64(
+    a: *const f32,
+    b: *const f32,
+    steps: usize,
+    c: *mut f64,
+    ld: usize,
+    alpha: &f64,
+) {
+    // SAFETY: the caller guarantees the instruction set and every range read or written:
+    // `a` and `b` for `steps` steps, four columns of 24 `f64`s at `c + j·ld` bytes; `alpha`
+    // is a reference; no stack is used.
+    unsafe {
+        core::arch::asm!(
+            "lea {c1}, [{c0} + {ld}]",
+            "lea {c2}, [{c0} + 2*{ld}]",
+            "lea {c3}, [{c1} + 2*{ld}]",
+            "vxorps ymm0, ymm0, ymm0",
+            "vxorps ymm1, ymm1, ymm1",
+            "vxorps ymm2, ymm2, ymm2",
+            "vxorps ymm3, ymm3, ymm3",
+            "vxorps ymm4, ymm4, ymm4",
+            "vxorps ymm5, ymm5, ymm5",
+            "vxorps ymm6, ymm6, ymm6",
+            "vxorps ymm7, ymm7, ymm7",
+            "vxorps ymm8, ymm8, ymm8",
+            "vxorps ymm9, ymm9, ymm9",
+            "vxorps ymm10, ymm10, ymm10",
+            "vxorps ymm11, ymm11, ymm11",
+            "test {n}, {n}",
+            "jz 5f",
+            "2:",
+            "vmovups ymm12, [{a}]",
+            "vmovups ymm13, [{a} + 32]",
+            "vmovups ymm14, [{a} + 64]",
+            "vbroadcastss ymm15, dword ptr [{b}]",
+            "vfmadd231ps ymm0, ymm12, ymm15",
+            "vfmadd231ps ymm1, ymm13, ymm15",
+            "vfmadd231ps ymm2, ymm14, ymm15",
+            "vbroadcastss ymm15, dword ptr [{b} + 4]",
+            "vfmadd231ps ymm3, ymm12, ymm15",
+            "vfmadd231ps ymm4, ymm13, ymm15",
+            "vfmadd231ps ymm5, ymm14, ymm15",
+            "vbroadcastss ymm15, dword ptr [{b} + 8]",
+            "vfmadd231ps ymm6, ymm12, ymm15",
+            "vfmadd231ps ymm7, ymm13, ymm15",
+            "vfmadd231ps ymm8, ymm14, ymm15",
+            "vbroadcastss ymm15, dword ptr [{b} + 12]",
+            "vfmadd231ps ymm9, ymm12, ymm15",
+            "vfmadd231ps ymm10, ymm13, ymm15",
+            "vfmadd231ps ymm11, ymm14, ymm15",
+            "add {a}, 96",
+            "add {b}, 32",
+            "dec {n}",
+            "jnz 2b",
+            "5:",
+            "vbroadcastsd ymm15, qword ptr [{alpha}]",
+            "vcvtps2pd ymm12, xmm0",
+            "vextractf128 xmm13, ymm0, 1",
+            "vcvtps2pd ymm13, xmm13",
+            "vmulpd ymm12, ymm12, ymm15",
+            "vmulpd ymm13, ymm13, ymm15",
+            "vaddpd ymm12, ymm12, [{c0} + 0]",
+            "vaddpd ymm13, ymm13, [{c0} + 32]",
+            "vmovupd [{c0} + 0], ymm12",
+            "vmovupd [{c0} + 32], ymm13",
+            "vcvtps2pd ymm12, xmm1",
+            "vextractf128 xmm13, ymm1, 1",
+            "vcvtps2pd ymm13, xmm13",
+            "vmulpd ymm12, ymm12, ymm15",
+            "vmulpd ymm13, ymm13, ymm15",
+            "vaddpd ymm12, ymm12, [{c0} + 64]",
+            "vaddpd ymm13, ymm13, [{c0} + 96]",
+            "vmovupd [{c0} + 64], ymm12",
+            "vmovupd [{c0} + 96], ymm13",
+            "vcvtps2pd ymm12, xmm2",
+            "vextractf128 xmm13, ymm2, 1",
+            "vcvtps2pd ymm13, xmm13",
+            "vmulpd ymm12, ymm12, ymm15",
+            "vmulpd ymm13, ymm13, ymm15",
+            "vaddpd ymm12, ymm12, [{c0} + 128]",
+            "vaddpd ymm13, ymm13, [{c0} + 160]",
+            "vmovupd [{c0} + 128], ymm12",
+            "vmovupd [{c0} + 160], ymm13",
+            "vcvtps2pd ymm12, xmm3",
+            "vextractf128 xmm13, ymm3, 1",
+            "vcvtps2pd ymm13, xmm13",
+            "vmulpd ymm12, ymm12, ymm15",
+            "vmulpd ymm13, ymm13, ymm15",
+            "vaddpd ymm12, ymm12, [{c1} + 0]",
+            "vaddpd ymm13, ymm13, [{c1} + 32]",
+            "vmovupd [{c1} + 0], ymm12",
+            "vmovupd [{c1} + 32], ymm13",
+            "vcvtps2pd ymm12, xmm4",
+            "vextractf128 xmm13, ymm4, 1",
+            "vcvtps2pd ymm13, xmm13",
+            "vmulpd ymm12, ymm12, ymm15",
+            "vmulpd ymm13, ymm13, ymm15",
+            "vaddpd ymm12, ymm12, [{c1} + 64]",
+            "vaddpd ymm13, ymm13, [{c1} + 96]",
+            "vmovupd [{c1} + 64], ymm12",
+            "vmovupd [{c1} + 96], ymm13",
+            "vcvtps2pd ymm12, xmm5",
+            "vextractf128 xmm13, ymm5, 1",
+            "vcvtps2pd ymm13, xmm13",
+            "vmulpd ymm12, ymm12, ymm15",
+            "vmulpd ymm13, ymm13, ymm15",
+            "vaddpd ymm12, ymm12, [{c1} + 128]",
+            "vaddpd ymm13, ymm13, [{c1} + 160]",
+            "vmovupd [{c1} + 128], ymm12",
+            "vmovupd [{c1} + 160], ymm13",
+            "vcvtps2pd ymm12, xmm6",
+            "vextractf128 xmm13, ymm6, 1",
+            "vcvtps2pd ymm13, xmm13",
+            "vmulpd ymm12, ymm12, ymm15",
+            "vmulpd ymm13, ymm13, ymm15",
+            "vaddpd ymm12, ymm12, [{c2} + 0]",
+            "vaddpd ymm13, ymm13, [{c2} + 32]",
+            "vmovupd [{c2} + 0], ymm12",
+            "vmovupd [{c2} + 32], ymm13",
+            "vcvtps2pd ymm12, xmm7",
+            "vextractf128 xmm13, ymm7, 1",
+            "vcvtps2pd ymm13, xmm13",
+            "vmulpd ymm12, ymm12, ymm15",
+            "vmulpd ymm13, ymm13, ymm15",
+            "vaddpd ymm12, ymm12, [{c2} + 64]",
+            "vaddpd ymm13, ymm13, [{c2} + 96]",
+            "vmovupd [{c2} + 64], ymm12",
+            "vmovupd [{c2} + 96], ymm13",
+            "vcvtps2pd ymm12, xmm8",
+            "vextractf128 xmm13, ymm8, 1",
+            "vcvtps2pd ymm13, xmm13",
+            "vmulpd ymm12, ymm12, ymm15",
+            "vmulpd ymm13, ymm13, ymm15",
+            "vaddpd ymm12, ymm12, [{c2} + 128]",
+            "vaddpd ymm13, ymm13, [{c2} + 160]",
+            "vmovupd [{c2} + 128], ymm12",
+            "vmovupd [{c2} + 160], ymm13",
+            "vcvtps2pd ymm12, xmm9",
+            "vextractf128 xmm13, ymm9, 1",
+            "vcvtps2pd ymm13, xmm13",
+            "vmulpd ymm12, ymm12, ymm15",
+            "vmulpd ymm13, ymm13, ymm15",
+            "vaddpd ymm12, ymm12, [{c3} + 0]",
+            "vaddpd ymm13, ymm13, [{c3} + 32]",
+            "vmovupd [{c3} + 0], ymm12",
+            "vmovupd [{c3} + 32], ymm13",
+            "vcvtps2pd ymm12, xmm10",
+            "vextractf128 xmm13, ymm10, 1",
+            "vcvtps2pd ymm13, xmm13",
+            "vmulpd ymm12, ymm12, ymm15",
+            "vmulpd ymm13, ymm13, ymm15",
+            "vaddpd ymm12, ymm12, [{c3} + 64]",
+            "vaddpd ymm13, ymm13, [{c3} + 96]",
+            "vmovupd [{c3} + 64], ymm12",
+            "vmovupd [{c3} + 96], ymm13",
+            "vcvtps2pd ymm12, xmm11",
+            "vextractf128 xmm13, ymm11, 1",
+            "vcvtps2pd ymm13, xmm13",
+            "vmulpd ymm12, ymm12, ymm15",
+            "vmulpd ymm13, ymm13, ymm15",
+            "vaddpd ymm12, ymm12, [{c3} + 128]",
+            "vaddpd ymm13, ymm13, [{c3} + 160]",
+            "vmovupd [{c3} + 128], ymm12",
+            "vmovupd [{c3} + 160], ymm13",
+            c0 = in(reg) c,
+            ld = in(reg) ld,
+            alpha = in(reg) alpha,
+            c1 = out(reg) _,
+            c2 = out(reg) _,
+            c3 = out(reg) _,
+            a = inout(reg) a => _,
+            b = inout(reg) b => _,
+            n = inout(reg) steps => _,
+            out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
+            out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
+            out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _,
+            out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _,
+            options(nostack),
+        );
+    }
+}
+
 /// `dst[u·8 + q] = src[q·8 + u]`: an `8 × 8` transpose in registers (unpack, shuffle and
 /// lane permutes, 24 shuffles where the plain loop was 64 scalar moves).
 ///
