@@ -3,8 +3,9 @@
 //!
 //! A symmetric kernel `x × x` that fits in the budget (twice over, as a band and its
 //! conversion are counted) is computed whole in memory and written band by band of
-//! `opts.tile` rows, each as soon as it is final, while the others are computed
-//! ([`super::analytic_lower_streamed`]): the disk works during the computation.
+//! `opts.tile` rows, each as soon as it is final, while the others are computed (the
+//! crate-private `analytic_lower_streamed` over `analytic/streamed.rs`): the disk works
+//! during the computation.
 //!
 //! Otherwise a kernel of two point sets costs its full rows per band. A symmetric kernel
 //! `x × x` costs only its lower triangle: the bands are computed last first, each band

@@ -1,8 +1,11 @@
 //! The AVX2 kernels written by hand: the packed `f32` product's micro-kernel (half of a
-//! `24 × 8` micro-tile, `24 × 4`, twelve sums, for [`super::gemm`]), the analytic input
-//! Gram's `4 × 12` `f64` tile, and the `8 × 8` transpose of the backward product's gather.
+//! `24 × 8` micro-tile, `24 × 4`, twelve sums, for [`super::gemm`]); the same loop over a
+//! whole `24 × 8` tile that reads and writes a stored product's output itself
+//! ([`tile_24x8_c`]) or adds to a Gram block's `f64` accumulators ([`gram_24x8_f64`]), so
+//! that no sums are copied through buffers between calls; the analytic input Gram's
+//! `4 × 12` `f64` tile; and the `8 × 8` transpose of the backward product's gather.
 //!
-//! The two micro-kernels are assembly because with 16 vector registers their twelve sums,
+//! The micro-kernels are assembly because with 16 vector registers their twelve sums,
 //! three loaded vectors and a broadcast fill the register file exactly, and the compiler
 //! (LLVM 20) kept one sum on the stack: a store and a reload on that chain every step, which
 //! bounded the whole tile by the store-forwarding latency (33–39 GFLOP/s on a Zen 3 core
