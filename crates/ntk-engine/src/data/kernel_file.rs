@@ -389,6 +389,15 @@ impl KernelFile {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut pf, &mut text)
             .map_err(|_| refuse("a readable text progress log".into()))?;
+        // A crash in the middle of a line leaves it without its newline: it records no
+        // finished band, so it is dropped (its band is computed again) and the log goes on
+        // from the last whole line.
+        let whole = text.rfind('\n').map_or(0, |i| i + 1);
+        if whole < text.len() && whole >= head.len() {
+            text.truncate(whole);
+            pf.set_len(whole as u64).map_err(io_err(progress_path))?;
+        }
+        std::io::Seek::seek(&mut pf, std::io::SeekFrom::End(0)).map_err(io_err(progress_path))?;
         let sums = parse_progress(&text, head, bands).map_err(|e| {
             refuse(match e {
                 ProgressError::OtherJob => "a progress log from the same command (the settings, \
@@ -494,7 +503,10 @@ impl KernelFile {
             // a line that outlives its band's bytes fails the band's checksum (the same
             // rule as the bands' data, which is not synced either). A sync here waited
             // 30–40 ms per band on ext4 (a journal commit).
-            writeln!(f, "band {b} {sum:016x}").map_err(io_err(&p))?;
+            // One write of the whole line: `writeln!` on a file issues a system call per
+            // piece, and a run killed between them left a torn line that refused the resume.
+            let line = format!("band {b} {sum:016x}\n");
+            f.write_all(line.as_bytes()).map_err(io_err(&p))?;
         }
         self.done[b] = true;
         Ok(())
@@ -842,6 +854,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("band 0 changed"), "{e}");
+    }
+
+    /// A run killed in the middle of a log line: the torn line names no band, so its band
+    /// is computed again, and the lines written after it start on a line of their own.
+    #[test]
+    fn a_torn_last_log_line_recomputes_its_band() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = out(dir.path());
+        let values: Vec<f64> = (0..4 * 2).map(|v| v as f64 + 0.5).collect();
+        let mut f = KernelFile::create(&target, &[4, 2], Dtype::F64, 2, "job", false).unwrap();
+        f.write_band(0, 0, &values[..4]).unwrap();
+        f.write_band(1, 2, &values[4..]).unwrap();
+        f.suspend();
+        let progress = target.hidden("progress");
+        let log = std::fs::read_to_string(&progress).unwrap();
+        std::fs::write(&progress, &log[..log.len() - 9]).unwrap(); // band 1's line, torn
+        let mut f = KernelFile::create(&target, &[4, 2], Dtype::F64, 2, "job", true).unwrap();
+        assert!(f.is_done(0) && !f.is_done(1));
+        f.write_band(1, 2, &values[4..]).unwrap();
+        f.suspend();
+        assert_eq!(std::fs::read_to_string(&progress).unwrap(), log);
+        let mut f = KernelFile::create(&target, &[4, 2], Dtype::F64, 2, "job", true).unwrap();
+        assert_eq!(f.done_count(), 2);
+        f.commit().unwrap();
+        let k = NpyFile::open(target.path()).unwrap();
+        assert_eq!(k.as_f64().unwrap(), &values[..]);
     }
 
     #[test]
