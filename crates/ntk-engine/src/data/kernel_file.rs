@@ -875,7 +875,7 @@ mod tests {
         f.write_band(1, 2, &values[4..]).unwrap();
         f.suspend();
         assert_eq!(std::fs::read_to_string(&progress).unwrap(), log);
-        let mut f = KernelFile::create(&target, &[4, 2], Dtype::F64, 2, "job", true).unwrap();
+        let f = KernelFile::create(&target, &[4, 2], Dtype::F64, 2, "job", true).unwrap();
         assert_eq!(f.done_count(), 2);
         f.commit().unwrap();
         let k = NpyFile::open(target.path()).unwrap();
