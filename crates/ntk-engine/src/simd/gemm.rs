@@ -1136,6 +1136,10 @@ fn chunk_tile<S: Simd, const MV: usize>(
     if stored_whole::<MV>(lanes, ap, bp, out, (i0, j0), (first, last)) {
         return;
     }
+    // A Gram block is one chunk (`first` and `last`): its whole tiles by assembly too.
+    if first && last && gram_whole::<MV>(lanes, ap, bp, out, (i0, j0)) {
+        return;
+    }
     let mut acc = [[simd.splat_f32s(0.0); NR]; MV];
     if !first {
         let Epilogue::Store(c, _) = out else {
