@@ -61,7 +61,7 @@ pub(crate) fn lower_streamed(
     let mut rest = data.as_mut_slice();
     for t in 0..bands {
         let rows = rows_of(t);
-        let (part, tail) = rest.split_at_mut(rows.len() * rows.end * k * k);
+        let (part, tail) = rest.split_at_mut(band_lower_len(&rows, k));
         parts.push((t, part));
         rest = tail;
     }
@@ -154,11 +154,13 @@ pub(crate) fn lower_streamed(
 pub(crate) fn lower_len(n: usize, k: usize, tile: usize) -> usize {
     let tile = tile.max(1);
     (0..n.div_ceil(tile))
-        .map(|t| {
-            let end = ((t + 1) * tile).min(n);
-            (end - t * tile) * end * k * k
-        })
+        .map(|t| band_lower_len(&(t * tile..((t + 1) * tile).min(n)), k))
         .sum()
+}
+
+/// Numbers in the lower part of the band of rows `rows`: its rows' columns `0..rows.end`.
+fn band_lower_len(rows: &core::ops::Range<usize>, k: usize) -> usize {
+    rows.len() * rows.end * k * k
 }
 
 /// The full rows of band `rows` into `full` (`rows.len()` rows of `row_len = n·k²`): its

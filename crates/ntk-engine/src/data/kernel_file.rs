@@ -11,8 +11,9 @@
 //! a resumed run compute its band again, and a band whose bytes a crash loses fails its
 //! checksum. [`KernelFile::commit`] syncs the file and renames it into place: the target
 //! appears only when complete. Dropping a `KernelFile` (an error, a panic unwinding)
-//! removes both hidden files; a killed run (or [`KernelFile::suspend`]) leaves them, and a new run with
-//! `resume` and the same job key verifies each finished band's checksum and skips it.
+//! removes both hidden files; a killed run (or [`KernelFile::suspend`]) leaves them, and a
+//! new run with `resume` and the same job key verifies each finished band's checksum and
+//! skips it (a last log line that the kill cut short is dropped: its band is computed again).
 //!
 //! The progress log ([`parse_progress`]) is the header
 //! `ntk-kernel-file v2\nshape [n1, …] DTYPE rows_per_band R\njob HASH\n` (the job key's
@@ -396,8 +397,9 @@ impl KernelFile {
         if whole < text.len() && whole >= head.len() {
             text.truncate(whole);
             pf.set_len(whole as u64).map_err(io_err(progress_path))?;
+            std::io::Seek::seek(&mut pf, std::io::SeekFrom::End(0))
+                .map_err(io_err(progress_path))?;
         }
-        std::io::Seek::seek(&mut pf, std::io::SeekFrom::End(0)).map_err(io_err(progress_path))?;
         let sums = parse_progress(&text, head, bands).map_err(|e| {
             refuse(match e {
                 ProgressError::OtherJob => "a progress log from the same command (the settings, \

@@ -545,35 +545,22 @@ fn drive_packed<S: Simd, const MV: usize>(
         for jb in (0..np).step_by(NB_WHOLE / NR) {
             for ip in 0..mp {
                 for jp in jb..(jb + NB_WHOLE / NR).min(np) {
+                    // The assembly tile takes every chunk or none (that depends on the output
+                    // and the tile only); its partial sums pass through the output (in L1)
+                    // between chunks instead of registers: the same bits.
                     let (i0, j0) = (ip * mr, jp * NR);
-                    let kc = KC.min(k);
-                    let ap = &apack[ip * kc * MV..][..kc * MV];
-                    if stored_whole::<MV>(
-                        lanes,
-                        ap,
-                        b.panel(0, kc, jp),
-                        out,
-                        (i0, j0),
-                        (true, kc == k),
-                    ) {
-                        // The assembly tile: the partial sums pass through the output (in
-                        // L1) between chunks instead of registers; the same bits.
-                        let mut p0 = kc;
-                        while p0 < k {
-                            let kc = KC.min(k - p0);
-                            let ap = &apack[p0 * mp * MV + ip * kc * MV..][..kc * MV];
-                            let last = p0 + kc == k;
-                            let ran = stored_whole::<MV>(
-                                lanes,
-                                ap,
-                                b.panel(p0, kc, jp),
-                                out,
-                                (i0, j0),
-                                (false, last),
-                            );
-                            debug_assert!(ran, "the same tile and output as its first chunk");
-                            p0 += kc;
+                    let mut p0 = 0;
+                    while p0 < k {
+                        let kc = KC.min(k - p0);
+                        let ap = &apack[p0 * mp * MV + ip * kc * MV..][..kc * MV];
+                        let chunk = (p0 == 0, p0 + kc == k);
+                        if !stored_whole::<MV>(lanes, ap, b.panel(p0, kc, jp), out, (i0, j0), chunk)
+                        {
+                            break;
                         }
+                        p0 += kc;
+                    }
+                    if p0 == k {
                         continue;
                     }
                     let mut acc = [[simd.splat_f32s(0.0); NR]; MV];
@@ -992,6 +979,38 @@ fn gram_rows_drive<S: Simd, const MV: usize>(
     }
 }
 
+/// The column stride of `c` where the AVX2 whole-tile kernels apply to its `24 × 8` tile at
+/// `(i0, j0)`: 8-lane vectors in 24-row tiles on a CPU with AVX2 and FMA, and the tile inside
+/// `c`, whose rows are contiguous and whose columns lie a non-negative stride apart.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn whole_tile<const MV: usize, T>(
+    lanes: usize,
+    c: MatRef<'_, T>,
+    (i0, j0): (usize, usize),
+) -> Option<usize> {
+    let fits = i0 + 24 <= c.nrows() && j0 + NR <= c.ncols() && c.row_stride() == 1;
+    if lanes == 8 && MV == 3 && fits && super::micro_avx2::available() {
+        usize::try_from(c.col_stride()).ok()
+    } else {
+        None
+    }
+}
+
+/// A whole tile's panels as the assembly kernels read them: the left one as floats, and the
+/// steps (the right one holds [`NR`] values per step, the left 24).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn tile_panels<'a>(ap: &'a [impl bytemuck::Pod], bp: &[f32]) -> (&'a [f32], usize) {
+    let a: &[f32] = bytemuck::cast_slice(ap);
+    let steps = bp.len() / NR;
+    assert!(
+        a.len() >= 24 * steps && bp.len() == NR * steps,
+        "a 24 × 8 tile's panels"
+    );
+    (a, steps)
+}
+
 /// [`gram_rows_drive`]'s tile on AVX2 when it is a whole `24 × 8` tile inside the
 /// accumulators and, for a lower triangle, wholly on or below the diagonal: the assembly
 /// kernel ([`super::micro_avx2::gram_24x8_f64`]) adds `α·f64(s)` to the accumulators
@@ -1005,24 +1024,12 @@ fn gram_whole<const MV: usize>(
     (i0, j0): (usize, usize),
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if lanes == 8 && MV == 3 && super::micro_avx2::available() {
-        let Epilogue::AddF64 { c, alpha, lower } = out else {
-            return false;
-        };
-        let Ok(ldc) = usize::try_from(c.col_stride()) else {
-            return false;
-        };
+    if let Epilogue::AddF64 { c, alpha, lower } = out
         // Every entry of the tile has i ≥ j when its first row is at or below its last column.
-        let inside = i0 + 24 <= c.nrows() && j0 + NR <= c.ncols();
-        if c.row_stride() != 1 || !inside || (*lower && i0 < j0 + NR - 1) {
-            return false;
-        }
-        let a: &[f32] = bytemuck::cast_slice(ap);
-        let steps = bp.len() / NR;
-        assert!(
-            a.len() >= 24 * steps && bp.len() == NR * steps,
-            "a 24 × 8 tile's panels"
-        );
+        && !(*lower && i0 < j0 + NR - 1)
+        && let Some(ldc) = whole_tile::<MV, _>(lanes, c.as_ref(), (i0, j0))
+    {
+        let (a, steps) = tile_panels(ap, bp);
         let at = c.rb_mut().ptr_at_mut(i0, j0);
         // SAFETY: AVX2 and FMA were detected; `a` holds 24 floats and `bp` 8 per step
         // (asserted); rows `i0 .. i0 + 24` and columns `j0 .. j0 + 8` lie inside `c`, whose
@@ -1169,22 +1176,10 @@ fn stored_whole<const MV: usize>(
     (first, last): (bool, bool),
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if lanes == 8 && MV == 3 && super::micro_avx2::available() {
-        let Epilogue::Store(c, alpha) = out else {
-            return false;
-        };
-        let Ok(ldc) = usize::try_from(c.col_stride()) else {
-            return false;
-        };
-        if c.row_stride() != 1 || i0 + 24 > c.nrows() || j0 + NR > c.ncols() {
-            return false;
-        }
-        let a: &[f32] = bytemuck::cast_slice(ap);
-        let steps = bp.len() / NR;
-        assert!(
-            a.len() >= 24 * steps && bp.len() == NR * steps,
-            "a 24 × 8 tile's panels"
-        );
+    if let Epilogue::Store(c, alpha) = out
+        && let Some(ldc) = whole_tile::<MV, _>(lanes, c.as_ref(), (i0, j0))
+    {
+        let (a, steps) = tile_panels(ap, bp);
         let scale: *const f32 = if last {
             &raw const *alpha
         } else {

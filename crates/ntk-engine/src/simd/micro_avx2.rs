@@ -66,48 +66,19 @@ pub(crate) fn available() -> bool {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx,avx2,fma")]
 pub(crate) unsafe fn cols_24x4(a: *const f32, b: *const f32, steps: usize, t: &mut [[f32; 8]; 12]) {
-    if steps == 0 {
-        return;
-    }
+    // `t` is the group's four columns of three vectors, 96 bytes apart.
     // SAFETY: the caller guarantees the instruction set and that `a` and `b` cover `steps`
-    // steps; `t` is 12 × 32 bytes, read and written in place; no stack is used.
+    // steps; `t` holds the four columns of 24 floats, read and written in place.
     unsafe {
-        core::arch::asm!(
-            "vmovups ymm0, [{t}]",
-            "vmovups ymm1, [{t} + 32]",
-            "vmovups ymm2, [{t} + 64]",
-            "vmovups ymm3, [{t} + 96]",
-            "vmovups ymm4, [{t} + 128]",
-            "vmovups ymm5, [{t} + 160]",
-            "vmovups ymm6, [{t} + 192]",
-            "vmovups ymm7, [{t} + 224]",
-            "vmovups ymm8, [{t} + 256]",
-            "vmovups ymm9, [{t} + 288]",
-            "vmovups ymm10, [{t} + 320]",
-            "vmovups ymm11, [{t} + 352]",
-            steps_24x4!(),
-            "vmovups [{t}], ymm0",
-            "vmovups [{t} + 32], ymm1",
-            "vmovups [{t} + 64], ymm2",
-            "vmovups [{t} + 96], ymm3",
-            "vmovups [{t} + 128], ymm4",
-            "vmovups [{t} + 160], ymm5",
-            "vmovups [{t} + 192], ymm6",
-            "vmovups [{t} + 224], ymm7",
-            "vmovups [{t} + 256], ymm8",
-            "vmovups [{t} + 288], ymm9",
-            "vmovups [{t} + 320], ymm10",
-            "vmovups [{t} + 352], ymm11",
-            t = in(reg) t.as_mut_ptr(),
-            a = inout(reg) a => _,
-            b = inout(reg) b => _,
-            n = inout(reg) steps => _,
-            out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
-            out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
-            out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _,
-            out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _,
-            options(nostack),
-        );
+        group_24x4_c(
+            a,
+            b,
+            steps,
+            t.as_mut_ptr().cast(),
+            96,
+            true,
+            core::ptr::null(),
+        )
     }
 }
 
@@ -155,7 +126,7 @@ pub(crate) unsafe fn tile_24x8_c(
 /// One group of [`tile_24x8_c`]: four columns at `c`, `ld` bytes apart.
 ///
 /// # Safety
-/// As [`tile_24x8_c`], for four columns.
+/// As [`tile_24x8_c`], for four columns: `b` valid for reading `8 · (steps − 1) + 4` floats.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx,avx2,fma")]
 unsafe fn group_24x4_c(
