@@ -459,53 +459,220 @@ pub(crate) fn assemble(
         of_pair[bi * nb2 + bj] = Some(out);
     }
     if n2 > 0 {
-        // Row by row of the band, in parallel: entry [i, j] (k × k values) is the tile
-        // entry (i, j) when `i ≥ j` or the kernel is not symmetric, else the mirror of the
-        // tile entry (j, i). On the diagonal of a full kernel the lower `k × k` half is
-        // mirrored onto the upper (what writing each entry and then its mirror gives).
-        data.par_chunks_mut(n2 * kk)
-            .enumerate()
-            .for_each(|(t, row)| {
-                let i = band.start + t;
-                let bi = rows1.partition_point(|r| r.end <= i);
-                for (bj, rb) in rows2.iter().enumerate() {
-                    // The tiles holding this row's entries of column block `bj`: `(i, j)` of
-                    // tile (bi, bj), and for a symmetric kernel (one blocking of the rows for
-                    // both sides) `(j, i)` of tile (bj, bi).
-                    let at = i - rows1[bi].start;
-                    let lower = of_pair[bi * nb2 + bj].map(|t| (t, at));
-                    let mirror = if symmetric {
-                        of_pair[bj * nb2 + bi].map(|t| (t, rb.start, at))
-                    } else {
-                        None
-                    };
-                    for j in rb.clone() {
-                        let put = &mut row[j * kk..(j + 1) * kk];
-                        for a in 0..k {
-                            for b in 0..k {
-                                let flip = symmetric && (j > i || (j == i && a < b));
-                                let (tile, ii, jj) = match (flip, lower, mirror) {
-                                    (false, Some((t, ii)), _) => (t, ii, j - rb.start),
-                                    (true, _, Some((t, r0, jj))) => (t, j - r0, jj),
-                                    _ => continue,
-                                };
-                                let e = match (nngp_full, flip) {
-                                    (true, _) if a != b => continue,
-                                    (true, _) => 0,
-                                    (false, true) => b * k + a,
-                                    (false, false) => a * k + b,
-                                };
-                                put[a * k + b] = tile[e].col_as_slice(jj)[ii];
-                            }
-                        }
-                    }
-                }
-            });
+        let at = Placement {
+            rows1,
+            rows2,
+            of_pair: &of_pair,
+            symmetric,
+            band: band.clone(),
+        };
+        if kk == 1 {
+            assemble_single(&mut data, &at);
+        } else {
+            assemble_entries(&mut data, &at, k, nngp_full);
+        }
     }
     Kernel {
         n1: band.len(),
         n2,
         k,
         data,
+    }
+}
+
+/// Where the finished tiles of a band lie: the row blocks of both sides, the tile of each
+/// pair of blocks (`of_pair[bi · blocks2 + bj]`, absent ones leave zeros), whether the kernel
+/// is symmetric (tiles on and below the block diagonal only), and the band's rows.
+struct Placement<'a> {
+    rows1: &'a [core::ops::Range<usize>],
+    rows2: &'a [core::ops::Range<usize>],
+    of_pair: &'a [Option<&'a [Mat<f64>]>],
+    symmetric: bool,
+    band: core::ops::Range<usize>,
+}
+
+/// Rows per task of [`assemble_single`]: eight entries of a tile column are one cache line.
+const ASSEMBLE_ROWS: usize = 8;
+
+/// [`assemble`] for one value per entry (traced, NNGP, or `k = 1`): the same entries as
+/// [`assemble_entries`], bit for bit, copied by groups of [`ASSEMBLE_ROWS`] rows so that
+/// both the column-major tiles and the row-major output are read and written in order. Entry
+/// `[i, j]` is the tile entry `(i, j)` when `j ≤ i` or the kernel is not symmetric, else the
+/// tile entry `(j, i)`. At `n = 1024` (one hidden layer of 4096, a 0.13 s kernel) the
+/// entry-by-entry loop took 5 ms and this one 3.5 ms, most of it the first touch of the
+/// band's fresh pages.
+fn assemble_single(data: &mut [f64], at: &Placement<'_>) {
+    let n2 = at.rows2.last().map_or(0, |r| r.end);
+    let nb2 = at.rows2.len();
+    data.par_chunks_mut(n2 * ASSEMBLE_ROWS)
+        .enumerate()
+        .for_each(|(g, out)| {
+            let first = at.band.start + g * ASSEMBLE_ROWS;
+            let last = first + out.len() / n2;
+            let mut i0 = first;
+            // Runs of the group's rows that lie in one row block.
+            while i0 < last {
+                let bi = at.rows1.partition_point(|r| r.end <= i0);
+                let i1 = last.min(at.rows1[bi].end);
+                let a0 = i0 - at.rows1[bi].start;
+                let run = &mut out[(i0 - first) * n2..(i1 - first) * n2];
+                for (bj, rb) in at.rows2.iter().enumerate() {
+                    // Entries read from tile (bi, bj) as they are: every column of a block
+                    // left of the rows (or of any block when not symmetric).
+                    if let Some(tile) = at.of_pair[bi * nb2 + bj] {
+                        let cols = if at.symmetric {
+                            rb.start..rb.end.min(i1)
+                        } else {
+                            rb.clone()
+                        };
+                        for j in cols {
+                            let col = &tile[0].col_as_slice(j - rb.start)[a0..a0 + (i1 - i0)];
+                            for (r, &v) in col.iter().enumerate() {
+                                if !at.symmetric || j <= i0 + r {
+                                    run[r * n2 + j] = v;
+                                }
+                            }
+                        }
+                    }
+                    // Entries mirrored from tile (bj, bi): the columns right of each row.
+                    if at.symmetric
+                        && rb.end > i0 + 1
+                        && let Some(tile) = at.of_pair[bj * nb2 + bi]
+                    {
+                        for (r, i) in (i0..i1).enumerate() {
+                            let js = rb.start.max(i + 1)..rb.end;
+                            if js.is_empty() {
+                                continue;
+                            }
+                            let col = tile[0].col_as_slice(a0 + r);
+                            run[r * n2 + js.start..r * n2 + js.end]
+                                .copy_from_slice(&col[js.start - rb.start..js.end - rb.start]);
+                        }
+                    }
+                }
+                i0 = i1;
+            }
+        });
+}
+
+/// [`assemble`] entry by entry, for `k × k` values per entry (the full kernel; a full NNGP
+/// is `K ⊗ I_k`).
+fn assemble_entries(data: &mut [f64], at: &Placement<'_>, k: usize, nngp_full: bool) {
+    let kk = k * k;
+    let (rows1, rows2, band, symmetric) = (at.rows1, at.rows2, &at.band, at.symmetric);
+    let n2 = rows2.last().map_or(0, |r| r.end);
+    let nb2 = rows2.len();
+    let of_pair = at.of_pair;
+    // Row by row of the band, in parallel: entry [i, j] (k × k values) is the tile
+    // entry (i, j) when `i ≥ j` or the kernel is not symmetric, else the mirror of the
+    // tile entry (j, i). On the diagonal of a full kernel the lower `k × k` half is
+    // mirrored onto the upper (what writing each entry and then its mirror gives).
+    data.par_chunks_mut(n2 * kk)
+        .enumerate()
+        .for_each(|(t, row)| {
+            let i = band.start + t;
+            let bi = rows1.partition_point(|r| r.end <= i);
+            for (bj, rb) in rows2.iter().enumerate() {
+                // The tiles holding this row's entries of column block `bj`: `(i, j)` of
+                // tile (bi, bj), and for a symmetric kernel (one blocking of the rows for
+                // both sides) `(j, i)` of tile (bj, bi).
+                let at = i - rows1[bi].start;
+                let lower = of_pair[bi * nb2 + bj].map(|t| (t, at));
+                let mirror = if symmetric {
+                    of_pair[bj * nb2 + bi].map(|t| (t, rb.start, at))
+                } else {
+                    None
+                };
+                for j in rb.clone() {
+                    let put = &mut row[j * kk..(j + 1) * kk];
+                    for a in 0..k {
+                        for b in 0..k {
+                            let flip = symmetric && (j > i || (j == i && a < b));
+                            let (tile, ii, jj) = match (flip, lower, mirror) {
+                                (false, Some((t, ii)), _) => (t, ii, j - rb.start),
+                                (true, _, Some((t, r0, jj))) => (t, j - r0, jj),
+                                _ => continue,
+                            };
+                            let e = match (nngp_full, flip) {
+                                (true, _) if a != b => continue,
+                                (true, _) => 0,
+                                (false, true) => b * k + a,
+                                (false, false) => a * k + b,
+                            };
+                            put[a * k + b] = tile[e].col_as_slice(jj)[ii];
+                        }
+                    }
+                }
+            }
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Row blocks of `n` rows in tiles of `tile` (the last one ragged).
+    fn blocks(n: usize, tile: usize) -> Vec<core::ops::Range<usize>> {
+        (0..n.div_ceil(tile))
+            .map(|b| b * tile..((b + 1) * tile).min(n))
+            .collect()
+    }
+
+    #[test]
+    fn the_single_value_assembly_equals_the_entry_by_entry_one() {
+        // Symmetric and not, ragged blocks, tiles smaller and larger than a task's eight
+        // rows, bands that start inside the matrix, and missing tiles (left as zeros).
+        for (n1, n2, tile, symmetric) in [
+            (37, 37, 5, true),
+            (64, 64, 16, true),
+            (50, 50, 64, true),
+            (33, 21, 7, false),
+            (19, 40, 3, false),
+        ] {
+            let (rows1, rows2) = (blocks(n1, tile), blocks(n2, tile));
+            for band_blocks in [0..rows1.len(), 1..rows1.len(), 0..1] {
+                if band_blocks.is_empty() {
+                    continue;
+                }
+                let band = rows1[band_blocks.start].start..rows1[band_blocks.end - 1].end;
+                let pairs = tile_pairs(rows1.len(), rows2.len(), symmetric, band_blocks);
+                let tiles: Vec<(usize, Vec<Mat<f64>>)> = pairs
+                    .iter()
+                    .enumerate()
+                    .map(|(p, &(bi, bj))| {
+                        let (ri, rj) = (rows1[bi].len(), rows2[bj].len());
+                        let m = Mat::from_fn(ri, rj, |i, j| (1000 * p + 31 * i + j) as f64 + 0.5);
+                        (p, vec![m])
+                    })
+                    .collect();
+                let nb2 = rows2.len();
+                let mut of_pair: Vec<Option<&[Mat<f64>]>> = vec![None; rows1.len() * nb2];
+                for (p, t) in &tiles {
+                    let (bi, bj) = pairs[*p];
+                    // One pair missing: its entries stay zero in both.
+                    if *p != 1 {
+                        of_pair[bi * nb2 + bj] = Some(t);
+                    }
+                }
+                let at = Placement {
+                    rows1: &rows1,
+                    rows2: &rows2,
+                    of_pair: &of_pair,
+                    symmetric,
+                    band: band.clone(),
+                };
+                let mut fast = vec![0.0; band.len() * n2];
+                let mut slow = fast.clone();
+                assemble_single(&mut fast, &at);
+                assemble_entries(&mut slow, &at, 1, false);
+                assert!(
+                    fast.iter()
+                        .zip(&slow)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "n1 {n1} n2 {n2} tile {tile} symmetric {symmetric} band {band:?}"
+                );
+                assert!(fast.iter().any(|&v| v != 0.0));
+            }
+        }
     }
 }
