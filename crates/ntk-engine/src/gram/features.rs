@@ -190,6 +190,15 @@ pub fn readout_delta<T: Real>(dphi: &Mat<T>, g: impl Fn(usize) -> T, s: f64) -> 
     out
 }
 
+/// [`readout_delta`] written over `dphi` itself (the same products), for a single output:
+/// `dphi[:, u] ← s·g[u]·dphi[:, u]`, without a second matrix.
+pub fn readout_delta_in_place<T: Real>(mut dphi: Mat<T>, g: impl Fn(usize) -> T, s: f64) -> Mat<T> {
+    for u in 0..dphi.ncols() {
+        simd::scale_in_place(dphi.col_as_slice_mut(u), T::of(s) * g(u));
+    }
+    dphi
+}
+
 /// Forward and backward pass for the block `x` (`r × d`). `deltas` are computed only when
 /// `with_deltas` (the NNGP needs only the last layer's features).
 pub fn block_features<T: Compute>(
@@ -215,10 +224,17 @@ pub fn block_features<T: Compute>(
     if with_deltas && depth > 0 {
         // δ_{L−1}[a] = s_W(L)·W_L[:, a]ᵀ ⊙ φ'(z_{L−1}), column by column.
         let read = &layers[depth];
-        let d_last = &dphi[depth - 1];
-        let top: Vec<Mat<T>> = (0..k)
-            .map(|a| readout_delta(d_last, |u| read.w[(u, a)], read.s_w))
-            .collect();
+        // φ'(z_{L−1}) is needed no more: with one output, δ_{L−1} is written over it.
+        let Some(d_last) = dphi.pop() else {
+            unreachable!("one φ' per hidden layer")
+        };
+        let top: Vec<Mat<T>> = if k == 1 {
+            vec![readout_delta_in_place(d_last, |u| read.w[(u, 0)], read.s_w)]
+        } else {
+            (0..k)
+                .map(|a| readout_delta(&d_last, |u| read.w[(u, a)], read.s_w))
+                .collect()
+        };
         deltas.push(top);
         // δ_{l−1}[a] = (s_W(l)·δ_l[a]·W_lᵀ) ⊙ φ'(z_{l−1}).
         for l in (1..depth).rev() {

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use faer::Mat;
 use rayon::prelude::*;
 
-use super::features::{bias_activation_cols, readout_delta};
+use super::features::{bias_activation_cols, readout_delta, readout_delta_in_place};
 use super::tile::{Compute, REDUCE_BLOCK, Scratch, add_gram, row_blocks};
 use super::{
     EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, assemble, band_blocks,
@@ -122,8 +122,16 @@ fn chunk_features<T: Compute>(
             bias_activation_cols(model, &cw.b[q0..q0 + w], s_b0, h.as_mut(), dphi.as_mut());
             let mut out = Vec::with_capacity(1 + k);
             out.push(h);
-            for a in 0..k {
-                out.push(readout_delta(&dphi, |u| cw.readout[(q0 + u, a)], s_w1));
+            if k == 1 {
+                out.push(readout_delta_in_place(
+                    dphi,
+                    |u| cw.readout[(q0 + u, 0)],
+                    s_w1,
+                ));
+            } else {
+                for a in 0..k {
+                    out.push(readout_delta(&dphi, |u| cw.readout[(q0 + u, a)], s_w1));
+                }
             }
             out
         },

@@ -115,6 +115,18 @@ pub fn scaled_copy<T: Real>(out: &mut [T], g: &[T], s: T) {
     )
 }
 
+/// `out = s·out`: [`scaled_copy`] onto its own source, the same products.
+pub fn scale_in_place<T: Real>(out: &mut [T], s: T) {
+    Arch::new().dispatch(
+        #[inline(always)]
+        || {
+            for o in out.iter_mut() {
+                *o = s * *o;
+            }
+        },
+    )
+}
+
 /// `out ⊙= g`.
 pub fn hadamard_in_place<T: Real>(out: &mut [T], g: &[T]) {
     Arch::new().dispatch(
@@ -165,6 +177,16 @@ mod tests {
                 out[i].to_bits(),
                 (1.0 + (0.3 * a[i] + 0.01) * d[i]).to_bits()
             );
+        }
+        // In place and copied, the same products (a zero times a negative scale is −0 in
+        // both).
+        let g: Vec<f32> = z0.iter().map(|&v| if v > 0.0 { v } else { 0.0 }).collect();
+        let (mut copied, mut scaled) = (vec![0.0f32; g.len()], g.clone());
+        scaled_copy(&mut copied, &g, -1.5);
+        scale_in_place(&mut scaled, -1.5);
+        for i in 0..g.len() {
+            assert_eq!(copied[i].to_bits(), (-1.5 * g[i]).to_bits());
+            assert_eq!(scaled[i].to_bits(), copied[i].to_bits());
         }
         let mut acc = vec![0.5; 999];
         promote_add(&mut acc, &z0[..999], 2.0);
