@@ -178,16 +178,25 @@ pub fn bias_activation_cols<T: Real>(
 /// `out[:, u] = s·g[u]·dphi[:, u]` for every column: `δ` of the last hidden layer for one
 /// output, `g` the readout column.
 pub fn readout_delta<T: Real>(dphi: &Mat<T>, g: impl Fn(usize) -> T, s: f64) -> Mat<T> {
-    let (r, m) = (dphi.nrows(), dphi.ncols());
-    let mut out = Mat::<T>::zeros(r, m);
-    for u in 0..m {
+    let mut out = Mat::<T>::zeros(dphi.nrows(), dphi.ncols());
+    readout_delta_into(&mut out, dphi, g, s);
+    out
+}
+
+/// [`readout_delta`] into `out` (of `dphi`'s shape, every entry overwritten).
+pub fn readout_delta_into<T: Real>(
+    out: &mut Mat<T>,
+    dphi: &Mat<T>,
+    g: impl Fn(usize) -> T,
+    s: f64,
+) {
+    for u in 0..dphi.ncols() {
         simd::scaled_copy(
             out.col_as_slice_mut(u),
             dphi.col_as_slice(u),
             T::of(s) * g(u),
         );
     }
-    out
 }
 
 /// [`readout_delta`] written over `dphi` itself (the same products), for a single output:

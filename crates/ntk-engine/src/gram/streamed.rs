@@ -16,8 +16,8 @@ use std::collections::BTreeSet;
 use faer::Mat;
 use rayon::prelude::*;
 
-use super::features::{bias_activation_cols, readout_delta, readout_delta_in_place};
-use super::tile::{Compute, REDUCE_BLOCK, Scratch, add_gram, row_blocks};
+use super::features::{bias_activation_cols, readout_delta_in_place, readout_delta_into};
+use super::tile::{Compute, REDUCE_BLOCK, Scratch, Spare, add_gram, row_blocks};
 use super::{
     EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, assemble, band_blocks,
     check_cancel, entries, nngp_tile, tile_pairs,
@@ -102,7 +102,7 @@ fn chunk_features<T: Compute>(
     (x, r): (&T::Lhs, usize),
     cw: &ChunkWeights<T>,
     with_deltas: bool,
-    spare: &std::sync::Mutex<Vec<T::Rows>>,
+    spare: &Spare<T>,
 ) -> ChunkFeatures<T> {
     let c = cw.c;
     let (s_w0, s_b0) = model.forward_scales(0);
@@ -116,8 +116,9 @@ fn chunk_features<T: Compute>(
         c,
         1 + k,
         |q0, w| {
-            let mut h = Mat::<T>::zeros(r, w);
-            let mut dphi = Mat::<T>::zeros(r, w);
+            // Both overwritten whole: the product stores every entry, the activation too.
+            let mut h = spare.mat(r, w);
+            let mut dphi = spare.mat(r, w);
             T::gemm_prepacked(h.as_mut(), x, &cw.packed[q0 / REDUCE_BLOCK], T::of(s_w0));
             bias_activation_cols(model, &cw.b[q0..q0 + w], s_b0, h.as_mut(), dphi.as_mut());
             let mut out = Vec::with_capacity(1 + k);
@@ -130,8 +131,15 @@ fn chunk_features<T: Compute>(
                 ));
             } else {
                 for a in 0..k {
-                    out.push(readout_delta(&dphi, |u| cw.readout[(q0 + u, a)], s_w1));
+                    let mut d = spare.mat(r, w);
+                    readout_delta_into(&mut d, &dphi, |u| cw.readout[(q0 + u, a)], s_w1);
+                    out.push(d);
                 }
+                spare
+                    .mats
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(dphi);
             }
             out
         },
@@ -218,7 +226,7 @@ pub fn run<T: Compute>(
         })
         .collect();
     // The previous chunk's feature buffers, reused by the next one.
-    let spare = std::sync::Mutex::new(Vec::new());
+    let spare = Spare::<T>::default();
     let mut c0 = 0;
     while c0 < m {
         check_cancel(cancel)?;
@@ -268,7 +276,7 @@ pub fn run<T: Compute>(
                     }
                 }
             });
-        let mut pool = spare.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pool = spare.rows.lock().unwrap_or_else(|e| e.into_inner());
         for (h, d) in f1.into_iter().chain(f2.into_iter().flatten()).flatten() {
             pool.push(h);
             pool.extend(d);

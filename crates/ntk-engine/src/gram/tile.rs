@@ -30,6 +30,37 @@ use crate::simd::gemm::{
 /// Neurons per partial sum.
 pub const REDUCE_BLOCK: usize = 256;
 
+/// Buffers that a loop over chunks of neurons hands from one chunk to the next, so that it
+/// neither faults in fresh pages nor zeroes memory for every chunk: prepared features no
+/// longer needed, and the matrices a chunk's products and activations are written into
+/// (every entry of which is written again before it is read).
+pub struct Spare<T: Compute> {
+    /// Prepared features of an earlier chunk ([`Compute::rows_by_block`] refills them).
+    pub rows: std::sync::Mutex<Vec<T::Rows>>,
+    /// Feature blocks of an earlier chunk, already prepared.
+    pub mats: std::sync::Mutex<Vec<Mat<T>>>,
+}
+
+impl<T: Compute> Default for Spare<T> {
+    fn default() -> Self {
+        Spare {
+            rows: std::sync::Mutex::new(Vec::new()),
+            mats: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<T: Compute> Spare<T> {
+    /// An `r × c` matrix to be overwritten: a spare one of that shape, else zeros.
+    pub fn mat(&self, r: usize, c: usize) -> Mat<T> {
+        let mut pool = self.mats.lock().unwrap_or_else(|e| e.into_inner());
+        match pool.iter().rposition(|m| (m.nrows(), m.ncols()) == (r, c)) {
+            Some(i) => pool.swap_remove(i),
+            None => Mat::zeros(r, c),
+        }
+    }
+}
+
 /// The row ranges of `n` points cut into tiles of `tile` rows.
 pub fn row_blocks(n: usize, tile: usize) -> Vec<Range<usize>> {
     (0..n.div_ceil(tile))
@@ -85,13 +116,15 @@ pub trait Compute: Real {
     /// Points in prepared features.
     fn rows_of(x: &Self::Rows) -> usize;
     /// `count` prepared `rows × cols` features built per block of [`REDUCE_BLOCK`] columns
-    /// (`f(q0, w)` gives the `count` blocks of columns `q0..q0 + w`), blocks in parallel.
+    /// (`f(q0, w)` gives the `count` blocks of columns `q0..q0 + w`), blocks in parallel;
+    /// buffers come from `spare` where it has them, and the blocks go back to it once
+    /// prepared.
     fn rows_by_block(
         rows: usize,
         cols: usize,
         count: usize,
         f: impl Fn(usize, usize) -> Vec<Mat<Self>> + Sync,
-        spare: &std::sync::Mutex<Vec<Self::Rows>>,
+        spare: &Spare<Self>,
     ) -> Vec<Self::Rows>;
     /// [`add_gram`] on prepared features: the same bits.
     fn add_gram_rows(
@@ -149,9 +182,16 @@ impl Compute for f32 {
         cols: usize,
         count: usize,
         f: impl Fn(usize, usize) -> Vec<Mat<f32>> + Sync,
-        spare: &std::sync::Mutex<Vec<PackedRows>>,
+        spare: &Spare<f32>,
     ) -> Vec<PackedRows> {
-        PackedRows::from_blocks_in(rows, cols, REDUCE_BLOCK, count, f, spare)
+        PackedRows::from_blocks_in(
+            rows,
+            cols,
+            REDUCE_BLOCK,
+            count,
+            f,
+            (&spare.rows, &spare.mats),
+        )
     }
     fn add_gram_rows(
         acc: &mut Mat<f64>,
@@ -216,7 +256,7 @@ impl Compute for f64 {
         cols: usize,
         count: usize,
         f: impl Fn(usize, usize) -> Vec<Mat<f64>> + Sync,
-        _spare: &std::sync::Mutex<Vec<Mat<f64>>>,
+        _spare: &Spare<f64>,
     ) -> Vec<Mat<f64>> {
         let starts: Vec<usize> = (0..cols).step_by(REDUCE_BLOCK).collect();
         let blocks: Vec<Vec<Mat<f64>>> = starts

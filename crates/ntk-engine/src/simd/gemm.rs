@@ -800,27 +800,26 @@ impl PackedRows {
         count: usize,
         f: impl Fn(usize, usize) -> Vec<faer::Mat<f32>> + Sync,
     ) -> Vec<Self> {
-        Self::from_blocks_in(
-            rows,
-            cols,
-            block,
-            count,
-            f,
-            &std::sync::Mutex::new(Vec::new()),
-        )
+        let (rows_pool, mats_pool) = Default::default();
+        Self::from_blocks_in(rows, cols, block, count, f, (&rows_pool, &mats_pool))
     }
 
     /// [`PackedRows::from_blocks`] reusing the buffers of packed rows that are no longer
-    /// needed (taken from `spare`; every value is written again, padding included), so that
-    /// a loop over chunks does not fault in fresh pages for every chunk.
+    /// needed (taken from `spare.0`; every value is written again, padding included), so that
+    /// a loop over chunks does not fault in fresh pages for every chunk; `f`'s matrices go
+    /// to `spare.1` once packed, for the next chunk's `f` to write into.
     pub fn from_blocks_in(
         rows: usize,
         cols: usize,
         block: usize,
         count: usize,
         f: impl Fn(usize, usize) -> Vec<faer::Mat<f32>> + Sync,
-        spare: &std::sync::Mutex<Vec<PackedRows>>,
+        spare: (
+            &std::sync::Mutex<Vec<PackedRows>>,
+            &std::sync::Mutex<Vec<faer::Mat<f32>>>,
+        ),
     ) -> Vec<Self> {
+        let (spare, used) = spare;
         assert!(block > 0, "block of at least one column");
         let mr = panel_rows();
         let (rl, rr) = (rows.div_ceil(mr) * mr, rows.div_ceil(NR) * NR);
@@ -876,6 +875,7 @@ impl PackedRows {
                     pack_rhs_panel(m.as_ref(), jp * NR, 0, w, panel);
                 }
             }
+            used.lock().unwrap_or_else(|e| e.into_inner()).extend(mats);
         });
         bufs.into_iter()
             .map(|(lhs, rhs)| PackedRows {
