@@ -104,6 +104,22 @@ impl std::fmt::Debug for NpyFile {
     }
 }
 
+/// A read-only map of `file` (at `path`), registered so that a `SIGBUS` in it names the file.
+fn map_file(file: &File, path: &Path) -> Result<(Mmap, Registration)> {
+    // SAFETY: the map is read-only and private to the `NpyFile` that keeps it. Another
+    // process truncating the file while it is mapped could raise SIGBUS: the hazard of every
+    // memory map, and the reason only files above `copy_limit()` (or looked at in a few
+    // places, `open_mapped`) are mapped; their length is checked against the header before
+    // any element is read, and a SIGBUS in the map is reported as this file truncated
+    // (`bus_guard`).
+    let map = unsafe { Mmap::map(file) }.map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let registration = Registration::map(&map, path);
+    Ok((map, registration))
+}
+
 impl NpyFile {
     /// Opens `path` (a regular file, see [`safe_file::open_input`]), parses and checks the
     /// header against the file's length. Files up to [`COPY_LIMIT`] bytes are read into
@@ -135,19 +151,40 @@ impl NpyFile {
             })?;
             buf.make_read_only().map_err(io)?
         } else {
-            // SAFETY: the map is read-only and private to this value. Another process
-            // truncating the file while it is mapped could raise SIGBUS: the hazard of every
-            // memory map, and the reason only files above `copy_limit()` are mapped; their
-            // length is checked against the header before any element is read, and a SIGBUS
-            // in the map is reported as this file truncated (`bus_guard`).
-            let map = unsafe { Mmap::map(&file) }.map_err(io)?;
-            mapped = Some(Registration::map(&map, &path));
+            let (map, registration) = map_file(&file, &path)?;
+            mapped = Some(registration);
             map
         };
         let hash = xxhash_rust::xxh3::xxh3_64(&backing);
         let mut npy = Self::parse(path, Backing::Map(backing))?;
         npy.source = Some((file, len, hash));
         npy.mapped = mapped;
+        Ok(npy)
+    }
+
+    /// Opens `path` as [`NpyFile::open`] does, but always maps it and reads nothing ahead:
+    /// only the pages of the elements asked for are read. For a look at a few elements of a
+    /// large file (the diagonal of a kernel just written), not for inputs:
+    /// [`NpyFile::verify_unchanged`] then checks nothing.
+    pub fn open_mapped(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let file = safe_file::open_input(&path)?;
+        let len = file
+            .metadata()
+            .map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?
+            .len();
+        if len == 0 {
+            return Err(Error::npy(
+                &path,
+                "the file is empty (0 bytes; expected a .npy array)",
+            ));
+        }
+        let (map, registration) = map_file(&file, &path)?;
+        let mut npy = Self::parse(path, Backing::Map(map))?;
+        npy.mapped = Some(registration);
         Ok(npy)
     }
 
@@ -625,6 +662,30 @@ mod tests {
         assert!(g.expect_2d().unwrap_err().to_string().contains("1-D"));
         // No temporary file is left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    /// A mapped file gives the elements a copied one gives, and refuses what `open` refuses.
+    #[test]
+    fn mapped_files_read_the_same_elements() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.npy");
+        write(&p, &[3, 3], (0..9).map(|i| i as f64 * 0.25 - 1.0)).unwrap();
+        let (copied, mapped) = (
+            NpyFile::open(&p).unwrap(),
+            NpyFile::open_mapped(&p).unwrap(),
+        );
+        assert_eq!(mapped.shape(), &[3, 3]);
+        for i in 0..9 {
+            assert_eq!(mapped.get(i).to_bits(), copied.get(i).to_bits());
+        }
+        let empty = dir.path().join("empty.npy");
+        std::fs::write(&empty, b"").unwrap();
+        let e = NpyFile::open_mapped(&empty).unwrap_err().to_string();
+        assert!(e.contains("empty.npy") && e.contains("empty"), "{e}");
+        let text = dir.path().join("text.npy");
+        std::fs::write(&text, b"not an array at all").unwrap();
+        let e = NpyFile::open_mapped(&text).unwrap_err().to_string();
+        assert!(e.contains("text.npy") && e.contains("magic"), "{e}");
     }
 
     #[test]
