@@ -55,19 +55,60 @@ fn advise_if<T>(wanted: bool, ptr: *const T, bytes: usize) {
     let _ = (wanted, ptr, bytes);
 }
 
-/// A zeroed `Vec<f64>` of `len` elements (huge pages on request, module docs). A large one
-/// comes zeroed from the system (`calloc`), its pages untouched until the caller fills them,
-/// so the advice still applies to them.
+/// Buffers at least this large are populated ([`populate`]).
+const POPULATE_BYTES: usize = 8 << 20;
+
+/// Maps in the whole pages of `[ptr, ptr + bytes)` at once (`MADV_POPULATE_WRITE`, Linux
+/// 5.14), in pieces on the rayon pool's threads, instead of one page fault per 4 KiB as the
+/// caller first writes them. Every buffer of [`zeroed_f64`] and [`zeroed_f32`] is written
+/// whole by its caller (kernel bands, packed weights and features), so no page is mapped in
+/// for nothing. On the 2-core VMs we measure on a fault costs about 2.7 µs per page and a
+/// populated page 1.6 µs (400 MiB: 274 ms against 160 ms on one thread, 2026-12-03); 3 × 4096
+/// (141 MiB of packed weights) took 1.216 s against 1.225 s (medians of five alternated
+/// runs). Where the kernel refuses the advice (older than 5.14, or another system) the pages
+/// fault in as before: contents and results never change.
+fn populate<T>(ptr: *const T, bytes: usize) {
+    #[cfg(target_os = "linux")]
+    if bytes >= POPULATE_BYTES {
+        use rayon::prelude::*;
+        const PAGE: usize = 4096;
+        let start = ptr as usize;
+        let first = start.next_multiple_of(PAGE);
+        let end = (start + bytes) / PAGE * PAGE;
+        if end > first {
+            let pieces = 4 * rayon::current_num_threads();
+            let step = (end - first).div_ceil(pieces).next_multiple_of(PAGE);
+            (first..end).step_by(step).par_bridge().for_each(|a| {
+                let b = (a + step).min(end);
+                // SAFETY: FFI; whole pages inside an allocation the caller owns and nothing
+                // else uses yet. MADV_POPULATE_WRITE only maps the pages in (as writing to
+                // them would) and keeps their contents, the zeroes; a refusal is harmless.
+                unsafe {
+                    libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_POPULATE_WRITE);
+                }
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (ptr, bytes);
+}
+
+/// A zeroed `Vec<f64>` of `len` elements (huge pages on request, module docs), mapped in
+/// ([`populate`]). A large one comes zeroed from the system (`calloc`), its pages untouched
+/// until then, so the advice still applies to them.
 pub(crate) fn zeroed_f64(len: usize) -> Vec<f64> {
     let v = vec![0.0f64; len];
     advise(v.as_ptr(), len * size_of::<f64>());
+    populate(v.as_ptr(), len * size_of::<f64>());
     v
 }
 
-/// A zeroed `Vec<f32>` of `len` elements (huge pages on request, module docs).
+/// A zeroed `Vec<f32>` of `len` elements (huge pages on request, module docs), mapped in
+/// ([`populate`]).
 pub(crate) fn zeroed_f32(len: usize) -> Vec<f32> {
     let v = vec![0.0f32; len];
     advise(v.as_ptr(), len * size_of::<f32>());
+    populate(v.as_ptr(), len * size_of::<f32>());
     v
 }
 
