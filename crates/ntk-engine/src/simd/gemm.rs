@@ -776,14 +776,37 @@ pub struct PackedRows {
 }
 
 impl PackedRows {
-    /// Packs `x` (`r × c`, any strides) in blocks of `block` columns.
+    /// Packs `x` (`r × c`, any strides) in blocks of `block` columns, on the calling thread
+    /// and straight from `x` (no copy of each block first): the layout of
+    /// [`PackedRows::from_blocks`]. Its callers (the stored schedule's row blocks) run one
+    /// block of rows per task, the tasks in parallel.
     pub fn new(x: MatRef<'_, f32>, block: usize) -> Self {
+        assert!(block > 0, "block of at least one column");
         let (rows, cols) = (x.nrows(), x.ncols());
-        let mut out = PackedRows::from_blocks(rows, cols, block, 1, |q0, w| {
-            vec![x.subcols(q0, w).to_owned()]
-        });
-        out.pop()
-            .unwrap_or_else(|| unreachable!("one matrix asked for"))
+        let mr = panel_rows();
+        let (rl, rr) = (rows.div_ceil(mr) * mr, rows.div_ceil(NR) * NR);
+        let (mut lhs, mut rhs) = (zeroed(rl * cols), zeroed(rr * cols));
+        if rows > 0 && cols > 0 {
+            let blocks = lhs.chunks_mut(block * rl).zip(rhs.chunks_mut(block * rr));
+            for (q, (l, r)) in blocks.enumerate() {
+                let (q0, w) = (q * block, block.min(cols - q * block));
+                let m = x.subcols(q0, w);
+                for (ip, panel) in l.chunks_mut(w * mr).enumerate() {
+                    pack_lhs_panel(m, ip * mr, mr, 0, w, panel);
+                }
+                for (jp, panel) in r.chunks_mut(w * NR).enumerate() {
+                    pack_rhs_panel(m, jp * NR, 0, w, panel);
+                }
+            }
+        }
+        PackedRows {
+            rows,
+            cols,
+            block,
+            mr,
+            lhs,
+            rhs,
+        }
     }
 
     /// `count` packed matrices of `rows × cols`, built block by block: `f(q0, w)` returns the
