@@ -92,21 +92,16 @@ impl BulgeChase {
                         }
                     };
                     let done = |s: usize| progress[i].store(s + 1, Ordering::Release);
-                    Arch::new().dispatch(
-                        #[inline(always)]
-                        || {
-                            sweep(
-                                buf,
-                                n,
-                                b,
-                                i,
-                                (&mut v, &mut y),
-                                (&mut steps, &mut vs),
-                                ready,
-                                done,
-                            )
-                        },
-                    );
+                    Arch::new().dispatch(SweepRun {
+                        buf,
+                        n,
+                        b,
+                        i,
+                        work: (&mut v, &mut y),
+                        out: (&mut steps, &mut vs),
+                        ready,
+                        done,
+                    });
                     progress[i].store(usize::MAX, Ordering::Release);
                     mine.push(Sweep { steps, vs });
                 }
@@ -158,27 +153,75 @@ impl BulgeChase {
                 );
                 rest = tail;
             }
-            Arch::new().dispatch(
-                #[inline(always)]
-                || {
-                    let mut one = |w: &Sweep, s: &Step| {
-                        let v = &w.vs[s.at..s.at + s.len];
-                        for col in cols.iter_mut() {
-                            reflector::apply(v, s.tau, &mut col[s.row..s.row + s.len]);
-                        }
-                    };
-                    if transpose {
-                        for w in &self.sweeps {
-                            w.steps.iter().for_each(|s| one(w, s));
-                        }
-                    } else {
-                        for w in self.sweeps.iter().rev() {
-                            w.steps.iter().rev().for_each(|s| one(w, s));
-                        }
-                    }
-                },
-            );
+            Arch::new().dispatch(ApplyBlock {
+                chase: self,
+                cols,
+                transpose,
+            });
         });
+    }
+}
+
+/// One task of [`BulgeChase::apply`]: every reflector, in order, on a block of columns. A
+/// `WithSimd` so that each instruction set compiles the loops with its target features (a
+/// closure's body passed to `dispatch` was compiled once, for the baseline SSE2, and called
+/// from the dispatched code: `perf annotate` showed two-lane `mulpd`/`addpd` on an AVX-512
+/// machine).
+struct ApplyBlock<'a, 'c> {
+    chase: &'a BulgeChase,
+    cols: Vec<&'c mut [f64]>,
+    transpose: bool,
+}
+
+impl pulp::WithSimd for ApplyBlock<'_, '_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(mut self, _: S) {
+        if self.transpose {
+            for w in &self.chase.sweeps {
+                for s in &w.steps {
+                    apply_step(w, s, &mut self.cols);
+                }
+            }
+        } else {
+            for w in self.chase.sweeps.iter().rev() {
+                for s in w.steps.iter().rev() {
+                    apply_step(w, s, &mut self.cols);
+                }
+            }
+        }
+    }
+}
+
+/// Reflector `s` of sweep `w` applied to each column.
+#[inline(always)]
+fn apply_step(w: &Sweep, s: &Step, cols: &mut [&mut [f64]]) {
+    let v = &w.vs[s.at..s.at + s.len];
+    for col in cols.iter_mut() {
+        reflector::apply(v, s.tau, &mut col[s.row..s.row + s.len]);
+    }
+}
+
+/// One sweep of [`BulgeChase::reduce`] as a `WithSimd`, for the reason given at
+/// [`ApplyBlock`].
+struct SweepRun<'a, R, D> {
+    buf: Buffer,
+    n: usize,
+    b: usize,
+    i: usize,
+    work: (&'a mut [f64], &'a mut [f64]),
+    out: (&'a mut Vec<Step>, &'a mut Vec<f64>),
+    ready: R,
+    done: D,
+}
+
+impl<R: Fn(usize), D: Fn(usize)> pulp::WithSimd for SweepRun<'_, R, D> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        sweep(
+            self.buf, self.n, self.b, self.i, self.work, self.out, self.ready, self.done,
+        )
     }
 }
 
