@@ -133,19 +133,20 @@ pub struct BlockFeatures<T: Compute> {
     pub deltas: Vec<Vec<T::Rows>>,
 }
 
-/// `z = s_W·h·W + s_b·b` with `W` prepared, then `h ← φ(z)` in place and `φ'(z)` into `dz`.
-pub fn dense_forward<T: Compute>(
+/// `z = s_W·h·W + s_b·b` with `W` prepared and `h` given as the features prepared for the
+/// Grams ([`Compute::gemm_rows`]), then `h ← φ(z)` in place and `φ'(z)` into `dz`.
+pub fn dense_forward_rows<T: Compute>(
     model: &Mlp,
-    h: faer::MatRef<'_, T>,
+    h: &T::Rows,
     layer: &LayerT<T>,
 ) -> (Mat<T>, Mat<T>) {
-    let (r, c) = (h.nrows(), layer.b.len());
+    let (r, c) = (T::rows_of(h), layer.b.len());
     let mut z = Mat::<T>::zeros(r, c);
     let mut dz = Mat::<T>::zeros(r, c);
     let Some(w) = &layer.fwd else {
         unreachable!("hidden layers are packed")
     };
-    T::gemm_packed(z.as_mut(), h, w, T::of(layer.s_w));
+    T::gemm_rows(z.as_mut(), h, w, T::of(layer.s_w));
     bias_activation_cols(model, &layer.b, layer.s_b, z.as_mut(), dz.as_mut());
     (z, dz)
 }
@@ -210,6 +211,11 @@ pub fn readout_delta_in_place<T: Real>(mut dphi: Mat<T>, g: impl Fn(usize) -> T,
 
 /// Forward and backward pass for the block `x` (`r × d`). `deltas` are computed only when
 /// `with_deltas` (the NNGP needs only the last layer's features).
+///
+/// Each activation and each `δ` is prepared for the Grams ([`Compute::pack_rows`]) as soon
+/// as it is made, and the next product (the layer above's forward one, the layer below's
+/// backward one) reads that preparation ([`Compute::gemm_rows`]): one packing of each
+/// matrix instead of two, the same bits.
 pub fn block_features<T: Compute>(
     model: &Mlp,
     layers: &[LayerT<T>],
@@ -219,17 +225,18 @@ pub fn block_features<T: Compute>(
     let depth = model.depth();
     let k = model.outputs;
     let r = x.nrows();
-    let mut acts = Vec::with_capacity(depth + 1);
+    let mut acts: Vec<T::Rows> = Vec::with_capacity(depth + 1);
     let mut dphi = Vec::with_capacity(depth);
-    acts.push(x);
+    acts.push(T::pack_rows(x.as_ref()));
+    drop(x);
     for layer in &layers[..depth] {
-        let (h, dz) = dense_forward(model, acts[acts.len() - 1].as_ref(), layer);
-        acts.push(h);
+        let (h, dz) = dense_forward_rows(model, &acts[acts.len() - 1], layer);
+        acts.push(T::pack_rows(h.as_ref()));
         if with_deltas {
             dphi.push(dz);
         }
     }
-    let mut deltas: Vec<Vec<Mat<T>>> = Vec::with_capacity(depth);
+    let mut deltas: Vec<Vec<T::Rows>> = Vec::with_capacity(depth);
     if with_deltas && depth > 0 {
         // δ_{L−1}[a] = s_W(L)·W_L[:, a]ᵀ ⊙ φ'(z_{L−1}), column by column.
         let read = &layers[depth];
@@ -244,13 +251,14 @@ pub fn block_features<T: Compute>(
                 .map(|a| readout_delta(&d_last, |u| read.w[(u, a)], read.s_w))
                 .collect()
         };
-        deltas.push(top);
+        deltas.push(top.iter().map(|d| T::pack_rows(d.as_ref())).collect());
+        drop(top);
         // δ_{l−1}[a] = (s_W(l)·δ_l[a]·W_lᵀ) ⊙ φ'(z_{l−1}).
         for l in (1..depth).rev() {
             let layer = &layers[l];
             let prev = &dphi[l - 1];
             let above = &deltas[deltas.len() - 1];
-            let next: Vec<Mat<T>> = above
+            let next: Vec<T::Rows> = above
                 .iter()
                 .map(|d| {
                     let mut out = Mat::<T>::zeros(r, prev.ncols());
@@ -258,24 +266,18 @@ pub fn block_features<T: Compute>(
                         unreachable!("hidden layers are packed for the forward pass")
                     };
                     match &layer.bwd {
-                        Some(wt) => T::gemm_packed(out.as_mut(), d.as_ref(), wt, T::of(layer.s_w)),
-                        None => T::gemm_packed_t(out.as_mut(), d.as_ref(), w, T::of(layer.s_w)),
+                        Some(wt) => T::gemm_rows(out.as_mut(), d, wt, T::of(layer.s_w)),
+                        None => T::gemm_rows_t(out.as_mut(), d, w, T::of(layer.s_w)),
                     }
                     for j in 0..prev.ncols() {
                         simd::hadamard_in_place(out.col_as_slice_mut(j), prev.col_as_slice(j));
                     }
-                    out
+                    T::pack_rows(out.as_ref())
                 })
                 .collect();
             deltas.push(next);
         }
         deltas.reverse();
     }
-    let pack = |m: Vec<Mat<T>>| -> Vec<T::Rows> {
-        m.into_iter().map(|x| T::pack_rows(x.as_ref())).collect()
-    };
-    BlockFeatures {
-        acts: pack(acts),
-        deltas: deltas.into_iter().map(pack).collect(),
-    }
+    BlockFeatures { acts, deltas }
 }

@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use crate::scalar::Real;
 use crate::simd::gemm::{
     Epilogue, GramWork, PackedLhs, PackedRhs, PackedRows, gemm_packed_in, gemm_packed_t_in,
-    gemm_prepacked, gram_block_f64_in, gram_rows_f64,
+    gemm_prepacked, gemm_rows, gemm_rows_t, gram_block_f64_in, gram_rows_f64,
 };
 
 /// Neurons per partial sum.
@@ -115,6 +115,12 @@ pub trait Compute: Real {
     fn pack_rows(x: MatRef<'_, Self>) -> Self::Rows;
     /// Points in prepared features.
     fn rows_of(x: &Self::Rows) -> usize;
+    /// [`Compute::gemm_packed`] with `A` given as prepared features: the same bits (a
+    /// layer's activations feed the next layer's product from the preparation made for
+    /// the Grams, not from a second packing).
+    fn gemm_rows(dst: MatMut<'_, Self>, a: &Self::Rows, b: &Self::Packed, alpha: Self);
+    /// [`Compute::gemm_packed_t`] with `A` given as prepared features: the same bits.
+    fn gemm_rows_t(dst: MatMut<'_, Self>, a: &Self::Rows, b: &Self::Packed, alpha: Self);
     /// `count` prepared `rows × cols` features built per block of [`REDUCE_BLOCK`] columns
     /// (`f(q0, w)` gives the `count` blocks of columns `q0..q0 + w`), blocks in parallel;
     /// buffers come from `spare` where it has them, and the blocks go back to it once
@@ -176,6 +182,12 @@ impl Compute for f32 {
     }
     fn rows_of(x: &PackedRows) -> usize {
         x.rows()
+    }
+    fn gemm_rows(dst: MatMut<'_, f32>, a: &PackedRows, b: &PackedRhs, alpha: f32) {
+        gemm_rows(a, b, Epilogue::Store(dst, alpha));
+    }
+    fn gemm_rows_t(dst: MatMut<'_, f32>, a: &PackedRows, b: &PackedRhs, alpha: f32) {
+        gemm_rows_t(a, b, dst, alpha);
     }
     fn rows_by_block(
         rows: usize,
@@ -250,6 +262,12 @@ impl Compute for f64 {
     }
     fn rows_of(x: &Mat<f64>) -> usize {
         x.nrows()
+    }
+    fn gemm_rows(dst: MatMut<'_, f64>, a: &Mat<f64>, b: &Mat<f64>, alpha: f64) {
+        Self::gemm_packed(dst, a.as_ref(), b, alpha);
+    }
+    fn gemm_rows_t(dst: MatMut<'_, f64>, a: &Mat<f64>, b: &Mat<f64>, alpha: f64) {
+        Self::gemm_packed_t(dst, a.as_ref(), b, alpha);
     }
     fn rows_by_block(
         rows: usize,

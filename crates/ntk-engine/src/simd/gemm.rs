@@ -921,6 +921,41 @@ impl PackedRows {
     pub fn cols(&self) -> usize {
         self.cols
     }
+
+    /// The left panels as a product reads them: packed by blocks of [`KC`] columns they are,
+    /// value for value, what [`pack_lhs_all`] makes of the same matrix (chunk `q` at
+    /// `q·KC·rl`, its panel `ip` at `+ ip·w·mr`, rows past `rows` zero).
+    fn lhs_panels(&self) -> &[f32] {
+        assert_eq!(self.block, KC, "rows packed by blocks of KC columns");
+        assert_eq!(self.mr, panel_rows(), "packed on this CPU");
+        &self.lhs
+    }
+}
+
+/// [`gemm_packed_in`] with `A` given as the rows prepared for the Grams (a layer's
+/// activations or `δ`, packed once for both uses): the same bits, without packing `A` again.
+///
+/// # Panics
+/// If the shapes disagree, `a` was packed by blocks other than [`KC`] or on another
+/// instruction set, or [`Epilogue::AddF64`] is asked for more than [`KC`] inner indices.
+pub fn gemm_rows(a: &PackedRows, b: &PackedRhs, out: Epilogue<'_>) {
+    assert_eq!(a.cols, b.k, "inner dimensions");
+    gemm_on_packed(a.lhs_panels(), a.rows, b, out, Read::Panels);
+}
+
+/// [`gemm_packed_t_in`] with `A` given as prepared rows (as [`gemm_rows`]): the same bits.
+///
+/// # Panics
+/// As [`gemm_rows`].
+pub fn gemm_rows_t(a: &PackedRows, b: &PackedRhs, c: MatMut<'_, f32>, alpha: f32) {
+    assert_eq!(a.cols, b.n, "inner dimensions");
+    gemm_on_packed(
+        a.lhs_panels(),
+        a.rows,
+        b,
+        Epilogue::Store(c, alpha),
+        Read::Across,
+    );
 }
 
 /// `acc += α · Σ_blocks f64(A[:, blk]·B[:, blk]ᵀ)`, block by block in column order, each
@@ -1604,6 +1639,38 @@ mod tests {
             Epilogue::Store(want.as_mut(), 1.0),
         );
         assert!(got == want);
+    }
+
+    /// Rows prepared for the Grams feed products with the bits of packing `A` for each
+    /// product (ragged rows and chunks of the inner dimension included), forward and read
+    /// across; a preparation by blocks other than `KC` is refused.
+    #[test]
+    fn products_from_prepared_rows_match_packing_the_left_operand() {
+        for &(m, k, n) in &[(1, 1, 1), (37, 19, 5), (70, 300, 520), (33, 513, 260)] {
+            let a = mat(m, k, 11);
+            let rows = PackedRows::new(a.as_ref(), KC);
+            let b = PackedRhs::new(mat(n, k, 12).as_ref());
+            let mut got = Mat::<f32>::zeros(m, n);
+            gemm_rows(&rows, &b, Epilogue::Store(got.as_mut(), 0.75));
+            let mut want = Mat::<f32>::zeros(m, n);
+            gemm_packed(a.as_ref(), &b, Epilogue::Store(want.as_mut(), 0.75));
+            assert!(got == want, "{m}x{k}x{n} forward");
+            // Read across: `A·P` with `P` (`k × n`) packed as it is.
+            let p = PackedRhs::new(mat(k, n, 13).as_ref());
+            let mut got = Mat::<f32>::zeros(m, n);
+            gemm_rows_t(&rows, &p, got.as_mut(), 0.5);
+            let mut want = Mat::<f32>::zeros(m, n);
+            gemm_packed_t_in(a.as_ref(), &p, want.as_mut(), 0.5, &mut Vec::new());
+            assert!(got == want, "{m}x{k}x{n} across");
+        }
+        let a = mat(9, 300, 14);
+        let other = PackedRows::new(a.as_ref(), KC / 2);
+        let b = PackedRhs::new(mat(4, 300, 15).as_ref());
+        let refused = std::panic::catch_unwind(|| {
+            let mut c = Mat::<f32>::zeros(9, 4);
+            gemm_rows(&other, &b, Epilogue::Store(c.as_mut(), 1.0));
+        });
+        assert!(refused.is_err(), "rows packed by blocks of KC / 2");
     }
 
     #[test]
