@@ -23,8 +23,8 @@ use rayon::prelude::*;
 
 use crate::scalar::Real;
 use crate::simd::gemm::{
-    Epilogue, GramWork, PackedLhs, PackedRhs, PackedRows, gemm_packed_in, gemm_packed_t_in,
-    gemm_prepacked, gemm_rows, gemm_rows_t, gram_block_f64_in, gram_rows_f64,
+    Epilogue, GramWork, PackedLhs, PackedRhs, PackedRows, gemm_prepacked, gemm_rows, gemm_rows_t,
+    gram_block_f64_in, gram_rows_f64,
 };
 
 /// Neurons per partial sum.
@@ -97,29 +97,28 @@ pub trait Compute: Real {
     type Lhs: Send + Sync;
     /// Prepares `A` for [`Compute::gemm_prepacked`].
     fn pack_lhs(a: MatRef<'_, Self>) -> Self::Lhs;
-    /// [`Compute::gemm_packed`] with `A` prepared by [`Compute::pack_lhs`]: the same bits.
+    /// `dst = alpha·A·B` with `A` prepared by [`Compute::pack_lhs`] and `B` by
+    /// [`Compute::pack`]; sequential.
     fn gemm_prepacked(dst: MatMut<'_, Self>, a: &Self::Lhs, b: &Self::Packed, alpha: Self);
     /// What the backward product `δ·Wᵀ` needs besides `W` prepared by [`Compute::pack`]:
     /// `Wᵀ` prepared where the precision keeps its own copy (`f64`), `None` where
-    /// [`Compute::gemm_packed_t`] reads the forward preparation across (`f32`: half the
+    /// [`Compute::gemm_rows_t`] reads the forward preparation across (`f32`: half the
     /// weights' memory).
     fn backward_pack(fwd: &Self::Packed) -> Option<Self::Packed>;
-    /// `dst = alpha·A·Bᵀ` with `B` prepared by [`Compute::pack`] (for products `X·B`): the
-    /// bits of [`Compute::gemm_packed`] with `Bᵀ` prepared.
-    fn gemm_packed_t(dst: MatMut<'_, Self>, a: MatRef<'_, Self>, b: &Self::Packed, alpha: Self);
-    /// `dst = alpha·A·B` with `B` prepared by [`Compute::pack`]; sequential.
-    fn gemm_packed(dst: MatMut<'_, Self>, a: MatRef<'_, Self>, b: &Self::Packed, alpha: Self);
     /// Features of a row block (points × neurons) prepared for [`Compute::add_gram_rows`].
     type Rows: Send + Sync;
     /// Prepares a row block's features.
     fn pack_rows(x: MatRef<'_, Self>) -> Self::Rows;
     /// Points in prepared features.
     fn rows_of(x: &Self::Rows) -> usize;
-    /// [`Compute::gemm_packed`] with `A` given as prepared features: the same bits (a
-    /// layer's activations feed the next layer's product from the preparation made for
-    /// the Grams, not from a second packing).
+    /// `dst = alpha·A·B` with `A` given as prepared features ([`Compute::pack_rows`]) and
+    /// `B` prepared by [`Compute::pack`]; sequential. A layer's activations feed the next
+    /// layer's product from the preparation made for the Grams, not from a second packing:
+    /// the bits of packing `A` for the product.
     fn gemm_rows(dst: MatMut<'_, Self>, a: &Self::Rows, b: &Self::Packed, alpha: Self);
-    /// [`Compute::gemm_packed_t`] with `A` given as prepared features: the same bits.
+    /// `dst = alpha·A·Bᵀ` with `A` given as prepared features and `B` prepared by
+    /// [`Compute::pack`] (for products `X·B`): the bits of [`Compute::gemm_rows`] with `Bᵀ`
+    /// prepared.
     fn gemm_rows_t(dst: MatMut<'_, Self>, a: &Self::Rows, b: &Self::Packed, alpha: Self);
     /// `count` prepared `rows × cols` features built per block of [`REDUCE_BLOCK`] columns
     /// (`f(q0, w)` gives the `count` blocks of columns `q0..q0 + w`), blocks in parallel;
@@ -152,22 +151,10 @@ pub trait Compute: Real {
     );
 }
 
-/// Runs `f` with this thread's buffer for a packed left operand, reused by all its `f32`
-/// products.
-fn with_lhs_work<R>(f: impl FnOnce(&mut Vec<f32>) -> R) -> R {
-    thread_local! {
-        static WORK: core::cell::RefCell<Vec<f32>> = const { core::cell::RefCell::new(Vec::new()) };
-    }
-    WORK.with_borrow_mut(f)
-}
-
 impl Compute for f32 {
     type Packed = PackedRhs;
     fn backward_pack(_: &PackedRhs) -> Option<PackedRhs> {
         None
-    }
-    fn gemm_packed_t(dst: MatMut<'_, f32>, a: MatRef<'_, f32>, b: &PackedRhs, alpha: f32) {
-        with_lhs_work(|w| gemm_packed_t_in(a, b, dst, alpha, w));
     }
     type Lhs = PackedLhs;
     fn pack_lhs(a: MatRef<'_, f32>) -> PackedLhs {
@@ -226,9 +213,6 @@ impl Compute for f32 {
         // Straight into the packed layout: no `W`, no packing pass.
         PackedRhs::layer_from_columns(fan_in, fan_out, draw)
     }
-    fn gemm_packed(dst: MatMut<'_, f32>, a: MatRef<'_, f32>, b: &PackedRhs, alpha: f32) {
-        with_lhs_work(|w| gemm_packed_in(a, b, Epilogue::Store(dst, alpha), w));
-    }
     fn gram_block(
         acc: MatMut<'_, f64>,
         a: MatRef<'_, f32>,
@@ -246,9 +230,6 @@ impl Compute for f64 {
     fn backward_pack(fwd: &Mat<f64>) -> Option<Mat<f64>> {
         Some(Self::pack(fwd.transpose()))
     }
-    fn gemm_packed_t(dst: MatMut<'_, f64>, a: MatRef<'_, f64>, b: &Mat<f64>, alpha: f64) {
-        gemm(dst, a, b.transpose(), alpha);
-    }
     type Lhs = Mat<f64>;
     fn pack_lhs(a: MatRef<'_, f64>) -> Mat<f64> {
         a.to_owned()
@@ -264,10 +245,10 @@ impl Compute for f64 {
         x.nrows()
     }
     fn gemm_rows(dst: MatMut<'_, f64>, a: &Mat<f64>, b: &Mat<f64>, alpha: f64) {
-        Self::gemm_packed(dst, a.as_ref(), b, alpha);
+        gemm(dst, a.as_ref(), b.as_ref(), alpha);
     }
     fn gemm_rows_t(dst: MatMut<'_, f64>, a: &Mat<f64>, b: &Mat<f64>, alpha: f64) {
-        Self::gemm_packed_t(dst, a.as_ref(), b, alpha);
+        gemm(dst, a.as_ref(), b.transpose(), alpha);
     }
     fn rows_by_block(
         rows: usize,
@@ -325,9 +306,6 @@ impl Compute for f64 {
             })
             .collect();
         (w, results)
-    }
-    fn gemm_packed(dst: MatMut<'_, f64>, a: MatRef<'_, f64>, b: &Mat<f64>, alpha: f64) {
-        gemm(dst, a, b.as_ref(), alpha);
     }
     fn gram_block(
         mut acc: MatMut<'_, f64>,

@@ -611,6 +611,7 @@ fn drive_packed<S: Simd, const MV: usize>(
 ///
 /// # Panics
 /// If the shapes disagree.
+#[cfg(test)] // The unpacked form, for the unit tests; the engine reads prepared rows (`gemm_rows_t`).
 pub fn gemm_packed_t_in(
     a: MatRef<'_, f32>,
     b: &PackedRhs,
