@@ -406,13 +406,16 @@ def deep_workloads(args, x, x_path, tmp, gemm):
             widths = [m] * depth
             label = deep_label(widths, 1, False)
             say(f"\n== depth sweep, ntk alone: {label}, n = {N}: {args.sweep_reps} rounds of "
-                f"(numpy f32 GEMM {GEMM_N}², ntk)")
+                f"(numpy f32 GEMM {GEMM_N}², median of 3; ntk)")
             rs, fr = [], []
             try:
                 for _ in range(args.sweep_reps):
                     # The GEMM rate right before each run: the fraction per round sees the
-                    # load the run saw (the alternation of the side-by-side workloads).
-                    g_rate = 2.0 * GEMM_N**3 / gemm_numpy(1)[0] / 1e9
+                    # load the run saw (the alternation of the side-by-side workloads). The
+                    # median of three products: one alone swung from 133 to 200 GFLOP/s
+                    # between adjacent rounds on a 2-core VM (2026-12-03), which put some
+                    # rounds at "100%" of a slow sample.
+                    g_rate = 2.0 * GEMM_N**3 / statistics.median(gemm_numpy(3)) / 1e9
                     pause()
                     r = run_ntk(args.ntk, x_path, ",".join(map(str, widths)), out,
                                 extra=deep_flags(widths, 1, w_std, b_std, False))
