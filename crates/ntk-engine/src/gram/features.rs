@@ -215,23 +215,25 @@ pub fn readout_delta_in_place<T: Real>(mut dphi: Mat<T>, g: impl Fn(usize) -> T,
 /// Each activation and each `δ` is prepared for the Grams ([`Compute::pack_rows`]) as soon
 /// as it is made, and the next product (the layer above's forward one, the layer below's
 /// backward one) reads that preparation ([`Compute::gemm_rows`]): one packing of each
-/// matrix instead of two, the same bits.
+/// matrix instead of two, the same bits. `right`: prepare them as a Gram's right operand too
+/// ([`Compute::pack_rows`]).
 pub fn block_features<T: Compute>(
     model: &Mlp,
     layers: &[LayerT<T>],
     x: Mat<T>,
     with_deltas: bool,
+    right: bool,
 ) -> BlockFeatures<T> {
     let depth = model.depth();
     let k = model.outputs;
     let r = x.nrows();
     let mut acts: Vec<T::Rows> = Vec::with_capacity(depth + 1);
     let mut dphi = Vec::with_capacity(depth);
-    acts.push(T::pack_rows(x.as_ref()));
+    acts.push(T::pack_rows(x.as_ref(), right));
     drop(x);
     for layer in &layers[..depth] {
         let (h, dz) = dense_forward_rows(model, &acts[acts.len() - 1], layer);
-        acts.push(T::pack_rows(h.as_ref()));
+        acts.push(T::pack_rows(h.as_ref(), right));
         if with_deltas {
             dphi.push(dz);
         }
@@ -251,7 +253,11 @@ pub fn block_features<T: Compute>(
                 .map(|a| readout_delta(&d_last, |u| read.w[(u, a)], read.s_w))
                 .collect()
         };
-        deltas.push(top.iter().map(|d| T::pack_rows(d.as_ref())).collect());
+        deltas.push(
+            top.iter()
+                .map(|d| T::pack_rows(d.as_ref(), right))
+                .collect(),
+        );
         drop(top);
         // δ_{l−1}[a] = (s_W(l)·δ_l[a]·W_lᵀ) ⊙ φ'(z_{l−1}).
         for l in (1..depth).rev() {
@@ -272,7 +278,7 @@ pub fn block_features<T: Compute>(
                     for j in 0..prev.ncols() {
                         simd::hadamard_in_place(out.col_as_slice_mut(j), prev.col_as_slice(j));
                     }
-                    T::pack_rows(out.as_ref())
+                    T::pack_rows(out.as_ref(), right)
                 })
                 .collect();
             deltas.push(next);

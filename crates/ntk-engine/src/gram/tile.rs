@@ -107,8 +107,10 @@ pub trait Compute: Real {
     fn backward_pack(fwd: &Self::Packed) -> Option<Self::Packed>;
     /// Features of a row block (points × neurons) prepared for [`Compute::add_gram_rows`].
     type Rows: Send + Sync;
-    /// Prepares a row block's features.
-    fn pack_rows(x: MatRef<'_, Self>) -> Self::Rows;
+    /// Prepares a row block's features; `right`: also as a Gram's right operand, which
+    /// the Grams otherwise prepare from the rest each time they take these rows as one
+    /// (`f32`: [`crate::simd::gemm::PackedRows::left`]; the same bits either way).
+    fn pack_rows(x: MatRef<'_, Self>, right: bool) -> Self::Rows;
     /// Points in prepared features.
     fn rows_of(x: &Self::Rows) -> usize;
     /// `dst = alpha·A·B` with `A` given as prepared features ([`Compute::pack_rows`]) and
@@ -164,8 +166,12 @@ impl Compute for f32 {
         gemm_prepacked(a, b, Epilogue::Store(dst, alpha));
     }
     type Rows = PackedRows;
-    fn pack_rows(x: MatRef<'_, f32>) -> PackedRows {
-        PackedRows::new(x, REDUCE_BLOCK)
+    fn pack_rows(x: MatRef<'_, f32>, right: bool) -> PackedRows {
+        if right {
+            PackedRows::new(x, REDUCE_BLOCK)
+        } else {
+            PackedRows::left(x, REDUCE_BLOCK)
+        }
     }
     fn rows_of(x: &PackedRows) -> usize {
         x.rows()
@@ -238,7 +244,7 @@ impl Compute for f64 {
         gemm(dst, a.as_ref(), b.as_ref(), alpha);
     }
     type Rows = Mat<f64>;
-    fn pack_rows(x: MatRef<'_, f64>) -> Mat<f64> {
+    fn pack_rows(x: MatRef<'_, f64>, _right: bool) -> Mat<f64> {
         x.to_owned()
     }
     fn rows_of(x: &Mat<f64>) -> usize {

@@ -767,6 +767,12 @@ fn panel_rows() -> usize {
 /// `MR` rows (`[p][MR]`), and as right operand, panels of [`NR`] rows (`[p][NR]`), zero past
 /// row `r`. A micro-tile then reads both operands in order, and its left panel (`MR × block`)
 /// stays in L1 while the right panels stream past it.
+///
+/// [`PackedRows::left`] keeps the left panels only, half the memory: a Gram that takes these
+/// rows as its right operand makes the right panels of one block of columns from them when it
+/// needs them ([`right_panels`], into a buffer of the thread that stays in L2), the same
+/// values. That costs a copy of the rows per Gram instead of one in all: the stored schedule
+/// keeps the right panels only for rows that serve many tiles (`gram::stored`).
 pub struct PackedRows {
     rows: usize,
     cols: usize,
@@ -782,21 +788,33 @@ impl PackedRows {
     /// [`PackedRows::from_blocks`]. Its callers (the stored schedule's row blocks) run one
     /// block of rows per task, the tasks in parallel.
     pub fn new(x: MatRef<'_, f32>, block: usize) -> Self {
+        Self::packed(x, block, true)
+    }
+
+    /// [`PackedRows::new`] without the right panels (the type's docs).
+    pub fn left(x: MatRef<'_, f32>, block: usize) -> Self {
+        Self::packed(x, block, false)
+    }
+
+    fn packed(x: MatRef<'_, f32>, block: usize, right: bool) -> Self {
         assert!(block > 0, "block of at least one column");
         let (rows, cols) = (x.nrows(), x.ncols());
         let mr = panel_rows();
         let (rl, rr) = (rows.div_ceil(mr) * mr, rows.div_ceil(NR) * NR);
-        let (mut lhs, mut rhs) = (zeroed(rl * cols), zeroed(rr * cols));
+        let mut lhs = zeroed(rl * cols);
+        let mut rhs = if right { zeroed(rr * cols) } else { Vec::new() };
         if rows > 0 && cols > 0 {
-            let blocks = lhs.chunks_mut(block * rl).zip(rhs.chunks_mut(block * rr));
-            for (q, (l, r)) in blocks.enumerate() {
+            for (q, l) in lhs.chunks_mut(block * rl).enumerate() {
                 let (q0, w) = (q * block, block.min(cols - q * block));
                 let m = x.subcols(q0, w);
                 for (ip, panel) in l.chunks_mut(w * mr).enumerate() {
                     pack_lhs_panel(m, ip * mr, mr, 0, w, panel);
                 }
-                for (jp, panel) in r.chunks_mut(w * NR).enumerate() {
-                    pack_rhs_panel(m, jp * NR, 0, w, panel);
+                if right {
+                    let r = &mut rhs[q0 * rr..(q0 + w) * rr];
+                    for (jp, panel) in r.chunks_mut(w * NR).enumerate() {
+                        pack_rhs_panel(m, jp * NR, 0, w, panel);
+                    }
                 }
             }
         }
@@ -975,7 +993,11 @@ pub fn gram_rows_f64(
 ) {
     assert_eq!((a.cols, a.block), (b.cols, b.block), "operands");
     assert_eq!((acc.nrows(), acc.ncols()), (a.rows, b.rows), "output shape");
-    assert_eq!(a.mr, panel_rows(), "packed on this CPU");
+    assert_eq!(
+        (a.mr, b.mr),
+        (panel_rows(), panel_rows()),
+        "packed on this CPU"
+    );
     struct Run<'x, 'y> {
         a: &'x PackedRows,
         b: &'x PackedRows,
@@ -1010,12 +1032,19 @@ fn gram_rows_drive<S: Simd, const MV: usize>(
     let mr = MV * lanes;
     let (rl, rr) = (a.rows.div_ceil(mr) * mr, b.rows.div_ceil(NR) * NR);
     let lhs: &[S::f32s] = bytemuck::cast_slice(&a.lhs);
+    let rlb = b.rows.div_ceil(mr) * mr;
+    let mut work = RIGHT.take();
     let mut q0 = 0;
     while q0 < a.cols {
         let w = a.block.min(a.cols - q0);
         // In vectors: the block starts at q0·rl/lanes, panel ip at + ip·w·MV.
         let ablk = &lhs[q0 * rl / lanes..(q0 + w) * rl / lanes];
-        let bblk = &b.rhs[q0 * rr..(q0 + w) * rr];
+        let bblk: &[f32] = if b.rhs.is_empty() {
+            right_panels(&b.lhs[q0 * rlb..(q0 + w) * rlb], mr, rr, w, &mut work);
+            &work
+        } else {
+            &b.rhs[q0 * rr..(q0 + w) * rr]
+        };
         for (ip, ap) in ablk.chunks_exact(w * MV).enumerate() {
             let i0 = ip * mr;
             for (jp, bp) in bblk.chunks_exact(w * NR).enumerate() {
@@ -1035,6 +1064,33 @@ fn gram_rows_drive<S: Simd, const MV: usize>(
             }
         }
         q0 += w;
+    }
+    RIGHT.set(work);
+}
+
+std::thread_local! {
+    /// The right panels of one block of columns that [`gram_rows_drive`] makes from left
+    /// panels (one block: `block × rows` floats, 256 KiB for the stored schedule's tiles).
+    static RIGHT: core::cell::Cell<Vec<f32>> = const { core::cell::Cell::new(Vec::new()) };
+}
+
+/// The right panels (`[j / NR][p][j % NR]`, `rr` rows) of one block of `w` columns, from its
+/// left panels (`[j / mr][p][j % mr]`, as [`PackedRows`] keeps them): the same values moved,
+/// rows past the matrix zero in both.
+fn right_panels(left: &[f32], mr: usize, rr: usize, w: usize, out: &mut Vec<f32>) {
+    debug_assert!(mr.is_multiple_of(NR) && left.len() >= rr * w);
+    // Every value is written below (the `rr / NR` panels of `w` steps).
+    out.resize(rr * w, 0.0);
+    for (ip, panel) in left.chunks_exact(w * mr).enumerate() {
+        for (p, step) in panel.chunks_exact(mr).enumerate() {
+            for (g, vals) in step.chunks_exact(NR).enumerate() {
+                let jp = ip * (mr / NR) + g;
+                if jp * NR >= rr {
+                    break;
+                }
+                out[(jp * w + p) * NR..][..NR].copy_from_slice(vals);
+            }
+        }
     }
 }
 
@@ -1672,6 +1728,44 @@ mod tests {
             gemm_rows(&other, &b, Epilogue::Store(c.as_mut(), 1.0));
         });
         assert!(refused.is_err(), "rows packed by blocks of KC / 2");
+    }
+
+    /// The right panels a Gram makes from left panels ([`right_panels`]) are those that
+    /// [`PackedRows::from_blocks`] and [`PackedRows::new`] pack: ragged rows (past the last
+    /// panel of `NR` and of `MR`) and a ragged last block; and Grams of rows with and without
+    /// them agree.
+    #[test]
+    fn right_panels_from_left_ones_equal_packing_them() {
+        for &(r, c) in &[(37, 300), (64, 256), (5, 7), (100, 513)] {
+            let x = mat(r, c, 9);
+            let both = PackedRows::from_blocks(r, c, 256, 1, |q0, w| {
+                vec![x.as_ref().subcols(q0, w).to_owned()]
+            })
+            .pop()
+            .unwrap();
+            let left = PackedRows::left(x.as_ref(), 256);
+            assert!(left.rhs.is_empty() && !both.rhs.is_empty());
+            assert_eq!(left.lhs, both.lhs);
+            let new = PackedRows::new(x.as_ref(), 256);
+            assert_eq!((&new.lhs, &new.rhs), (&both.lhs, &both.rhs));
+            let (mr, rl, rr) = (left.mr, r.div_ceil(left.mr) * left.mr, r.div_ceil(NR) * NR);
+            let mut work = vec![f32::NAN; 3];
+            let mut q0 = 0;
+            while q0 < c {
+                let w = 256.min(c - q0);
+                right_panels(&left.lhs[q0 * rl..(q0 + w) * rl], mr, rr, w, &mut work);
+                assert_eq!(
+                    work,
+                    both.rhs[q0 * rr..(q0 + w) * rr],
+                    "({r}, {c}) block {q0}"
+                );
+                q0 += w;
+            }
+            let (mut g1, mut g2) = (Mat::<f64>::zeros(r, r), Mat::<f64>::zeros(r, r));
+            gram_rows_f64(g1.as_mut(), &left, &left, 1.0, false);
+            gram_rows_f64(g2.as_mut(), &both, &both, 1.0, false);
+            assert!(g1 == g2, "({r}, {c})");
+        }
     }
 
     #[test]
