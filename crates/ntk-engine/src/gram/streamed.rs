@@ -17,7 +17,7 @@ use faer::Mat;
 use rayon::prelude::*;
 
 use super::features::{bias_activation_cols, readout_delta_in_place, readout_delta_into};
-use super::tile::{Compute, REDUCE_BLOCK, Scratch, Spare, add_gram, row_blocks};
+use super::tile::{Compute, REDUCE_BLOCK, Scratch, Spare, row_blocks};
 use super::{
     EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, assemble, band_blocks,
     check_cancel, entries, nngp_tile, tile_pairs,
@@ -200,7 +200,6 @@ pub fn run<T: Compute>(
         ),
         Some(x2) => (blocks(x1, &rows1, &left), Some(blocks(x2, &rows2, &right))),
     };
-    let xs2r = xs2.as_ref().unwrap_or(&xs1);
     // The inputs packed once for the forward products of every chunk, with their rows.
     type Prepared<T> = Vec<Option<(<T as Compute>::Lhs, usize)>>;
     let prepare = |xs: &Vec<Option<Mat<T>>>| -> Prepared<T> {
@@ -209,6 +208,19 @@ pub fn run<T: Compute>(
             .collect()
     };
     let (ps1, ps2) = (prepare(&xs1), xs2.as_ref().map(prepare));
+    // And as rows for the input Gram `x·x'` of the last step (made once, not per tile).
+    let as_rows = |xs: &Vec<Option<Mat<T>>>| -> Vec<Option<T::Rows>> {
+        xs.par_iter()
+            .map(|x| x.as_ref().map(|x| T::pack_rows(x.as_ref(), false)))
+            .collect()
+    };
+    let (xr1, xr2) = if ntk {
+        (as_rows(&xs1), xs2.as_ref().map(as_rows))
+    } else {
+        (Vec::new(), None)
+    };
+    drop((xs1, xs2));
+    let xr2r = xr2.as_ref().unwrap_or(&xr1);
     let n_entries = entries(model, opts);
     // Zeroed in parallel (10 MiB of fresh pages at n = 1024 in tiles of 256).
     let mut accs: Vec<Acc> = pairs
@@ -285,6 +297,8 @@ pub fn run<T: Compute>(
         c0 = cols.end;
     }
     check_cancel(cancel)?;
+    // The chunks' buffers go back to the allocator, for the last step to reuse.
+    drop(spare);
     let tiles: Vec<_> = pairs
         .par_iter()
         .zip(accs.into_par_iter())
@@ -292,17 +306,30 @@ pub fn run<T: Compute>(
             if !ntk {
                 return ((bi, bj), vec![nngp_tile(model, &acc.h)]);
             }
-            let (Some(xa), Some(xb)) = (&xs1[bi], &xs2r[bj]) else {
+            let (Some(xa), Some(xb)) = (&xr1[bi], &xr2r[bj]) else {
                 unreachable!("inputs of every needed block are kept above")
             };
-            let mut scratch = Scratch::<T>::for_tile(xa.nrows(), xb.nrows(), symmetric, bi, bj);
-            let mut gx = Mat::<f64>::zeros(xa.nrows(), xb.nrows());
-            add_gram(&mut gx, xa.as_ref(), xb.as_ref(), 1.0, &mut scratch);
-            let mut out = vec![Mat::<f64>::zeros(xa.nrows(), xb.nrows()); n_entries];
+            let (ri, rj) = (T::rows_of(xa), T::rows_of(xb));
+            let mut scratch = Scratch::<T>::for_tile(ri, rj, symmetric, bi, bj);
+            let mut gx = Mat::<f64>::zeros(ri, rj);
+            T::add_gram_rows(&mut gx, xa, xb, 1.0, &mut scratch);
             let (s_w0, s_b0) = model.forward_scales(0);
             let (s_w1, s_b1) = model.forward_scales(1);
-            add_layer_term(&mut out, &gx, Some(&acc.d), s_w0, s_b0, k);
-            add_layer_term(&mut out, &acc.h, None, s_w1, s_b1, k);
+            // Θ = (s_W(0)²·x·x' + s_b(0)²) ⊙ Σ δ_0·δ_0' + …, written over the δ Grams
+            // (`layer_term_onto`: the operations of adding it to a zero output).
+            let Acc { h, d: mut out } = acc;
+            let (sw2, sb2) = (s_w0 * s_w0, s_b0 * s_b0);
+            for d in &mut out {
+                for j in 0..rj {
+                    crate::simd::layer_term_onto(
+                        d.col_as_slice_mut(j),
+                        gx.col_as_slice(j),
+                        sw2,
+                        sb2,
+                    );
+                }
+            }
+            add_layer_term(&mut out, &h, None, s_w1, s_b1, k);
             ((bi, bj), out)
         })
         .collect();

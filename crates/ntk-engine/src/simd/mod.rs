@@ -91,6 +91,19 @@ pub fn layer_term(out: &mut [f64], a: &[f64], d: &[f64], sw2: f64, sb2: f64) {
     )
 }
 
+/// `d = 0 + (sw2·a + sb2)·d`: [`layer_term`] onto a zero output written over its own `d`, the
+/// same operations (the `0 +` included, so a `-0` product still comes out `+0`).
+pub fn layer_term_onto(d: &mut [f64], a: &[f64], sw2: f64, sb2: f64) {
+    Arch::new().dispatch(
+        #[inline(always)]
+        || {
+            for (y, x) in d.iter_mut().zip(a) {
+                *y = 0.0 + (sw2 * *x + sb2) * *y;
+            }
+        },
+    )
+}
+
 /// `out += sw2·a + sb2`: the readout's term (its `δ` is the identity).
 pub fn readout_term(out: &mut [f64], a: &[f64], sw2: f64, sb2: f64) {
     Arch::new().dispatch(
@@ -142,6 +155,33 @@ pub fn hadamard_in_place<T: Real>(out: &mut [T], g: &[T]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The layer term written over its `d` gives the bits of adding it to a zero output,
+    /// the sign of zero included (`−0` products, from a negative factor times `+0`, and `+0`
+    /// times a negative `d`).
+    #[test]
+    fn layer_term_onto_its_d_equals_adding_to_zero() {
+        let a: Vec<f64> = (0..257)
+            .map(|i| ((i * 29) % 13) as f64 / 3.0 - 2.0)
+            .collect();
+        let d: Vec<f64> = (0..257)
+            .map(|i| {
+                if i % 5 == 0 {
+                    0.0
+                } else {
+                    ((i * 7) % 11) as f64 - 5.0
+                }
+            })
+            .collect();
+        for (sw2, sb2) in [(2.0, 0.01), (1.0, 0.0), (0.5, 1e-300)] {
+            let mut out = vec![0.0; a.len()];
+            layer_term(&mut out, &a, &d, sw2, sb2);
+            let mut onto = d.clone();
+            layer_term_onto(&mut onto, &a, sw2, sb2);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&onto), bits(&out), "sw2 {sw2}, sb2 {sb2}");
+        }
+    }
 
     /// The dispatched kernels against scalar loops, bit for bit (but for the sign of a zero:
     /// the ReLU kernel writes +0 where `0·x` gives −0 for negative `x`).
