@@ -99,12 +99,12 @@ fn chunk_weights<T: Compute>(
 /// the chunk.
 fn chunk_features<T: Compute>(
     model: &Mlp,
-    (x, r): (&T::Lhs, usize),
+    x: &T::Rows,
     cw: &ChunkWeights<T>,
     with_deltas: bool,
     spare: &Spare<T>,
 ) -> ChunkFeatures<T> {
-    let c = cw.c;
+    let (c, r) = (cw.c, T::rows_of(x));
     let (s_w0, s_b0) = model.forward_scales(0);
     let (s_w1, _) = model.forward_scales(1);
     let k = if with_deltas { model.outputs } else { 0 };
@@ -119,7 +119,7 @@ fn chunk_features<T: Compute>(
             // Both overwritten whole: the product stores every entry, the activation too.
             let mut h = spare.mat(r, w);
             let mut dphi = spare.mat(r, w);
-            T::gemm_prepacked(h.as_mut(), x, &cw.packed[q0 / REDUCE_BLOCK], T::of(s_w0));
+            T::gemm_rows(h.as_mut(), x, &cw.packed[q0 / REDUCE_BLOCK], T::of(s_w0));
             bias_activation_cols(model, &cw.b[q0..q0 + w], s_b0, h.as_mut(), dphi.as_mut());
             let mut out = Vec::with_capacity(1 + k);
             out.push(h);
@@ -186,40 +186,26 @@ pub fn run<T: Compute>(
     // Only the row blocks some tile needs (None elsewhere).
     let left: BTreeSet<usize> = pairs.iter().map(|p| p.0).collect();
     let right: BTreeSet<usize> = pairs.iter().map(|p| p.1).collect();
+    // Each needed row block's inputs, prepared once as rows (left panels) for the forward
+    // products of every chunk (`gemm_rows`: the bits of packing them per product) and for
+    // the input Gram `x·x'` of the last step.
     let blocks =
-        |x: &Points<'_>, rows: &[Range<usize>], need: &BTreeSet<usize>| -> Vec<Option<Mat<T>>> {
+        |x: &Points<'_>, rows: &[Range<usize>], need: &BTreeSet<usize>| -> Vec<Option<T::Rows>> {
             rows.par_iter()
                 .enumerate()
-                .map(|(b, r)| need.contains(&b).then(|| x.to_mat::<T>(r.start, r.end)))
+                .map(|(b, r)| {
+                    need.contains(&b)
+                        .then(|| T::pack_rows(x.to_mat::<T>(r.start, r.end).as_ref(), false))
+                })
                 .collect()
         };
-    let (xs1, xs2) = match x2 {
+    let (xr1, xr2) = match x2 {
         None => (
             blocks(x1, &rows1, &left.union(&right).copied().collect()),
             None,
         ),
         Some(x2) => (blocks(x1, &rows1, &left), Some(blocks(x2, &rows2, &right))),
     };
-    // The inputs packed once for the forward products of every chunk, with their rows.
-    type Prepared<T> = Vec<Option<(<T as Compute>::Lhs, usize)>>;
-    let prepare = |xs: &Vec<Option<Mat<T>>>| -> Prepared<T> {
-        xs.par_iter()
-            .map(|x| x.as_ref().map(|x| (T::pack_lhs(x.as_ref()), x.nrows())))
-            .collect()
-    };
-    let (ps1, ps2) = (prepare(&xs1), xs2.as_ref().map(prepare));
-    // And as rows for the input Gram `x·x'` of the last step (made once, not per tile).
-    let as_rows = |xs: &Vec<Option<Mat<T>>>| -> Vec<Option<T::Rows>> {
-        xs.par_iter()
-            .map(|x| x.as_ref().map(|x| T::pack_rows(x.as_ref(), false)))
-            .collect()
-    };
-    let (xr1, xr2) = if ntk {
-        (as_rows(&xs1), xs2.as_ref().map(as_rows))
-    } else {
-        (Vec::new(), None)
-    };
-    drop((xs1, xs2));
     let xr2r = xr2.as_ref().unwrap_or(&xr1);
     let n_entries = entries(model, opts);
     // Zeroed in parallel (10 MiB of fresh pages at n = 1024 in tiles of 256).
@@ -244,16 +230,16 @@ pub fn run<T: Compute>(
         check_cancel(cancel)?;
         let cols = c0..(c0 + opts.chunk).min(m);
         let cw = chunk_weights::<T>(model, weights, cols.clone());
-        let feats = |ps: &Prepared<T>| -> Vec<Option<ChunkFeatures<T>>> {
-            ps.par_iter()
-                .map(|p| {
-                    p.as_ref()
-                        .map(|(x, r)| chunk_features(model, (x, *r), &cw, ntk, &spare))
+        let feats = |xs: &Vec<Option<T::Rows>>| -> Vec<Option<ChunkFeatures<T>>> {
+            xs.par_iter()
+                .map(|x| {
+                    x.as_ref()
+                        .map(|x| chunk_features(model, x, &cw, ntk, &spare))
                 })
                 .collect()
         };
-        let f1 = feats(&ps1);
-        let f2 = ps2.as_ref().map(feats);
+        let f1 = feats(&xr1);
+        let f2 = xr2.as_ref().map(feats);
         let f2r = f2.as_ref().unwrap_or(&f1);
         pairs
             .par_iter()
