@@ -419,6 +419,18 @@ pub(crate) fn add_layer_term(
     }
 }
 
+/// [`add_layer_term`] of a layer with `δ` Grams onto a zero output, written over those Grams:
+/// `gd[e] ← 0 + (s_w²·ga + s_b²) ⊙ gd[e]` ([`crate::simd::layer_term_onto`], the same bits),
+/// a tile's first term without a fresh output.
+pub(crate) fn layer_term_over(gd: &mut [Mat<f64>], ga: &Mat<f64>, s_w: f64, s_b: f64) {
+    let (sw2, sb2) = (s_w * s_w, s_b * s_b);
+    for d in gd {
+        for j in 0..ga.ncols() {
+            crate::simd::layer_term_onto(d.col_as_slice_mut(j), ga.col_as_slice(j), sw2, sb2);
+        }
+    }
+}
+
 /// The empirical NNGP of a tile from the Gram of the last hidden features.
 pub(crate) fn nngp_tile(model: &Mlp, ga_last: &Mat<f64>) -> Mat<f64> {
     let m = model.width(model.depth()) as f64;

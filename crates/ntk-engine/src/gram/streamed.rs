@@ -20,7 +20,7 @@ use super::features::{bias_activation_cols, readout_delta_in_place, readout_delt
 use super::tile::{Compute, REDUCE_BLOCK, Scratch, Spare, row_blocks};
 use super::{
     EmpiricalOptions, Kernel, KernelKind, Weights, add_layer_term, assemble, band_blocks,
-    check_cancel, entries, nngp_tile, tile_pairs,
+    check_cancel, entries, layer_term_over, nngp_tile, tile_pairs,
 };
 use crate::data::Points;
 use crate::error::Result;
@@ -301,20 +301,9 @@ pub fn run<T: Compute>(
             T::add_gram_rows(&mut gx, xa, xb, 1.0, &mut scratch);
             let (s_w0, s_b0) = model.forward_scales(0);
             let (s_w1, s_b1) = model.forward_scales(1);
-            // Θ = (s_W(0)²·x·x' + s_b(0)²) ⊙ Σ δ_0·δ_0' + …, written over the δ Grams
-            // (`layer_term_onto`: the operations of adding it to a zero output).
+            // Θ = (s_W(0)²·x·x' + s_b(0)²) ⊙ Σ δ_0·δ_0' + …, written over the δ Grams.
             let Acc { h, d: mut out } = acc;
-            let (sw2, sb2) = (s_w0 * s_w0, s_b0 * s_b0);
-            for d in &mut out {
-                for j in 0..rj {
-                    crate::simd::layer_term_onto(
-                        d.col_as_slice_mut(j),
-                        gx.col_as_slice(j),
-                        sw2,
-                        sb2,
-                    );
-                }
-            }
+            layer_term_over(&mut out, &gx, s_w0, s_b0);
             add_layer_term(&mut out, &h, None, s_w1, s_b1, k);
             ((bi, bj), out)
         })

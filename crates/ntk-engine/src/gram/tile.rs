@@ -23,8 +23,8 @@ use rayon::prelude::*;
 
 use crate::scalar::Real;
 use crate::simd::gemm::{
-    Epilogue, GramWork, PackedLhs, PackedRhs, PackedRows, gemm_prepacked, gemm_rows, gemm_rows_t,
-    gram_block_f64_in, gram_rows_f64,
+    Epilogue, GramWork, PackedRhs, PackedRows, gemm_rows, gemm_rows_t, gram_block_f64_in,
+    gram_rows_f64,
 };
 
 /// Neurons per partial sum.
@@ -92,14 +92,6 @@ pub trait Compute: Real {
         fan_out: usize,
         draw: impl Fn(usize, &mut dyn FnMut(usize, &[f64])) -> R + Sync,
     ) -> (Self::Packed, Vec<R>);
-    /// A left operand prepared once for many products with prepared right operands (a row
-    /// block's inputs against every block of neurons).
-    type Lhs: Send + Sync;
-    /// Prepares `A` for [`Compute::gemm_prepacked`].
-    fn pack_lhs(a: MatRef<'_, Self>) -> Self::Lhs;
-    /// `dst = alpha·A·B` with `A` prepared by [`Compute::pack_lhs`] and `B` by
-    /// [`Compute::pack`]; sequential.
-    fn gemm_prepacked(dst: MatMut<'_, Self>, a: &Self::Lhs, b: &Self::Packed, alpha: Self);
     /// What the backward product `δ·Wᵀ` needs besides `W` prepared by [`Compute::pack`]:
     /// `Wᵀ` prepared where the precision keeps its own copy (`f64`), `None` where
     /// [`Compute::gemm_rows_t`] reads the forward preparation across (`f32`: half the
@@ -157,13 +149,6 @@ impl Compute for f32 {
     type Packed = PackedRhs;
     fn backward_pack(_: &PackedRhs) -> Option<PackedRhs> {
         None
-    }
-    type Lhs = PackedLhs;
-    fn pack_lhs(a: MatRef<'_, f32>) -> PackedLhs {
-        PackedLhs::new(a)
-    }
-    fn gemm_prepacked(dst: MatMut<'_, f32>, a: &PackedLhs, b: &PackedRhs, alpha: f32) {
-        gemm_prepacked(a, b, Epilogue::Store(dst, alpha));
     }
     type Rows = PackedRows;
     fn pack_rows(x: MatRef<'_, f32>, right: bool) -> PackedRows {
@@ -235,13 +220,6 @@ impl Compute for f64 {
     type Packed = Mat<f64>;
     fn backward_pack(fwd: &Mat<f64>) -> Option<Mat<f64>> {
         Some(Self::pack(fwd.transpose()))
-    }
-    type Lhs = Mat<f64>;
-    fn pack_lhs(a: MatRef<'_, f64>) -> Mat<f64> {
-        a.to_owned()
-    }
-    fn gemm_prepacked(dst: MatMut<'_, f64>, a: &Mat<f64>, b: &Mat<f64>, alpha: f64) {
-        gemm(dst, a.as_ref(), b.as_ref(), alpha);
     }
     type Rows = Mat<f64>;
     fn pack_rows(x: MatRef<'_, f64>, _right: bool) -> Mat<f64> {

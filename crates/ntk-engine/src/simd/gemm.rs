@@ -260,7 +260,7 @@ enum Read {
 }
 
 /// The checks and the dispatch of a product whose `A` (`m` rows) is packed by
-/// [`pack_lhs_all`] for this CPU, shared by [`gemm_packed_in`], [`gemm_prepacked`] and
+/// [`pack_lhs_all`] for this CPU, shared by [`gemm_packed_in`], [`gemm_rows`] and
 /// [`gemm_packed_t_in`].
 fn gemm_on_packed(apack: &[f32], m: usize, b: &PackedRhs, mut out: Epilogue<'_>, read: Read) {
     let (inner, n) = match read {
@@ -477,42 +477,6 @@ fn pack_lhs_all(a: MatRef<'_, f32>, mr: usize, work: &mut Vec<f32>) {
         }
         p0 += kc;
     }
-}
-
-/// The left operand of many products `A·Bᵀ` packed once (a row block's inputs against
-/// every block of neurons), for [`gemm_prepacked`]: the layout [`gemm_packed_in`] builds
-/// on each call, so the products have the same bits.
-pub struct PackedLhs {
-    m: usize,
-    k: usize,
-    mr: usize,
-    data: Vec<f32>,
-}
-
-impl PackedLhs {
-    /// Packs `a` (`m × k`, any strides) for this CPU's micro-kernel.
-    pub fn new(a: MatRef<'_, f32>) -> Self {
-        let mr = panel_rows();
-        let mut data = Vec::new();
-        pack_lhs_all(a, mr, &mut data);
-        PackedLhs {
-            m: a.nrows(),
-            k: a.ncols(),
-            mr,
-            data,
-        }
-    }
-}
-
-/// [`gemm_packed_in`] with `A` packed beforehand.
-///
-/// # Panics
-/// If the shapes disagree, `a` was packed on another instruction set, or
-/// [`Epilogue::AddF64`] is asked for more than [`KC`] inner indices.
-pub fn gemm_prepacked(a: &PackedLhs, b: &PackedRhs, out: Epilogue<'_>) {
-    assert_eq!(a.k, b.k, "inner dimensions");
-    assert_eq!(a.mr, panel_rows(), "packed on this CPU");
-    gemm_on_packed(&a.data, a.m, b, out, Read::Panels);
 }
 
 /// The longest inner dimension run whole per micro-tile by [`drive_packed`] (four chunks):
@@ -1940,13 +1904,13 @@ mod probe {
         let (l1, l2) = Arch::new().dispatch(Micro);
         eprintln!("micro-kernel: {l1:.1} GFLOP/s in L1, {l2:.1} with right panels from L2");
         for (m, k, n) in [(256, 784, 256), (256, 784, 16384), (256, 4096, 4096)] {
-            let a = PackedLhs::new(mat(m, k, 1).as_ref());
+            let a = PackedRows::left(mat(m, k, 1).as_ref(), KC);
             let b = PackedRhs::new(mat(n, k, 2).as_ref());
             let mut c = Mat::<f32>::zeros(m, n);
             let flop = 2.0 * (m * k * n) as f64;
             let reps = (20e9 / flop).ceil() as usize;
             let g = rate(flop, reps, || {
-                gemm_prepacked(&a, &b, Epilogue::Store(c.as_mut(), 1.0))
+                gemm_rows(&a, &b, Epilogue::Store(c.as_mut(), 1.0))
             });
             eprintln!("product {m} x {k} x {n}: {g:.1} GFLOP/s");
         }
@@ -1990,15 +1954,15 @@ mod probe {
             .build()
             .unwrap();
         for rows in [256, 512] {
-            let blocks: Vec<PackedLhs> = (0..1024 / rows)
-                .map(|i| PackedLhs::new(a.subrows(i * rows, rows)))
+            let blocks: Vec<PackedRows> = (0..1024 / rows)
+                .map(|i| PackedRows::left(a.subrows(i * rows, rows), KC))
                 .collect();
             let mut outs: Vec<Mat<f32>> = blocks.iter().map(|_| Mat::zeros(rows, n)).collect();
             let g = rate(2.0 * (1024 * k * n) as f64, 3, || {
                 pool.install(|| {
                     outs.par_iter_mut()
                         .zip(&blocks)
-                        .for_each(|(c, a)| gemm_prepacked(a, &b, Epilogue::Store(c.as_mut(), 1.0)))
+                        .for_each(|(c, a)| gemm_rows(a, &b, Epilogue::Store(c.as_mut(), 1.0)))
                 })
             });
             eprintln!(
