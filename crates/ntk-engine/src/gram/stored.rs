@@ -19,10 +19,11 @@ use crate::error::Result;
 use crate::model::Mlp;
 
 /// A block's features are prepared as a Gram's right operand too when the block is the right
-/// operand of more than this many tiles on average; otherwise each Gram prepares them from
-/// the left panels (`simd::gemm::PackedRows::left`). Keeping them costs half the stored
+/// operand of more than this many tiles on average; otherwise each Gram reads them in their
+/// left panels (`simd::gemm::PackedRows::left`). Keeping them costs half the stored
 /// features' memory, and the page faults of filling it (a fresh process pays about 2.5 µs a
-/// page on our VMs); preparing them per Gram costs a copy of the block's rows per tile.
+/// page on our VMs). The measurements below were taken when a Gram copied the rows into right
+/// panels per tile instead (before 2026-12-03's in-place read).
 /// Measured on a 2-core Zen 4 (2026-12-03, medians of alternated runs, `f32`, tiles of 256):
 /// without them depth 2 × 4096 took 0.624 s against 0.663 at `n = 1024` (2.5 tiles per block,
 /// peak RSS 189 against 256 MiB) and 1.475 against 1.519 s at `n = 2048` (4.5), but depth

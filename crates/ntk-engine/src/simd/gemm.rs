@@ -733,10 +733,12 @@ fn panel_rows() -> usize {
 /// stays in L1 while the right panels stream past it.
 ///
 /// [`PackedRows::left`] keeps the left panels only, half the memory: a Gram that takes these
-/// rows as its right operand makes the right panels of one block of columns from them when it
-/// needs them ([`right_panels`], into a buffer of the thread that stays in L2), the same
-/// values. That costs a copy of the rows per Gram instead of one in all: the stored schedule
-/// keeps the right panels only for rows that serve many tiles (`gram::stored`).
+/// rows as its right operand reads each group of [`NR`] rows inside their left panel, its
+/// steps `MR` floats apart instead of [`NR`] (the same values, so the same bits; on the scalar
+/// fallback, whose 3-row panels do not hold whole groups, it copies them into right panels
+/// per block, [`right_panels`]). Read in place, a step's [`NR`] values still lie in one
+/// cache line, but a micro-tile touches twice the lines of a right panel: the stored schedule
+/// keeps the right panels for rows that serve many tiles (`gram::stored`).
 pub struct PackedRows {
     rows: usize,
     cols: usize,
@@ -792,10 +794,11 @@ impl PackedRows {
         }
     }
 
-    /// `count` packed matrices of `rows × cols`, built block by block: `f(q0, w)` returns the
-    /// `count` matrices (`rows × w`, column-major) of the columns `q0..q0 + w`. The blocks
-    /// run in parallel (rayon), each packed while it is still in cache, so no `rows × cols`
-    /// matrix is ever formed.
+    /// `count` packed matrices of `rows × cols`, left panels only (as [`PackedRows::left`]:
+    /// a Gram reads its right operand from them in place), built block by block: `f(q0, w)`
+    /// returns the `count` matrices (`rows × w`, column-major) of the columns `q0..q0 + w`.
+    /// The blocks run in parallel (rayon), each packed while it is still in cache, so no
+    /// `rows × cols` matrix is ever formed.
     ///
     /// # Panics
     /// If `f` returns other than `count` matrices of `rows × w`.
@@ -828,42 +831,38 @@ impl PackedRows {
         let (spare, used) = spare;
         assert!(block > 0, "block of at least one column");
         let mr = panel_rows();
-        let (rl, rr) = (rows.div_ceil(mr) * mr, rows.div_ceil(NR) * NR);
-        let mut bufs: Vec<(Vec<f32>, Vec<f32>)> = {
+        let rl = rows.div_ceil(mr) * mr;
+        let mut bufs: Vec<Vec<f32>> = {
             let mut pool = spare.lock().unwrap_or_else(|e| e.into_inner());
             (0..count)
                 .map(|_| match pool.pop() {
-                    Some(PackedRows {
-                        mut lhs, mut rhs, ..
-                    }) => {
+                    Some(PackedRows { mut lhs, .. }) => {
                         lhs.resize(rl * cols, 0.0);
-                        rhs.resize(rr * cols, 0.0);
-                        (lhs, rhs)
+                        lhs
                     }
-                    None => (zeroed(rl * cols), zeroed(rr * cols)),
+                    None => zeroed(rl * cols),
                 })
                 .collect()
         };
         if rows == 0 || cols == 0 {
             return bufs
                 .into_iter()
-                .map(|(lhs, rhs)| PackedRows {
+                .map(|lhs| PackedRows {
                     rows,
                     cols,
                     block,
                     mr,
                     lhs,
-                    rhs,
+                    rhs: Vec::new(),
                 })
                 .collect();
         }
         let nq = cols.div_ceil(block);
-        // Per block, its segment of every buffer (blocks are contiguous in both layouts).
-        let mut per_block: Vec<Vec<(&mut [f32], &mut [f32])>> =
+        // Per block, its segment of every buffer (blocks are contiguous).
+        let mut per_block: Vec<Vec<&mut [f32]>> =
             (0..nq).map(|_| Vec::with_capacity(count)).collect();
-        for (l, r) in &mut bufs {
-            let segs = l.chunks_mut(block * rl).zip(r.chunks_mut(block * rr));
-            for (q, seg) in segs.enumerate() {
+        for l in &mut bufs {
+            for (q, seg) in l.chunks_mut(block * rl).enumerate() {
                 per_block[q].push(seg);
             }
         }
@@ -872,25 +871,22 @@ impl PackedRows {
             let w = block.min(cols - q0);
             let mats = f(q0, w);
             assert_eq!(mats.len(), segs.len(), "matrices per block");
-            for (m, (l, r)) in mats.iter().zip(segs) {
+            for (m, l) in mats.iter().zip(segs) {
                 assert_eq!((m.nrows(), m.ncols()), (rows, w), "block shape");
                 for (ip, panel) in l.chunks_mut(w * mr).enumerate() {
                     pack_lhs_panel(m.as_ref(), ip * mr, mr, 0, w, panel);
-                }
-                for (jp, panel) in r.chunks_mut(w * NR).enumerate() {
-                    pack_rhs_panel(m.as_ref(), jp * NR, 0, w, panel);
                 }
             }
             used.lock().unwrap_or_else(|e| e.into_inner()).extend(mats);
         });
         bufs.into_iter()
-            .map(|(lhs, rhs)| PackedRows {
+            .map(|lhs| PackedRows {
                 rows,
                 cols,
                 block,
                 mr,
                 lhs,
-                rhs,
+                rhs: Vec::new(),
             })
             .collect()
     }
@@ -997,63 +993,68 @@ fn gram_rows_drive<S: Simd, const MV: usize>(
     let (rl, rr) = (a.rows.div_ceil(mr) * mr, b.rows.div_ceil(NR) * NR);
     let lhs: &[S::f32s] = bytemuck::cast_slice(&a.lhs);
     let rlb = b.rows.div_ceil(mr) * mr;
-    let mut work = RIGHT.take();
+    // Left panels only: read in place where a left panel's rows hold whole groups of NR
+    // (every SIMD width), else (the scalar fallback's 3-row panels) copied into right panels.
+    let in_place = mr.is_multiple_of(NR);
+    let mut work = Vec::new();
     let mut q0 = 0;
     while q0 < a.cols {
         let w = a.block.min(a.cols - q0);
         // In vectors: the block starts at q0·rl/lanes, panel ip at + ip·w·MV.
         let ablk = &lhs[q0 * rl / lanes..(q0 + w) * rl / lanes];
-        let bblk: &[f32] = if b.rhs.is_empty() {
-            right_panels(&b.lhs[q0 * rlb..(q0 + w) * rlb], mr, rr, w, &mut work);
-            &work
-        } else {
-            &b.rhs[q0 * rr..(q0 + w) * rr]
+        let lblk = &b.lhs[q0 * rlb..(q0 + w) * rlb];
+        if b.rhs.is_empty() && !in_place {
+            right_panels(lblk, mr, rr, w, &mut work);
+        }
+        // The right operand's columns `j0 .. j0 + NR` over the block's steps: a right panel
+        // (steps NR apart), or the same values inside a left panel (steps `mr` apart, the
+        // group at `j0 % mr` of left panel `j0 / mr`).
+        let right = |j0: usize| -> (&[f32], usize) {
+            if !b.rhs.is_empty() {
+                (&b.rhs[q0 * rr + j0 * w..][..w * NR], NR)
+            } else if in_place {
+                let at = j0 / mr * w * mr + j0 % mr;
+                (&lblk[at..at + (w - 1) * mr + NR], mr)
+            } else {
+                (&work[j0 * w..][..w * NR], NR)
+            }
         };
         for (ip, ap) in ablk.chunks_exact(w * MV).enumerate() {
             let i0 = ip * mr;
-            for (jp, bp) in bblk.chunks_exact(w * NR).enumerate() {
-                let j0 = jp * NR;
+            for j0 in (0..rr).step_by(NR) {
                 if let Epilogue::AddF64 { lower: true, .. } = out
                     && j0 >= i0 + mr
                 {
                     break; // this and every later column panel lie above the diagonal
                 }
+                let (bp, bstep) = right(j0);
                 prefetch_tile(out, i0, j0, mr);
-                if gram_whole::<MV>(lanes, ap, bp, out, (i0, j0)) {
+                if gram_whole::<MV>(lanes, ap, bp, bstep, out, (i0, j0)) {
                     continue;
                 }
                 let mut acc = [[simd.splat_f32s(0.0); NR]; MV];
-                micro(simd, ap, bp, &mut acc);
+                micro_strided(simd, ap, bp, bstep, &mut acc);
                 finish(&acc, out, i0, j0, lanes, true);
             }
         }
         q0 += w;
     }
-    RIGHT.set(work);
-}
-
-std::thread_local! {
-    /// The right panels of one block of columns that [`gram_rows_drive`] makes from left
-    /// panels (one block: `block × rows` floats, 256 KiB for the stored schedule's tiles).
-    static RIGHT: core::cell::Cell<Vec<f32>> = const { core::cell::Cell::new(Vec::new()) };
 }
 
 /// The right panels (`[j / NR][p][j % NR]`, `rr` rows) of one block of `w` columns, from its
 /// left panels (`[j / mr][p][j % mr]`, as [`PackedRows`] keeps them): the same values moved,
-/// rows past the matrix zero in both.
+/// rows past the matrix zero in both. Any `mr` (the scalar fallback's panels have 3 rows).
 fn right_panels(left: &[f32], mr: usize, rr: usize, w: usize, out: &mut Vec<f32>) {
-    debug_assert!(mr.is_multiple_of(NR) && left.len() >= rr * w);
-    // Every value is written below (the `rr / NR` panels of `w` steps).
+    let rl = left.len() / w;
+    out.clear();
     out.resize(rr * w, 0.0);
-    for (ip, panel) in left.chunks_exact(w * mr).enumerate() {
-        for (p, step) in panel.chunks_exact(mr).enumerate() {
-            for (g, vals) in step.chunks_exact(NR).enumerate() {
-                let jp = ip * (mr / NR) + g;
-                if jp * NR >= rr {
-                    break;
-                }
-                out[(jp * w + p) * NR..][..NR].copy_from_slice(vals);
-            }
+    for j in 0..rr.min(rl) {
+        let (ip, i) = (j / mr, j % mr);
+        let src = &left[ip * w * mr..(ip + 1) * w * mr];
+        let (jp, jj) = (j / NR, j % NR);
+        let dst = &mut out[jp * w * NR..(jp + 1) * w * NR];
+        for p in 0..w {
+            dst[p * NR + jj] = src[p * mr + i];
         }
     }
 }
@@ -1090,6 +1091,24 @@ fn tile_panels<'a>(ap: &'a [impl bytemuck::Pod], bp: &[f32]) -> (&'a [f32], usiz
     (a, steps)
 }
 
+/// [`tile_panels`] for a right operand whose steps lie `bstep` floats apart (its [`NR`]
+/// values each): the left panel as floats and the steps, which the left panel sets.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn strided_panels<'a>(
+    ap: &'a [impl bytemuck::Pod],
+    bp: &[f32],
+    bstep: usize,
+) -> (&'a [f32], usize) {
+    let a: &[f32] = bytemuck::cast_slice(ap);
+    let steps = a.len() / 24;
+    assert!(
+        a.len() == 24 * steps && steps > 0 && bstep >= NR && bp.len() >= (steps - 1) * bstep + NR,
+        "a 24 × 8 tile's operands"
+    );
+    (a, steps)
+}
+
 /// [`gram_rows_drive`]'s tile on AVX2 when it is a whole `24 × 8` tile inside the
 /// accumulators and, for a lower triangle, wholly on or below the diagonal: the assembly
 /// kernel ([`super::micro_avx2::gram_24x8_f64`]) adds `α·f64(s)` to the accumulators
@@ -1099,6 +1118,7 @@ fn gram_whole<const MV: usize>(
     lanes: usize,
     ap: &[impl bytemuck::Pod],
     bp: &[f32],
+    bstep: usize,
     out: &mut Epilogue<'_>,
     (i0, j0): (usize, usize),
 ) -> bool {
@@ -1108,17 +1128,18 @@ fn gram_whole<const MV: usize>(
         && !(*lower && i0 < j0 + NR - 1)
         && let Some(ldc) = whole_tile::<MV, _>(lanes, c.as_ref(), (i0, j0))
     {
-        let (a, steps) = tile_panels(ap, bp);
+        let (a, steps) = strided_panels(ap, bp, bstep);
         let at = c.rb_mut().ptr_at_mut(i0, j0);
-        // SAFETY: AVX2 and FMA were detected; `a` holds 24 floats and `bp` 8 per step
-        // (asserted); rows `i0 .. i0 + 24` and columns `j0 .. j0 + 8` lie inside `c`, whose
-        // rows are contiguous and whose columns are `ldc` apart, borrowed mutably here.
+        // SAFETY: AVX2 and FMA were detected; `a` holds 24 floats per step and `bp` 8 at
+        // every `bstep` (asserted); rows `i0 .. i0 + 24` and columns `j0 .. j0 + 8` lie inside
+        // `c`, whose rows are contiguous and whose columns are `ldc` apart, borrowed mutably
+        // here.
         unsafe {
-            super::micro_avx2::gram_24x8_f64(a.as_ptr(), bp.as_ptr(), steps, at, ldc, *alpha)
+            super::micro_avx2::gram_24x8_f64(a.as_ptr(), bp.as_ptr(), bstep, steps, at, ldc, *alpha)
         };
         return true;
     }
-    let _ = (lanes, ap, bp, out, i0, j0);
+    let _ = (lanes, ap, bp, bstep, out, i0, j0);
     false
 }
 
@@ -1223,7 +1244,7 @@ fn chunk_tile<S: Simd, const MV: usize>(
         return;
     }
     // A Gram block is one chunk (`first` and `last`): its whole tiles by assembly too.
-    if first && last && gram_whole::<MV>(lanes, ap, bp, out, (i0, j0)) {
+    if first && last && gram_whole::<MV>(lanes, ap, bp, NR, out, (i0, j0)) {
         return;
     }
     let mut acc = [[simd.splat_f32s(0.0); NR]; MV];
@@ -1295,7 +1316,7 @@ fn micro<S: Simd, const MV: usize>(
 ) {
     #[cfg(target_arch = "x86_64")]
     if S::F32_LANES == 8 && MV == 3 && super::micro_avx2::available() {
-        micro_avx2(ap, bp, acc);
+        micro_avx2(ap, bp, NR, acc);
         return;
     }
     let (av, _) = pulp::as_arrays::<MV, _>(ap);
@@ -1303,15 +1324,66 @@ fn micro<S: Simd, const MV: usize>(
     micro_steps(simd, av.iter().zip(bv), acc);
 }
 
+/// [`micro`] with the right operand's steps `bstep` floats apart (its [`NR`] values at
+/// `bp[p·bstep ..]`): [`NR`] for a right panel, the left panels' `MR` when a Gram reads its
+/// right operand from them. The same chains, so the same bits, as [`micro`] on a right panel
+/// holding the same values.
+#[inline(always)]
+fn micro_strided<S: Simd, const MV: usize>(
+    simd: S,
+    ap: &[S::f32s],
+    bp: &[f32],
+    bstep: usize,
+    acc: &mut [[S::f32s; NR]; MV],
+) {
+    if bstep == NR {
+        return micro(simd, ap, bp, acc);
+    }
+    let (av, _) = pulp::as_arrays::<MV, _>(ap);
+    assert!(
+        !av.is_empty() && bp.len() >= (av.len() - 1) * bstep + NR,
+        "right operand steps"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if S::F32_LANES == 8 && MV == 3 && super::micro_avx2::available() {
+        micro_avx2(ap, bp, bstep, acc);
+        return;
+    }
+    let steps = bp.chunks(bstep).map(|s| -> &[f32; NR] {
+        let Ok(b) = s[..NR].try_into() else {
+            unreachable!("NR values per step")
+        };
+        b
+    });
+    micro_steps(simd, av.iter().zip(steps), acc);
+}
+
 /// [`micro`] for 8-lane vectors and 24-row tiles through the assembly kernel, one group of
 /// four columns at a time.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn micro_avx2<V: bytemuck::Pod, const MV: usize>(ap: &[V], bp: &[f32], acc: &mut [[V; NR]; MV]) {
+fn micro_avx2<V: bytemuck::Pod, const MV: usize>(
+    ap: &[V],
+    bp: &[f32],
+    bstep: usize,
+    acc: &mut [[V; NR]; MV],
+) {
     const G: usize = NR / COL_GROUPS;
-    let steps = bp.len() / NR;
+    // A right panel's length sets the steps (a product's left panel may be longer); a
+    // strided operand's, the left panel's.
+    let steps = if bstep == NR {
+        bp.len() / NR
+    } else {
+        ap.len() / MV
+    };
     let a: &[f32] = bytemuck::cast_slice(ap);
-    assert!(MV == 3 && a.len() >= 24 * steps && G == 4, "a 24 × 8 tile");
+    assert!(
+        MV == 3
+            && a.len() >= 24 * steps
+            && G == 4
+            && (steps == 0 || bp.len() >= (steps - 1) * bstep + NR),
+        "a 24 × 8 tile"
+    );
     for g in 0..COL_GROUPS {
         let mut t = [[0.0f32; 8]; 12];
         for j in 0..G {
@@ -1320,8 +1392,10 @@ fn micro_avx2<V: bytemuck::Pod, const MV: usize>(ap: &[V], bp: &[f32], acc: &mut
             }
         }
         // SAFETY: AVX2 and FMA were detected (`micro_avx2::available`); `a` holds 24 floats
-        // per step and `bp[g·4..]` at least 8·(steps − 1) + 4 (the panel is `steps × 8`).
-        unsafe { super::micro_avx2::cols_24x4(a.as_ptr(), bp[g * G..].as_ptr(), steps, &mut t) };
+        // per step and `bp[g·4..]` at least bstep·(steps − 1) + 4 (asserted above).
+        unsafe {
+            super::micro_avx2::cols_24x4(a.as_ptr(), bp[g * G..].as_ptr(), bstep, steps, &mut t)
+        };
         for j in 0..G {
             for v in 0..MV {
                 acc[v][g * G + j] = bytemuck::cast(t[3 * j + v]);
@@ -1702,16 +1776,15 @@ mod tests {
     fn right_panels_from_left_ones_equal_packing_them() {
         for &(r, c) in &[(37, 300), (64, 256), (5, 7), (100, 513)] {
             let x = mat(r, c, 9);
-            let both = PackedRows::from_blocks(r, c, 256, 1, |q0, w| {
+            let blocks = PackedRows::from_blocks(r, c, 256, 1, |q0, w| {
                 vec![x.as_ref().subcols(q0, w).to_owned()]
             })
             .pop()
             .unwrap();
             let left = PackedRows::left(x.as_ref(), 256);
-            assert!(left.rhs.is_empty() && !both.rhs.is_empty());
-            assert_eq!(left.lhs, both.lhs);
-            let new = PackedRows::new(x.as_ref(), 256);
-            assert_eq!((&new.lhs, &new.rhs), (&both.lhs, &both.rhs));
+            let both = PackedRows::new(x.as_ref(), 256);
+            assert!(left.rhs.is_empty() && blocks.rhs.is_empty() && !both.rhs.is_empty());
+            assert_eq!((&left.lhs, &blocks.lhs), (&both.lhs, &both.lhs));
             let (mr, rl, rr) = (left.mr, r.div_ceil(left.mr) * left.mr, r.div_ceil(NR) * NR);
             let mut work = vec![f32::NAN; 3];
             let mut q0 = 0;
@@ -1937,7 +2010,14 @@ mod probe {
             let low = rate(flop * (0.5 + 1.0 / 16.0), reps, || {
                 gram_rows_f64(acc.as_mut(), &pa, &pa, 1.0, true)
             });
-            eprintln!("Gram 256 x 256 over {m}: {off:.1} GFLOP/s off the diagonal, {low:.1} on it");
+            let lb = PackedRows::left(b.as_ref(), 256);
+            let strided = rate(flop, reps, || {
+                gram_rows_f64(acc.as_mut(), &pa, &lb, 1.0, false)
+            });
+            eprintln!(
+                "Gram 256 x 256 over {m}: {off:.1} GFLOP/s off the diagonal, {low:.1} on it, \
+                 {strided:.1} off it with the right operand read from left panels"
+            );
         }
     }
 

@@ -14,9 +14,10 @@
 //! kernels.
 
 /// The loop of the `24 × 4` kernels, as assembly text: per step, three vectors of the left
-/// panel (`{a}`, 24 floats) and four broadcasts of the right panel's values (`{b}`, a step
-/// is 8 floats), twelve fused multiply-adds into `ymm0..ymm11` (sum `3·j + v` for column
-/// `j`, vector `v`), for `{n}` ≥ 1 steps; `{a}`, `{b}` and `{n}` are consumed.
+/// panel (`{a}`, 24 floats) and four broadcasts of the right operand's values (`{b}`, steps
+/// `{bs}` bytes apart: 32 in a right panel, 96 when the right operand is read from left
+/// panels), twelve fused multiply-adds into `ymm0..ymm11` (sum `3·j + v` for column `j`,
+/// vector `v`), for `{n}` ≥ 1 steps; `{a}`, `{b}` and `{n}` are consumed.
 macro_rules! steps_24x4 {
     () => {
         concat!(
@@ -41,7 +42,7 @@ macro_rules! steps_24x4 {
             "vfmadd231ps ymm10, ymm13, ymm15\n",
             "vfmadd231ps ymm11, ymm14, ymm15\n",
             "add {a}, 96\n",
-            "add {b}, 32\n",
+            "add {b}, {bs}\n",
             "dec {n}\n",
             "jnz 2b",
         )
@@ -58,14 +59,21 @@ pub(crate) fn available() -> bool {
 
 /// `t[3·j + v] += Σ_p A[v·8 .. v·8 + 8, p] · B[j, p]` for `j < 4`, `v < 3`, `p < steps`,
 /// each lane a sequential fused chain; `a` is a left panel (`[p][24]`), `b` points at the
-/// group's first column in a right panel (`[p][8]`: the step stride is 8 floats).
+/// group's first column of step 0, step `p` at `b + p·bstep` floats (8 in a right panel,
+/// 24 in a left one).
 ///
 /// # Safety
 /// The CPU must have AVX, AVX2 and FMA; `a` must be valid for reading `24 · steps` floats and
-/// `b` for `8 · (steps − 1) + 4`.
+/// `b` for `bstep · (steps − 1) + 4`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx,avx2,fma")]
-pub(crate) unsafe fn cols_24x4(a: *const f32, b: *const f32, steps: usize, t: &mut [[f32; 8]; 12]) {
+pub(crate) unsafe fn cols_24x4(
+    a: *const f32,
+    b: *const f32,
+    bstep: usize,
+    steps: usize,
+    t: &mut [[f32; 8]; 12],
+) {
     // `t` is the group's four columns of three vectors, 96 bytes apart.
     // SAFETY: the caller guarantees the instruction set and that `a` and `b` cover `steps`
     // steps; `t` holds the four columns of 24 floats, read and written in place.
@@ -73,6 +81,7 @@ pub(crate) unsafe fn cols_24x4(a: *const f32, b: *const f32, steps: usize, t: &m
         group_24x4_c(
             a,
             b,
+            4 * bstep,
             steps,
             t.as_mut_ptr().cast(),
             96,
@@ -113,6 +122,7 @@ pub(crate) unsafe fn tile_24x8_c(
             group_24x4_c(
                 a,
                 b.add(4 * g),
+                32,
                 steps,
                 c.add(4 * g * ldc),
                 ldc * 4,
@@ -126,12 +136,15 @@ pub(crate) unsafe fn tile_24x8_c(
 /// One group of [`tile_24x8_c`]: four columns at `c`, `ld` bytes apart.
 ///
 /// # Safety
-/// As [`tile_24x8_c`], for four columns: `b` valid for reading `8 · (steps − 1) + 4` floats.
+/// As [`tile_24x8_c`], for four columns: `b` valid for reading `bs/4 · (steps − 1) + 4`
+/// floats, its steps `bs` bytes apart.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx,avx2,fma")]
+#[allow(clippy::too_many_arguments)] // the assembly's operands, one register each
 unsafe fn group_24x4_c(
     a: *const f32,
     b: *const f32,
+    bs: usize,
     steps: usize,
     c: *mut f32,
     ld: usize,
@@ -216,6 +229,7 @@ unsafe fn group_24x4_c(
             c3 = out(reg) _,
             a = inout(reg) a => _,
             b = inout(reg) b => _,
+            bs = in(reg) bs,
             n = inout(reg) steps => _,
             out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
             out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
@@ -235,12 +249,15 @@ unsafe fn group_24x4_c(
 ///
 /// # Safety
 /// The CPU must have AVX, AVX2 and FMA; `a` must be valid for reading `24 · steps` floats,
-/// `b` for `8 · steps`, and `c + j·ldc .. + 24` for reading and writing for `j < 8`.
+/// `b` for `bstep · (steps − 1) + 8` (step `p` of the right operand at `b + p·bstep`
+/// floats, as in [`cols_24x4`]), and `c + j·ldc .. + 24` for reading and writing for
+/// `j < 8`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx,avx2,fma")]
 pub(crate) unsafe fn gram_24x8_f64(
     a: *const f32,
     b: *const f32,
+    bstep: usize,
     steps: usize,
     c: *mut f64,
     ldc: usize,
@@ -249,7 +266,17 @@ pub(crate) unsafe fn gram_24x8_f64(
     for g in 0..2 {
         // SAFETY: the caller's guarantees, for columns 4g .. 4g + 4 of the tile and the
         // group's first column of each step of the right panel.
-        unsafe { gram_group_f64(a, b.add(4 * g), steps, c.add(4 * g * ldc), ldc * 8, &alpha) };
+        unsafe {
+            gram_group_f64(
+                a,
+                b.add(4 * g),
+                4 * bstep,
+                steps,
+                c.add(4 * g * ldc),
+                ldc * 8,
+                &alpha,
+            )
+        };
     }
 }
 
@@ -262,6 +289,7 @@ pub(crate) unsafe fn gram_24x8_f64(
 unsafe fn gram_group_f64(
     a: *const f32,
     b: *const f32,
+    bs: usize,
     steps: usize,
     c: *mut f64,
     ld: usize,
@@ -408,6 +436,7 @@ unsafe fn gram_group_f64(
             c3 = out(reg) _,
             a = inout(reg) a => _,
             b = inout(reg) b => _,
+            bs = in(reg) bs,
             n = inout(reg) steps => _,
             out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
             out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
@@ -557,6 +586,70 @@ pub(crate) unsafe fn gram_4x12_f64(
 
 #[cfg(test)]
 mod tests {
+    /// The `f32` chain of one entry and its `f64` update, written plainly.
+    fn chain(a: &[f32], b: &[f32], bstep: usize, i: usize, j: usize, steps: usize) -> f32 {
+        (0..steps).fold(0.0f32, |s, p| a[p * 24 + i].mul_add(b[p * bstep + j], s))
+    }
+
+    /// Both assembly loops with the right operand read at steps of 8 floats (a right panel)
+    /// and of 24 and 32 (inside left panels), against the plain chains, bit for bit: the
+    /// sums of `cols_24x4` and the `f64` accumulators of `gram_24x8_f64`.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn strided_right_operands_give_the_plain_chains() {
+        if !super::available() {
+            return;
+        }
+        let val = |k: usize| ((k * 7919 % 1009) as f32 - 504.0) / 97.0;
+        for &(bstep, steps) in &[(8usize, 1usize), (8, 37), (24, 37), (32, 256), (24, 1)] {
+            let a: Vec<f32> = (0..24 * steps).map(val).collect();
+            let b: Vec<f32> = (0..bstep * (steps - 1) + 8).map(|k| val(k + 5)).collect();
+            for g in 0..2 {
+                let mut t = [[0.0f32; 8]; 12];
+                // SAFETY: AVX2 and FMA were detected; `a` holds 24 floats per step and
+                // `b[4g..]` bstep·(steps − 1) + 4.
+                unsafe { super::cols_24x4(a.as_ptr(), b[4 * g..].as_ptr(), bstep, steps, &mut t) };
+                for j in 0..4 {
+                    for i in 0..24 {
+                        let want = chain(&a, &b, bstep, i, 4 * g + j, steps);
+                        assert_eq!(
+                            t[3 * j + i / 8][i % 8].to_bits(),
+                            want.to_bits(),
+                            "cols_24x4 bstep {bstep} steps {steps} ({i}, {})",
+                            4 * g + j
+                        );
+                    }
+                }
+            }
+            let (ldc, alpha) = (29usize, 0.37f64);
+            let c0: Vec<f64> = (0..ldc * 8).map(|k| f64::from(val(k + 11))).collect();
+            let mut c = c0.clone();
+            // SAFETY: as above; column `j` of the tile is `c[j·ldc .. + 24]`, inside `c`.
+            unsafe {
+                super::gram_24x8_f64(
+                    a.as_ptr(),
+                    b.as_ptr(),
+                    bstep,
+                    steps,
+                    c.as_mut_ptr(),
+                    ldc,
+                    alpha,
+                )
+            };
+            for j in 0..8 {
+                for i in 0..24 {
+                    let want =
+                        c0[j * ldc + i] + alpha * f64::from(chain(&a, &b, bstep, i, j, steps));
+                    assert_eq!(
+                        c[j * ldc + i].to_bits(),
+                        want.to_bits(),
+                        "gram_24x8_f64 bstep {bstep} steps {steps} ({i}, {j})"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn transpose_matches_the_index_swap() {
