@@ -123,19 +123,23 @@ pub struct EmpiricalOptions {
     /// `f32` only scheduling, and the default is run as [`F32_TILE`] where it can.
     pub tile: usize,
     /// Neurons per streamed chunk, a multiple of `tile::REDUCE_BLOCK` (256); only memory and
-    /// scheduling depend on it, never the result. The default is 512 (its reasons are at
+    /// scheduling depend on it, never the result. The default is 1024 (its reasons are at
     /// `DEFAULT_CHUNK` in the source).
     pub chunk: usize,
 }
 
-/// The chunk of [`EmpiricalOptions::default`], 512: two blocks of [`tile::REDUCE_BLOCK`] neurons.
-/// A chunk's features (every row block's `h_1` and `δ_0`, both packed layouts) then stay
+/// The chunk of [`EmpiricalOptions::default`], 1024: four blocks of [`tile::REDUCE_BLOCK`]
+/// neurons. A chunk's features (every row block's `h_1` and `δ_0`, as left panels) then stay
 /// in cache between the forward product that makes them and the Grams that read them, the
-/// weights of its two blocks are drawn on two threads, and the buffers are reused chunk
-/// after chunk instead of faulting in fresh pages. Measured against 4096 (the previous
-/// default) at `n = 1024, d = 784`: width 16384 0.31–0.33 s against 0.35–0.36 s, width 4096
-/// 0.12 s against 0.14 s, peak memory 43 MB against 112 MB (README, "Measured performance").
-pub(crate) const DEFAULT_CHUNK: usize = 2 * tile::REDUCE_BLOCK;
+/// weights of its blocks are drawn on both threads, and the buffers are reused chunk after
+/// chunk instead of faulting in fresh pages. Against 4096 (an earlier default) at
+/// `n = 1024, d = 784`: width 16384 0.31–0.33 s against 0.35–0.36 s, width 4096 0.12 s
+/// against 0.14 s, peak memory 43 MB against 112 MB (with 512 then). Once the features were
+/// kept as left panels only (2026-12-03, half the bytes per neuron), 1024 against 512 on a
+/// 2-core Zen 4: width 16384 0.415 against 0.433 s and 0.388 against 0.410 s (medians of 11
+/// and 7 alternated runs; 2048: 0.407 against 0.413 s for 1024), width 4096 0.120 against
+/// 0.120 s (15 runs), peak RSS 46 against 42 MB (README, "Measured performance").
+pub(crate) const DEFAULT_CHUNK: usize = 4 * tile::REDUCE_BLOCK;
 
 /// The tile of [`EmpiricalOptions::default`].
 pub const DEFAULT_TILE: usize = 128;
