@@ -138,7 +138,7 @@ pub struct EmpiricalOptions {
 /// kept as left panels only (2026-12-03, half the bytes per neuron), 1024 against 512 on a
 /// 2-core Zen 4: width 16384 0.415 against 0.433 s and 0.388 against 0.410 s (medians of 11
 /// and 7 alternated runs; 2048: 0.407 against 0.413 s for 1024), width 4096 0.120 against
-/// 0.120 s (15 runs), peak RSS 46 against 42 MB (README, "Measured performance").
+/// 0.120 s (15 runs), peak RSS 45 against 40 MiB (README, "Measured performance").
 pub(crate) const DEFAULT_CHUNK: usize = 4 * tile::REDUCE_BLOCK;
 
 /// The tile of [`EmpiricalOptions::default`].
