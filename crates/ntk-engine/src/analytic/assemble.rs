@@ -82,7 +82,7 @@ pub(crate) fn assemble(
     let s2 = s2.unwrap_or(s1);
     let (n1, n2) = (s1.n, s2.n);
     let kk = k * k;
-    let mut data = crate::memory::zeroed_f64(n1 * n2 * kk);
+    let mut data = crate::memory::zeroed_f64_until(n1 * n2 * kk, &|| cancelled(cancel));
     let packed = pack_columns(s2.x, n2, rec.input_dim, tile);
     let band_len = tile * n2 * kk;
     data.par_chunks_mut(band_len.max(1))
@@ -123,7 +123,7 @@ pub(crate) fn assemble_rows(
     let s2 = s2.unwrap_or(s1);
     let n2 = s2.n;
     let kk = k * k;
-    let mut data = crate::memory::zeroed_f64(rows.len() * n2 * kk);
+    let mut data = crate::memory::zeroed_f64_until(rows.len() * n2 * kk, &|| cancelled(cancel));
     let packed = pack_columns(s2.x, n2, rec.input_dim, tile);
     tile_bands(&mut data, &rows, tile, n2 * kk, cancel, |sub, band| {
         if symmetric && rec.dual.is_quadrature() {
@@ -159,7 +159,7 @@ pub(crate) fn assemble_rows_lower(
     let n = s1.n;
     let kk = k * k;
     let nr = rows.len();
-    let mut data = crate::memory::zeroed_f64(nr * n * kk);
+    let mut data = crate::memory::zeroed_f64_until(nr * n * kk, &|| cancelled(cancel));
     let packed = pack_columns(s1.x, rows.end, rec.input_dim, tile);
     tile_bands(&mut data, &rows, tile, n * kk, cancel, |sub, band| {
         let end = sub.end;
