@@ -1077,29 +1077,12 @@ fn whole_tile<const MV: usize, T>(
     }
 }
 
-/// A whole tile's panels as the assembly kernels read them: the left one as floats, and the
-/// steps (the right one holds [`NR`] values per step, the left 24).
+/// A whole tile's panels as the assembly kernels read them: the left one as floats (24 per
+/// step), and the steps it holds; the right operand holds [`NR`] values per step, its steps
+/// `bstep` floats apart ([`NR`] in a right panel, `MR` inside a left one).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn tile_panels<'a>(ap: &'a [impl bytemuck::Pod], bp: &[f32]) -> (&'a [f32], usize) {
-    let a: &[f32] = bytemuck::cast_slice(ap);
-    let steps = bp.len() / NR;
-    assert!(
-        a.len() >= 24 * steps && bp.len() == NR * steps,
-        "a 24 × 8 tile's panels"
-    );
-    (a, steps)
-}
-
-/// [`tile_panels`] for a right operand whose steps lie `bstep` floats apart (its [`NR`]
-/// values each): the left panel as floats and the steps, which the left panel sets.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn strided_panels<'a>(
-    ap: &'a [impl bytemuck::Pod],
-    bp: &[f32],
-    bstep: usize,
-) -> (&'a [f32], usize) {
+fn tile_panels<'a>(ap: &'a [impl bytemuck::Pod], bp: &[f32], bstep: usize) -> (&'a [f32], usize) {
     let a: &[f32] = bytemuck::cast_slice(ap);
     let steps = a.len() / 24;
     assert!(
@@ -1128,7 +1111,7 @@ fn gram_whole<const MV: usize>(
         && !(*lower && i0 < j0 + NR - 1)
         && let Some(ldc) = whole_tile::<MV, _>(lanes, c.as_ref(), (i0, j0))
     {
-        let (a, steps) = strided_panels(ap, bp, bstep);
+        let (a, steps) = tile_panels(ap, bp, bstep);
         let at = c.rb_mut().ptr_at_mut(i0, j0);
         // SAFETY: AVX2 and FMA were detected; `a` holds 24 floats per step and `bp` 8 at
         // every `bstep` (asserted); rows `i0 .. i0 + 24` and columns `j0 .. j0 + 8` lie inside
@@ -1279,7 +1262,7 @@ fn stored_whole<const MV: usize>(
     if let Epilogue::Store(c, alpha) = out
         && let Some(ldc) = whole_tile::<MV, _>(lanes, c.as_ref(), (i0, j0))
     {
-        let (a, steps) = tile_panels(ap, bp);
+        let (a, steps) = tile_panels(ap, bp, NR);
         let scale: *const f32 = if last {
             &raw const *alpha
         } else {
@@ -1369,13 +1352,8 @@ fn micro_avx2<V: bytemuck::Pod, const MV: usize>(
     acc: &mut [[V; NR]; MV],
 ) {
     const G: usize = NR / COL_GROUPS;
-    // A right panel's length sets the steps (a product's left panel may be longer); a
-    // strided operand's, the left panel's.
-    let steps = if bstep == NR {
-        bp.len() / NR
-    } else {
-        ap.len() / MV
-    };
+    // The left panel sets the steps (every caller passes exactly one panel's worth).
+    let steps = ap.len() / MV;
     let a: &[f32] = bytemuck::cast_slice(ap);
     assert!(
         MV == 3
